@@ -1,0 +1,22 @@
+"""Named defaults, in one place. Nothing here reads the environment (``from_env()`` does)."""
+
+from __future__ import annotations
+
+API_VERSION = "2020-06-06"
+DEFAULT_REGION = "ap-southeast-1"
+DEFAULT_ENDPOINT = "cams.ap-southeast-1.aliyuncs.com"
+DEFAULT_QPS = 250
+"""SendChatappMessage allows 250 requests per second per account."""
+DEFAULT_TIMEOUT = 10.0
+"""Seconds to wait for an answer (the official SDK's read timeout)."""
+DEFAULT_CONNECT_TIMEOUT = 5.0
+MAX_RESPONSE_BYTES = 1 << 20
+"""An answer larger than this is not a CAMS answer; it is read no further."""
+
+ENV_ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+ENV_ACCESS_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+ENV_SECURITY_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
+ENV_ENDPOINT = "CAMS_NOTEBOOK_ENDPOINT"
+ENV_REGION = "CAMS_NOTEBOOK_REGION"
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

@@ -1,0 +1,319 @@
+"""The CAMS clients: :class:`Client` (blocking) and :class:`AsyncClient` (asyncio).
+
+Everything that is not I/O lives once, in :class:`BaseClient`: where the endpoint is, how a
+request is built, how an answer or a failure becomes a result or a :class:`~.errors.CamsError`.
+The two faces add only the lines that touch the network (the httpx pattern of
+``BaseClient`` / ``Client`` / ``AsyncClient``).
+
+Every request is an RPC-style ``POST /`` with the parameters in the query string, signed
+with ACS3-HMAC-SHA256 by :class:`~.signing.AcsV3Auth`, exactly as the official SDK 5.3.1
+sends it. ``transport=`` accepts any httpx transport; the local sandbox is one.
+
+Transport failures are sorted by what they mean for the message: a connect failure means
+the request surely never arrived (:class:`~.errors.RequestNotSentError`, safe to retry);
+a timeout or reset after the request was written means it may have been acted on
+(:class:`~.errors.OutcomeUnknownError`, never retried blindly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from . import _config as cfg
+from .errors import (
+    OutcomeUnknownError,
+    RequestNotSentError,
+    TransportError,
+    classify_api_error,
+)
+from .models import Message, SendResult
+from .signing import AcsV3Auth
+
+__all__ = ["AsyncClient", "BaseClient", "Client"]
+
+_USER_AGENT = f"cams-notebook/0.1.0 httpx/{httpx.__version__}"
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_C = TypeVar("_C", bound="BaseClient")
+_sandbox_notice_shown = False
+
+
+def resolve_endpoint(endpoint: str | None, region: str) -> str:
+    """Turn a host, a URL or nothing into a base URL; plain http only for loopback hosts."""
+    if not endpoint:
+        host = cfg.DEFAULT_ENDPOINT if region == cfg.DEFAULT_REGION else f"cams.{region}.aliyuncs.com"
+        return f"https://{host}"
+    if "://" not in endpoint:
+        return f"https://{endpoint.rstrip('/')}"
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"endpoint must be a host name or an http(s) URL, not {endpoint!r}")
+    if parts.scheme == "http" and parts.hostname not in cfg.LOOPBACK_HOSTS:
+        raise ValueError(
+            f"endpoint {endpoint!r}: plain http is only allowed for loopback hosts "
+            "(127.0.0.1, localhost, ::1); use https"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _mask(key_id: str) -> str:
+    return key_id if len(key_id) <= 8 else f"{key_id[:4]}****{key_id[-4:]}"
+
+
+class BaseClient:
+    """Configuration, request building and answer reading shared by both clients; no I/O."""
+
+    def __init__(
+        self,
+        *,
+        access_key_id: str,
+        access_key_secret: str | SecretStr,
+        security_token: str | SecretStr | None = None,
+        region: str = cfg.DEFAULT_REGION,
+        endpoint: str | None = None,
+        timeout: float = cfg.DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] | None = None,
+        sandbox: Any = None,
+    ) -> None:
+        if not access_key_id or not access_key_secret:
+            raise ValueError("access_key_id and access_key_secret are both required "
+                             "(or use Client.from_env() to fall back to the local sandbox)")
+        self.region = region
+        self.base_url = resolve_endpoint(endpoint, region)
+        self.access_key_id = access_key_id
+        self.timeout = float(timeout)
+        self.sandbox = sandbox
+        """The in-process sandbox this client talks to, or None for a real endpoint."""
+        extra = {"nonce": nonce} if nonce is not None else {}
+        self.auth = AcsV3Auth(access_key_id, access_key_secret, security_token=security_token,
+                              clock=clock, **extra)
+        self._httpx_timeout = httpx.Timeout(self.timeout, connect=min(self.timeout,
+                                                                      cfg.DEFAULT_CONNECT_TIMEOUT))
+
+    @classmethod
+    def _env_kwargs(cls, environ: Mapping[str, str] | None, is_async: bool) -> dict[str, Any]:
+        env = os.environ if environ is None else environ
+        key_id = env.get(cfg.ENV_ACCESS_KEY_ID, "").strip()
+        secret = env.get(cfg.ENV_ACCESS_KEY_SECRET, "").strip()
+        kwargs: dict[str, Any] = {}
+        if env.get(cfg.ENV_REGION):
+            kwargs["region"] = env[cfg.ENV_REGION]
+        if key_id and secret:
+            kwargs.update(access_key_id=key_id, access_key_secret=secret)
+            if env.get(cfg.ENV_SECURITY_TOKEN):
+                kwargs["security_token"] = env[cfg.ENV_SECURITY_TOKEN]
+            if env.get(cfg.ENV_ENDPOINT):
+                kwargs["endpoint"] = env[cfg.ENV_ENDPOINT]
+            return kwargs
+        from .sandbox import default_sandbox  # loaded only when used
+
+        sandbox = default_sandbox()
+        _announce_sandbox()
+        kwargs.update(sandbox.client_kwargs(is_async=is_async))
+        return kwargs
+
+    # -- building --------------------------------------------------------------------------
+
+    def build_request(self, action: str, params: Mapping[str, str]) -> httpx.Request:
+        """The unsigned ``httpx.Request`` for one RPC call (signing happens in ``auth``)."""
+        return httpx.Request(
+            "POST",
+            self.base_url + "/",
+            params=params,
+            headers={
+                "x-acs-action": action,
+                "x-acs-version": cfg.API_VERSION,
+                "accept": "application/json",
+                "user-agent": _USER_AGENT,
+            },
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @staticmethod
+    def transport_error(exc: httpx.HTTPError) -> TransportError:
+        """Sort an httpx failure into 'surely not sent' or 'outcome unknown'."""
+        if isinstance(exc, _NOT_SENT):
+            return RequestNotSentError(f"the request did not reach the service: {exc!r}", cause=exc)
+        return OutcomeUnknownError(
+            f"no answer could be read; the service may have acted on the request: {exc!r}",
+            cause=exc)
+
+    def check_body(self, size: int, started: float, now: float) -> None:
+        """Stop reading an answer that is too large or arrives too slowly."""
+        if size > cfg.MAX_RESPONSE_BYTES:
+            raise OutcomeUnknownError(f"the answer is larger than {cfg.MAX_RESPONSE_BYTES} bytes")
+        if now - started > self.timeout:
+            raise OutcomeUnknownError(f"the answer took longer than {self.timeout:g} s to arrive")
+
+    def read_response(self, action: str, status: int, headers: httpx.Headers,
+                      body: bytes) -> dict[str, Any]:
+        """Decode an answer; raise :class:`ApiError` for a failure, return the JSON for success."""
+        try:
+            data = json.loads(body) if body else None
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        retry_after = _retry_after(headers)
+        if not isinstance(data, dict):
+            snippet = body[:200].decode("utf-8", "replace").strip() or "(empty)"
+            if 200 <= status < 300:
+                raise OutcomeUnknownError(
+                    f"{action}: HTTP {status} with an answer that is not CAMS JSON: {snippet!r}")
+            code = "ServiceUnavailable" if status >= 500 else f"HTTP{status}"
+            cls = classify_api_error(code, status, retry_after)
+            raise cls(f"HTTP {status} with a non-JSON answer: {snippet!r}", code=code,
+                      status_code=status, retry_after=retry_after)
+        code = data.get("Code")
+        if 200 <= status < 300 and retry_after is None and (code in ("OK", None, "200")):
+            return data
+        code = str(code or f"HTTP{status}")
+        cls = classify_api_error(code, status, retry_after)
+        raise cls(
+            str(data.get("Message") or code), code=code, request_id=data.get("RequestId"),
+            status_code=status, recommend=data.get("Recommend"), host_id=data.get("HostId"),
+            access_denied_detail=data.get("AccessDeniedDetail"), retry_after=retry_after,
+            data=data,
+        )
+
+    @staticmethod
+    def send_result(data: dict[str, Any]) -> SendResult:
+        """A :class:`SendResult` from a successful SendChatappMessage answer."""
+        result = SendResult.model_validate(data)
+        if not result.message_id:
+            raise OutcomeUnknownError(
+                "SendChatappMessage answered OK without a MessageId; the message may have been sent")
+        return result
+
+    def __repr__(self) -> str:
+        where = "sandbox" if self.sandbox is not None else self.base_url
+        return f"{type(self).__name__}(endpoint={where!r}, access_key_id={_mask(self.access_key_id)!r})"
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """``x-acs-retry-after`` in seconds (the header carries milliseconds), or None."""
+    raw = headers.get("x-acs-retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw) / 1000.0)
+    except ValueError:
+        return 1.0
+
+
+def _announce_sandbox() -> None:
+    global _sandbox_notice_shown
+    if not _sandbox_notice_shown:
+        _sandbox_notice_shown = True
+        print(
+            "cams_notebook: no ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set, so this client talks to the "
+            "local CAMS sandbox; nothing leaves this machine.",
+            file=sys.stderr,
+        )
+
+
+class Client(BaseClient):
+    """Blocking CAMS client.
+
+    >>> from cams_notebook import Client, Message
+    >>> with Client.from_env() as client:                                # doctest: +SKIP
+    ...     result = client.send(Message(channel_type="whatsapp", ...))
+    """
+
+    def __init__(self, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = httpx.Client(transport=transport, timeout=self._httpx_timeout, auth=self.auth)
+
+    @classmethod
+    def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:
+        """Credentials from ``ALIBABA_CLOUD_*``; without them, the in-process sandbox (with a notice)."""
+        return cls(**{**cls._env_kwargs(environ, is_async=False), **overrides})
+
+    def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One signed RPC call; the decoded JSON of a successful answer."""
+        request = self.build_request(action, params)
+        started = time.monotonic()
+        try:
+            resp = self._http.send(request, stream=True)
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    self.check_body(size, started, time.monotonic())
+            finally:
+                resp.close()
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc) from exc
+        return self.read_response(action, resp.status_code, resp.headers, b"".join(chunks))
+
+    def send(self, message: Message) -> SendResult:
+        """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
+        return self.send_result(self.call("SendChatappMessage", message.to_query()))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient(BaseClient):
+    """The asyncio twin of :class:`Client`: the same arguments, ``await`` on the calls."""
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, limits: httpx.Limits | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = httpx.AsyncClient(transport=transport, timeout=self._httpx_timeout, auth=self.auth,
+                                       limits=limits or httpx.Limits(max_connections=400,
+                                                                     max_keepalive_connections=400))
+
+    @classmethod
+    def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> AsyncClient:
+        """Credentials from ``ALIBABA_CLOUD_*``; without them, the in-process sandbox (with a notice)."""
+        return cls(**{**cls._env_kwargs(environ, is_async=True), **overrides})
+
+    async def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One signed RPC call; the decoded JSON of a successful answer."""
+        request = self.build_request(action, params)
+        started = time.monotonic()
+        try:
+            resp = await self._http.send(request, stream=True)
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    self.check_body(size, started, time.monotonic())
+            finally:
+                await resp.aclose()
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc) from exc
+        return self.read_response(action, resp.status_code, resp.headers, b"".join(chunks))
+
+    async def send(self, message: Message) -> SendResult:
+        """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
+        return self.send_result(await self.call("SendChatappMessage", message.to_query()))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+

@@ -1,0 +1,443 @@
+"""Typed ``Content`` models for free-form (``Type=message``) sends, per channel and MessageType.
+
+``Content`` travels as a JSON string whose keys are camelCase (``link``, ``fileName``,
+``messageId``), not the PascalCase of the request parameters. Each model here knows its
+channel and MessageType, validates what the reference (``cams_api.md`` section 2) requires
+and forbids, and serialises itself compactly with non-ASCII kept raw, as the official SDK
+does for its JSON parameters.
+
+Where the reference leaves a shape unconfirmed (WhatsApp ``interactive``, ``contacts``,
+``typing_indicator``, ``pin``, ``carousel``; the Messenger/Instagram template types;
+Telegram and LINE pass-through bodies) the model checks only the keys the reference says
+are required and passes everything else through untouched, so that a user is never
+blocked by our guess about a shape the service accepts.
+
+Limits enforced: WhatsApp text <= 4096 characters, caption <= 1024, interactive body <= 1024,
+header/footer <= 60, at most 3 reply buttons with titles <= 20; Viber text <= 1000;
+media links must be http(s); no ``{{digits}}`` placeholders in a body (the service rejects
+them with ``InvalidParameter.MessageInvalid``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "CONTENT_MODELS",
+    "MESSAGE_TYPES",
+    "Content",
+    "ContentModel",
+    "PassThroughContent",
+    "content_model_for",
+    "dumps",
+]
+
+WHATSAPP_TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+VIBER_TEXT_LIMIT = 1000
+_PLACEHOLDER = re.compile(r"\{\{\s*\d+\s*\}\}")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with non-ASCII kept raw: the wire form of every JSON parameter."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_link(value: str | None) -> str | None:
+    if value is None:
+        return value
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.I):
+        raise PydanticCustomError("bad_url", "must be an http:// or https:// URL")
+    return value
+
+
+def _check_body(value: str | None, limit: int | None) -> str | None:
+    if value is None:
+        return value
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    if limit is not None and len(value) > limit:
+        raise PydanticCustomError(
+            "too_long", "is {length} characters long; the limit is {limit}",
+            {"length": len(value), "limit": limit},
+        )
+    if _PLACEHOLDER.search(value):
+        raise PydanticCustomError(
+            "placeholder", "must not contain {{digits}} placeholders (the service rejects them)"
+        )
+    return value
+
+
+class ContentModel(BaseModel):
+    """Base of the typed content models. Keys are camelCase on the wire."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    channel: ClassVar[str] = ""
+    message_type: ClassVar[str] = ""
+
+    def to_wire(self) -> Any:
+        """The JSON-ready value (a dict, or a list for WhatsApp contacts)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    def to_json(self) -> str:
+        """The ``Content`` parameter as it goes on the wire."""
+        return dumps(self.to_wire())
+
+
+class _Text(ContentModel):
+    text: str
+    _limit: ClassVar[int | None] = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_rules(cls, v: str) -> str | None:
+        return _check_body(v, cls._limit)
+
+
+class _Link(ContentModel):
+    link: str
+
+    @field_validator("link")
+    @classmethod
+    def _link_rules(cls, v: str) -> str | None:
+        return _check_link(v)
+
+
+class _Caption(BaseModel):
+    caption: str | None = Field(default=None, max_length=CAPTION_LIMIT)
+
+    @field_validator("caption")
+    @classmethod
+    def _caption_rules(cls, v: str | None) -> str | None:
+        return _check_body(v, None) if v is not None else v
+
+
+class _FileName(BaseModel):
+    file_name: str = Field(
+        alias="fileName", validation_alias=AliasChoices("fileName", "filename", "file_name"),
+        min_length=1,
+    )
+
+
+# --- WhatsApp -------------------------------------------------------------------------------
+
+
+class WhatsAppText(_Text):
+    """``{"text": ...}``; ``caption`` is not allowed on text."""
+
+    channel, message_type = "whatsapp", "text"
+    _limit = WHATSAPP_TEXT_LIMIT
+
+
+class WhatsAppImage(_Link, _Caption):
+    channel, message_type = "whatsapp", "image"
+
+
+class WhatsAppVideo(_Link, _Caption):
+    channel, message_type = "whatsapp", "video"
+
+
+class WhatsAppAudio(_Link):
+    """Audio takes no caption (WhatsApp does not show one)."""
+
+    channel, message_type = "whatsapp", "audio"
+
+
+class WhatsAppDocument(_Link, _Caption, _FileName):
+    channel, message_type = "whatsapp", "document"
+
+
+class WhatsAppSticker(_Link):
+    channel, message_type = "whatsapp", "sticker"
+
+
+class WhatsAppLocation(ContentModel):
+    channel, message_type = "whatsapp", "location"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = None
+    address: str | None = None
+
+
+class WhatsAppReaction(ContentModel):
+    channel, message_type = "whatsapp", "reaction"
+    message_id: str = Field(alias="messageId", min_length=1)
+    emoji: str = Field(min_length=1)
+
+
+class ContactName(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    formatted_name: str = Field(min_length=1)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: ContactName
+
+
+class WhatsAppContacts(RootModel[list[Contact]]):
+    """An array of contact cards; each needs ``name.formatted_name``."""
+
+    model_config = ConfigDict(frozen=True)
+    channel: ClassVar[str] = "whatsapp"
+    message_type: ClassVar[str] = "contacts"
+
+    def to_wire(self) -> Any:
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_json(self) -> str:
+        return dumps(self.to_wire())
+
+    @field_validator("root")
+    @classmethod
+    def _not_empty(cls, v: list[Contact]) -> list[Contact]:
+        if not v:
+            raise PydanticCustomError("required", "must hold at least one contact")
+        return v
+
+
+class WhatsAppInteractive(ContentModel):
+    """Meta's interactive object, passed through; ``type`` and ``action`` are required."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    channel, message_type = "whatsapp", "interactive"
+    type: str = Field(min_length=1)
+    action: dict[str, Any]
+    header: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+    footer: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _limits(self) -> WhatsAppInteractive:
+        for part, limit in (("header", 60), ("body", 1024), ("footer", 60)):
+            obj = getattr(self, part)
+            text = obj.get("text") if isinstance(obj, dict) else None
+            if isinstance(text, str) and len(text) > limit:
+                raise PydanticCustomError(
+                    "too_long", "{part}.text is {length} characters long; the limit is {limit}",
+                    {"part": part, "length": len(text), "limit": limit},
+                )
+        buttons = self.action.get("buttons")
+        if isinstance(buttons, list):
+            if len(buttons) > 3:
+                raise PydanticCustomError(
+                    "too_many", "action.buttons has {n} buttons; at most 3 are allowed",
+                    {"n": len(buttons)},
+                )
+            for b in buttons:
+                title = (b.get("reply") or {}).get("title") if isinstance(b, dict) else None
+                if isinstance(title, str) and len(title) > 20:
+                    raise PydanticCustomError(
+                        "too_long", "button title '{title}' is longer than 20 characters",
+                        {"title": title},
+                    )
+        return self
+
+
+# --- Viber ----------------------------------------------------------------------------------
+
+
+class _ViberText(_Text):
+    _limit = VIBER_TEXT_LIMIT
+
+
+class _ViberVideo(_Link):
+    thumbnail: str
+    file_size: int = Field(alias="fileSize", ge=0)
+    duration: int = Field(ge=0, le=600)
+
+    @field_validator("thumbnail")
+    @classmethod
+    def _thumb(cls, v: str) -> str | None:
+        return _check_link(v)
+
+
+class _ViberButton(BaseModel):
+    caption: str = Field(min_length=1, max_length=30)
+    action: str = Field(min_length=1)
+
+
+class ViberText(_ViberText):
+    channel, message_type = "viber", "text"
+
+
+class ViberImage(_Link):
+    channel, message_type = "viber", "image"
+
+
+class ViberVideo(_ViberVideo):
+    channel, message_type = "viber", "video"
+
+
+class ViberDocument(_Link, _FileName):
+    channel, message_type = "viber", "document"
+    file_type: str = Field(alias="fileType", min_length=1)
+
+
+class ViberTextButton(_ViberText, _ViberButton):
+    channel, message_type = "viber", "text_button"
+
+
+class ViberTextImageButton(_ViberText, _Link, _ViberButton):
+    channel, message_type = "viber", "text_image_button"
+
+
+class ViberTextVideo(_ViberText, _ViberVideo):
+    channel, message_type = "viber", "text_video"
+
+
+class ViberTextVideoButton(_ViberText, _ViberVideo, _ViberButton):
+    channel, message_type = "viber", "text_video_button"
+
+
+class ViberTextImage(_ViberText, _Link):
+    channel, message_type = "viber", "text_image"
+
+
+# --- Messenger / Instagram ------------------------------------------------------------------
+
+
+class MessengerText(_Text):
+    channel, message_type = "messenger", "text"
+
+
+class MessengerMedia(_Link):
+    """Messenger image, video, audio and document: a ``link``."""
+
+    channel, message_type = "messenger", "media"
+
+
+class InstagramText(_Text):
+    channel, message_type = "instagram", "text"
+
+
+class InstagramMedia(_Link):
+    channel, message_type = "instagram", "media"
+
+
+class PassThroughContent(RootModel[dict[str, Any]]):
+    """A JSON object passed through as given, after checking the keys it must carry."""
+
+    model_config = ConfigDict(frozen=True)
+    required: ClassVar[tuple[str, ...]] = ()
+    channel: ClassVar[str] = ""
+    message_type: ClassVar[str] = ""
+
+    @model_validator(mode="after")
+    def _required(self) -> PassThroughContent:
+        if not self.root:
+            raise PydanticCustomError("required", "must be a non-empty JSON object")
+        missing = [k for k in self.required if self.root.get(k) in (None, "", [], {})]
+        if missing:
+            raise PydanticCustomError(
+                "required", "is missing {keys}", {"keys": ", ".join(repr(k) for k in missing)}
+            )
+        return self
+
+    def to_wire(self) -> Any:
+        return self.root
+
+    def to_json(self) -> str:
+        return dumps(self.root)
+
+
+Content = ContentModel | PassThroughContent | WhatsAppContacts
+"""Any validated content value."""
+
+
+def _passthrough(channel: str, message_type: str, required: tuple[str, ...]) -> type[PassThroughContent]:
+    name = f"{channel.title()}{message_type[:1].upper()}{message_type[1:]}Content"
+    return type(name, (PassThroughContent,), {
+        "required": required, "channel": channel, "message_type": message_type,
+    })
+
+
+MESSAGE_TYPES: dict[str, tuple[str, ...]] = {
+    "whatsapp": ("text", "image", "video", "audio", "document", "interactive", "location",
+                 "contacts", "reaction", "sticker", "typing_indicator", "pin", "carousel"),
+    "viber": ("text", "image", "video", "document", "text_button", "text_image_button",
+              "text_video", "text_video_button", "text_image"),
+    "messenger": ("text", "image", "video", "document", "audio", "interactive",
+                  "couponTemplate", "regularTemplate", "quickReply", "buttonTemplate"),
+    "instagram": ("text", "image", "video", "document", "audio", "interactive",
+                  "couponTemplate", "regularTemplate", "quickReply", "buttonTemplate"),
+    "telegram": ("text", "image", "video", "audio", "document", "location", "gif", "sticker",
+                 "interactive"),
+    "line": ("text", "textV2", "image", "video", "audio", "buttons", "confirm", "carousel",
+             "imageCarousel", "quickReply", "sticker", "location", "coupon", "imagemap", "flex",
+             "interactive"),
+}
+"""Valid MessageType values per channel (reference table 1.1)."""
+
+_TELEGRAM_KEYS: dict[str, tuple[str, ...]] = {
+    "text": ("text",), "image": ("link",), "video": ("link",), "audio": ("link",),
+    "document": ("link",), "gif": ("link",), "sticker": ("link",),
+    "location": ("latitude", "longitude"), "interactive": ("type",),
+}
+_LINE_KEYS: dict[str, tuple[str, ...]] = {
+    "text": ("text",), "textV2": ("text",), "image": ("link", "previewImageUrl"),
+    "video": ("link", "previewImageUrl"), "audio": ("link", "duration"),
+    "buttons": ("text", "actions"), "confirm": ("text", "actions"), "carousel": ("columns",),
+    "imageCarousel": ("columns",), "quickReply": ("text", "items"),
+    "sticker": ("packageId", "stickerId"), "location": ("title", "address", "latitude", "longitude"),
+    "coupon": ("couponId",), "imagemap": ("baseUrl", "altText"), "flex": ("contents", "altText"),
+    "interactive": (),
+}
+
+ContentType = type[ContentModel] | type[PassThroughContent] | type[WhatsAppContacts]
+
+CONTENT_MODELS: dict[tuple[str, str], ContentType] = {
+    ("whatsapp", "text"): WhatsAppText,
+    ("whatsapp", "image"): WhatsAppImage,
+    ("whatsapp", "video"): WhatsAppVideo,
+    ("whatsapp", "audio"): WhatsAppAudio,
+    ("whatsapp", "document"): WhatsAppDocument,
+    ("whatsapp", "sticker"): WhatsAppSticker,
+    ("whatsapp", "location"): WhatsAppLocation,
+    ("whatsapp", "contacts"): WhatsAppContacts,
+    ("whatsapp", "reaction"): WhatsAppReaction,
+    ("whatsapp", "interactive"): WhatsAppInteractive,
+    ("whatsapp", "typing_indicator"): _passthrough("whatsapp", "typing_indicator", ()),
+    ("whatsapp", "pin"): _passthrough("whatsapp", "pin", ()),
+    ("whatsapp", "carousel"): _passthrough("whatsapp", "carousel", ()),
+    ("viber", "text"): ViberText,
+    ("viber", "image"): ViberImage,
+    ("viber", "video"): ViberVideo,
+    ("viber", "document"): ViberDocument,
+    ("viber", "text_button"): ViberTextButton,
+    ("viber", "text_image_button"): ViberTextImageButton,
+    ("viber", "text_video"): ViberTextVideo,
+    ("viber", "text_video_button"): ViberTextVideoButton,
+    ("viber", "text_image"): ViberTextImage,
+    ("messenger", "text"): MessengerText,
+    ("instagram", "text"): InstagramText,
+}
+for _mt in ("image", "video", "audio", "document"):
+    CONTENT_MODELS[("messenger", _mt)] = MessengerMedia
+    CONTENT_MODELS[("instagram", _mt)] = InstagramMedia
+for _ch in ("messenger", "instagram"):
+    for _mt in ("interactive", "couponTemplate", "regularTemplate", "quickReply", "buttonTemplate"):
+        CONTENT_MODELS[(_ch, _mt)] = _passthrough(_ch, _mt, ())
+for _mt, _keys in _TELEGRAM_KEYS.items():
+    CONTENT_MODELS[("telegram", _mt)] = _passthrough("telegram", _mt, _keys)
+for _mt, _keys in _LINE_KEYS.items():
+    CONTENT_MODELS[("line", _mt)] = _passthrough("line", _mt, _keys)
+
+
+def content_model_for(channel: str, message_type: str) -> ContentType | None:
+    """The content model for a channel and MessageType, or None when the pair is not valid."""
+    return CONTENT_MODELS.get((channel, message_type))

@@ -1,0 +1,184 @@
+"""Every error cams_notebook raises on purpose, in one tree.
+
+::
+
+    CamsError
+    ├── ApiError                 the service answered, and the answer is a failure
+    │   ├── ThrottledError       System.LimitControl, Throttling*, or an x-acs-retry-after header
+    │   ├── AuthError            signature, AccessKey, RAM permission
+    │   ├── NotSubscribedError   Product.Unsubscript
+    │   ├── InvalidRequestError  InvalidParameter.*, MissingParameter, template problems
+    │   └── ServerError          HTTP 5xx
+    └── TransportError           no usable answer came back
+        ├── RequestNotSentError  the request surely never reached the service (connect failed)
+        └── OutcomeUnknownError  it may have reached the service: timeout or reset after writing,
+                                 or an answer that cannot be read
+
+Errors carry objects, not only text: :class:`ApiError` keeps ``code``, ``message``,
+``request_id``, ``status_code``, ``recommend``, ``host_id`` and ``retry_after``; every
+:class:`CamsError` has ``row`` (set by the batch engine) so a failure can be traced to its
+input. Programmer misuse (a wrong argument type, an invalid message) raises ``TypeError``
+or ``ValueError`` (pydantic's ``ValidationError`` is a ``ValueError``), not a ``CamsError``.
+
+The batch engine reads ``retry_safe`` to decide whether a request may be sent again without
+risking a duplicate message: only when the service surely did not act on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "CamsError",
+    "InvalidRequestError",
+    "NotSubscribedError",
+    "OutcomeUnknownError",
+    "RequestNotSentError",
+    "ServerError",
+    "ThrottledError",
+    "TransportError",
+    "classify_api_error",
+]
+
+
+class CamsError(Exception):
+    """Base of every error cams_notebook raises about a request or the service."""
+
+    retry_safe: bool = False
+    """True when sending the same request again cannot duplicate a message."""
+
+    def __init__(self, message: str, *, row: Hashable | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+class ApiError(CamsError):
+    """The service answered with a failure (HTTP 4xx/5xx, or HTTP 200 with ``Code != "OK"``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        request_id: str | None = None,
+        status_code: int | None = None,
+        recommend: str | None = None,
+        host_id: str | None = None,
+        access_denied_detail: Any = None,
+        retry_after: float | None = None,
+        data: dict[str, Any] | None = None,
+        row: Hashable | None = None,
+    ) -> None:
+        super().__init__(message, row=row)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.status_code = status_code
+        self.recommend = recommend
+        self.host_id = host_id
+        self.access_denied_detail = access_denied_detail
+        self.retry_after = retry_after
+        self.data = data or {}
+
+    def __str__(self) -> str:
+        parts = [f"{self.code}: {self.message}"]
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        if self.request_id:
+            parts.append(f"RequestId {self.request_id}")
+        return " | ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
+            f"status_code={self.status_code!r}, request_id={self.request_id!r})"
+        )
+
+
+class ThrottledError(ApiError):
+    """The account's rate limit was hit; the request was not acted on and may be retried."""
+
+    retry_safe = True
+
+
+class AuthError(ApiError):
+    """The credentials or their permissions were refused. Retrying will not help."""
+
+
+class NotSubscribedError(ApiError):
+    """The account has not subscribed to CAMS (``Product.Unsubscript``)."""
+
+
+class InvalidRequestError(ApiError):
+    """The service rejected the request's parameters (``InvalidParameter.*``, ``MissingParameter``)."""
+
+
+class ServerError(ApiError):
+    """The service failed (HTTP 5xx) before accepting the request.
+
+    A gateway 5xx carries no MessageId, so the message was not accepted: retrying is safe.
+    """
+
+    retry_safe = True
+
+
+class TransportError(CamsError):
+    """No usable answer came back from the service."""
+
+    def __init__(self, message: str, *, cause: BaseException | None = None,
+                 row: Hashable | None = None) -> None:
+        super().__init__(message, row=row)
+        self.cause = cause
+
+
+class RequestNotSentError(TransportError):
+    """The request surely never reached the service (for example, the connection was refused)."""
+
+    retry_safe = True
+
+
+class OutcomeUnknownError(TransportError):
+    """The request may have reached the service, but no answer could be read.
+
+    Sending it again could deliver the message twice, so the batch engine marks the row
+    ``unknown`` instead and leaves it to reconciliation.
+    """
+
+
+_AUTH_CODES = frozenset(
+    {
+        "Ram.PermissionDeny",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "Forbidden.RAM",
+        "Authentication.NoAuth",
+        "Unknown.ResourceOwnerId",
+        "InvalidTimeStamp.Expired",
+        "SignatureNonceUsed",
+        "InvalidSecurityToken.Expired",
+        "InvalidSecurityToken.MismatchWithAccessKey",
+    }
+)
+
+
+def classify_api_error(code: str, status_code: int | None, retry_after: float | None) -> type[ApiError]:
+    """Pick the :class:`ApiError` subclass for a service error code.
+
+    >>> classify_api_error("System.LimitControl", 400, None).__name__
+    'ThrottledError'
+    """
+    if retry_after is not None or code == "System.LimitControl" or code.startswith("Throttling"):
+        return ThrottledError
+    if code in _AUTH_CODES or code.startswith("InvalidAccessKeyId") or code.startswith("Forbidden"):
+        return AuthError
+    if code == "Product.Unsubscript":
+        return NotSubscribedError
+    if status_code is not None and status_code >= 500:
+        return ServerError
+    if code.startswith(("InvalidParameter", "Missing", "DetailError", "InvalidAction",
+                        "InvalidVersion")):
+        return InvalidRequestError
+    return ApiError

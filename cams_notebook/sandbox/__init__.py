@@ -1,0 +1,144 @@
+"""The sandbox: a faithful local CAMS, the toolkit's default when no credentials are set.
+
+CAMS has no test mode and cannot be reached from here, so the toolkit brings its own:
+one :class:`~.core.SandboxCore` (signatures, rate limit, request and template rules,
+receipts, faults) with two faces, an in-process httpx transport
+(:class:`~.transport.SandboxTransport`) and a loopback HTTP server
+(:class:`~.server.SandboxServer`, also ``cams-notebook sandbox``).
+
+>>> from cams_notebook.sandbox import Sandbox
+>>> sandbox = Sandbox(seed=1)
+>>> client = sandbox.client()
+>>> sandbox.templates()[0]["TemplateName"]
+'order_shipped'
+
+Default key pair (public on purpose): AccessKeyId ``sandbox-access-key-id``, secret
+``sandbox-access-key-secret``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import catalogue
+from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from .core import SandboxCore
+from . import outcomes
+from .outcomes import MAGIC_NUMBERS
+from .transport import SandboxTransport
+
+# The magic numbers and fault profiles are documented once, in outcomes.py.
+__doc__ = (__doc__ or "") + "\n" + (outcomes.__doc__ or "").split("\n", 1)[1]
+
+if TYPE_CHECKING:
+    from ..client import AsyncClient, Client
+    from .server import SandboxServer
+
+__all__ = ["DEFAULT_ACCESS_KEY_ID", "DEFAULT_ACCESS_KEY_SECRET", "MAGIC_NUMBERS", "Sandbox",
+           "SandboxCore", "SandboxTransport", "default_sandbox"]
+
+
+class Sandbox:
+    """A local CAMS: make clients for it, serve it on loopback, and look inside it."""
+
+    def __init__(
+        self,
+        *,
+        access_key_id: str = DEFAULT_ACCESS_KEY_ID,
+        access_key_secret: str = DEFAULT_ACCESS_KEY_SECRET,
+        qps: int = 250,
+        latency_ms: tuple[float, float] = (0.0, 0.0),
+        faults: str = "none",
+        seed: int = 0,
+        callback_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+        receipt_delay: float = 1.0,
+        core: SandboxCore | None = None,
+    ) -> None:
+        self.access_key_id = access_key_id
+        self._secret = access_key_secret
+        self.core = core or SandboxCore(
+            keys={access_key_id: access_key_secret}, qps=qps,
+            latency=(latency_ms[0] / 1000.0, latency_ms[1] / 1000.0), faults=faults, seed=seed,
+            callback_url=callback_url, clock=clock, receipt_delay=receipt_delay)
+        self._transport = SandboxTransport(self.core)
+        self._server: SandboxServer | None = None
+
+    def __repr__(self) -> str:
+        return (f"Sandbox(access_key_id={self.access_key_id!r}, qps={self.core.qps}, "
+                f"faults={self.core.faults!r})")
+
+    @property
+    def transport(self) -> SandboxTransport:
+        """The in-process httpx transport (sync and async)."""
+        return self._transport
+
+    def client_kwargs(self, *, is_async: bool = False) -> dict[str, Any]:
+        """Keyword arguments for ``Client``/``AsyncClient`` that reach this sandbox in-process."""
+        return {"access_key_id": self.access_key_id, "access_key_secret": self._secret,
+                "transport": self._transport, "sandbox": self}
+
+    def client(self, **overrides: Any) -> Client:
+        """A blocking client wired to this sandbox, in-process."""
+        from ..client import Client
+
+        return Client(**{**self.client_kwargs(), **overrides})
+
+    def async_client(self, **overrides: Any) -> AsyncClient:
+        """An asyncio client wired to this sandbox, in-process."""
+        from ..client import AsyncClient
+
+        return AsyncClient(**{**self.client_kwargs(is_async=True), **overrides})
+
+    def serve(self, *, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+        """Start the loopback HTTP server for this sandbox (in a background thread)."""
+        from .server import SandboxServer
+
+        if self._server is None:
+            self._server = SandboxServer(self.core, host=host, port=port).start()
+        return self._server
+
+    def stop(self) -> None:
+        """Stop the loopback server, if one runs."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every accepted message (time, AccessKey id, To, MessageId, TaskId, parameters)."""
+        return self.core.messages()
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Every delivery receipt due by now, in the ChatAppStatus format, duplicates included."""
+        return self.core.receipts()
+
+    def record_inbound(self, number: str, text: str = "hi") -> dict[str, Any]:
+        """Pretend ``number`` wrote to us: opens its WhatsApp 24-hour window."""
+        return self.core.record_inbound(number, text=text)
+
+    def reset(self) -> None:
+        """Forget every message, receipt and rate window."""
+        self.core.reset()
+
+    @staticmethod
+    def templates() -> list[dict[str, Any]]:
+        """The sandbox's template catalogue, as ListChatappTemplate rows."""
+        return catalogue.list_rows()
+
+
+_default: Sandbox | None = None
+_default_lock = threading.Lock()
+
+
+def default_sandbox() -> Sandbox:
+    """The process-wide sandbox that ``Client.from_env()`` uses without credentials."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Sandbox()
+        return _default

@@ -1,0 +1,435 @@
+"""The sandbox core: a local CAMS that answers like the real one, with no I/O of its own.
+
+:meth:`SandboxCore.handle` takes one :class:`~._wire.WireRequest` and returns one
+:class:`~._wire.WireResponse`; the in-process transport and the loopback server are thin
+faces around it. All state sits behind one lock, so any number of concurrent clients
+(threads or the server's connections) see one consistent service.
+
+What it does, like the service (reference ``cams_api.md``):
+
+* the gateway: signatures (V3 and V1), keys, time skew, nonces (:mod:`.gateway`);
+* rate limiting: at most ``qps`` SendChatappMessage requests per AccessKey in any window of
+  one second (a sliding window over accepted requests, so 250/s and 260/s differ); the
+  excess gets HTTP 400 ``System.LimitControl`` with ``x-acs-retry-after`` (milliseconds);
+* request rules: the same :class:`~cams_notebook.models.Message` rules the client applies,
+  answered with the service's codes; templates from :mod:`.catalogue` and their variables;
+* after accepting: a ``MessageId``, a record of the message, and delivery receipts over
+  time (:mod:`.outcomes`) in the ChatAppStatus format, duplicates included.
+
+Gateway errors (signature, throttling, missing parameters, unknown actions) come back as
+HTTP 4xx with the POP error body (``RequestId``, ``HostId``, ``Code``, ``Message``,
+``Recommend``); business errors (``InvalidParameter.*``, template problems) as HTTP 200
+with ``Code`` set, which is how CAMS reports them (the reference notes both styles; a
+client must treat both as failures, and ours does).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._config import API_VERSION
+from ..models import Message
+from ..templates import Template
+from . import catalogue
+from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from ._wire import Push, WireRequest, WireResponse
+from .gateway import GatewayError, NonceCache, authenticate
+from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
+
+__all__ = ["SandboxCore"]
+
+HOST_ID = "cams.ap-southeast-1.aliyuncs.com"
+WINDOW = 1.0
+INBOUND_WINDOW = 24 * 3600.0
+_JSON = {"content-type": "application/json;charset=utf-8"}
+
+
+def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None,
+                   delay: float = 0.0) -> WireResponse:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return WireResponse(status, {**_JSON, **(headers or {})}, body, delay)
+
+
+class SandboxCore:
+    """The state and rules of one local CAMS service. Thread-safe; no sockets, no sleeps."""
+
+    def __init__(
+        self,
+        *,
+        keys: Mapping[str, str] | None = None,
+        qps: int = 250,
+        latency: tuple[float, float] = (0.0, 0.0),
+        faults: str = "none",
+        seed: int = 0,
+        callback_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+        receipt_delay: float = 1.0,
+        duplicate_rate: float = 0.03,
+    ) -> None:
+        if faults not in FAULT_PROFILES:
+            raise ValueError(f"faults must be one of {', '.join(FAULT_PROFILES)}, not {faults!r}")
+        if qps <= 0:
+            raise ValueError("qps must be positive")
+        self.keys = dict(keys or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET})
+        self.qps = qps
+        self.latency = latency
+        self.faults = faults
+        self.seed = seed
+        self.callback_url = callback_url
+        self.clock = clock
+        self.receipt_delay = receipt_delay
+        """Scale of the simulated delivery timeline (0 makes every receipt due at once)."""
+        self.duplicate_rate = duplicate_rate
+        self._lock = threading.Lock()
+        self._parsed: dict[tuple[str, str], Template] = {}
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every message, receipt, inbound message, nonce and rate window."""
+        with self._lock:
+            self._rng = random.Random(self.seed)
+            self._windows: dict[str, deque[float]] = {}
+            self._nonces = NonceCache()
+            self._messages: list[dict[str, Any]] = []
+            self._timeline: list[tuple[float, int, dict[str, Any]]] = []
+            self._released: list[dict[str, Any]] = []
+            self._push_pending: list[dict[str, Any]] = []
+            self._push_retry: dict[int, tuple[float, Push]] = {}
+            self._inbound: dict[str, float] = {}
+            self._seq = 0
+            self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "throttled": 0,
+                                          "rejected": 0, "faults": 0, "pushes_dropped": 0}
+            self.fault_counts: dict[str, int] = {}
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every accepted message: time, AccessKey id, To, MessageId, TaskId and all parameters."""
+        with self._lock:
+            return [dict(m) for m in self._messages]
+
+    def receipts(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every receipt event that is due by ``now``, duplicates included, in due order."""
+        with self._lock:
+            self._release(self.clock() if now is None else now)
+            return [dict(r) for r in self._released]
+
+    def record_inbound(self, number: str, *, at: float | None = None, text: str = "hi",
+                       to: str | None = None) -> dict[str, Any]:
+        """Record a message from ``number``: it opens that number's 24-hour window."""
+        number = number.lstrip("+").replace(" ", "")
+        with self._lock:
+            when = self.clock() if at is None else at
+            self._inbound[number] = max(self._inbound.get(number, 0.0), when)
+            return {"From": number, "To": to, "Timestamp": int(when * 1000), "Type": "TEXT",
+                    "Message": text}
+
+    def window_open(self, number: str, now: float | None = None) -> bool:
+        """Whether ``number`` sent an inbound message in the last 24 hours."""
+        with self._lock:
+            last = self._inbound.get(number)
+            return last is not None and (self.clock() if now is None else now) - last < INBOUND_WINDOW
+
+    # -- the request path ------------------------------------------------------------------
+
+    def handle(self, req: WireRequest) -> WireResponse:
+        """Answer one request."""
+        if req.path.startswith("/_sandbox/"):
+            return self._inspect(req)
+        now = self.clock()
+        with self._lock:
+            self.stats["requests"] += 1
+            request_id = self._request_id()
+            try:
+                caller = authenticate(req, self.keys, self._nonces, now, API_VERSION)
+            except GatewayError as exc:
+                self.stats["rejected"] += 1
+                return self._error(exc.status, exc.code, exc.message, request_id)
+            handler = _ACTIONS.get(caller.action)
+            if handler is None:
+                return self._error(404, "InvalidAction.NotFound",
+                                   f"Specified api {caller.action} is not found.", request_id)
+            return handler(self, caller.access_key_id, caller.params, now, request_id)
+
+    def _send(self, key_id: str, params: dict[str, str], now: float, request_id: str) -> WireResponse:
+        window = self._windows.setdefault(key_id, deque())
+        while window and window[0] <= now - WINDOW:
+            window.popleft()
+        to = params.get("To", "")
+        fault = draw_fault(FAULT_PROFILES[self.faults], self._rng)
+        magic = MAGIC_NUMBERS.get(to)
+        if len(window) >= self.qps or fault == "throttle" or magic == "throttled":
+            self.stats["throttled"] += 1
+            self._count_fault(fault)
+            wait = (window[0] + WINDOW - now) if len(window) >= self.qps else 0.2
+            return self._error(400, "System.LimitControl", "The system is under flow control.",
+                               request_id, {"x-acs-retry-after": str(max(1, int(wait * 1000)))})
+        window.append(now)
+        if fault in ("server_error", "reset_before") or magic == "server_error":
+            self._count_fault(fault)
+            if fault == "reset_before":
+                return WireResponse(0, fault="reset")
+            return self._error(503, "ServiceUnavailable",
+                               "The request has failed due to a temporary failure of the server.",
+                               request_id)
+        message, problems = Message.check(params)
+        if message is None:
+            return self._reject(problems[0].code, f"{problems[0].field}: {problems[0].message}",
+                                request_id, problems[0].code.startswith("Missing"))
+        template = None
+        if message.type == "template":
+            template, error = self._template_for(message)
+            if error:
+                return self._reject(error[0], error[1], request_id)
+        message_id = "%024x" % self._rng.getrandbits(96)
+        self._accept(key_id, message, template, message_id, request_id, now)
+        body = {"RequestId": request_id, "Code": "OK", "Message": "OK", "MessageId": message_id}
+        delay = self._latency()
+        if magic == "slow":
+            delay = 30.0
+        elif fault == "slow":
+            delay += self._rng.uniform(1.0, 3.0)
+        self._count_fault(fault)
+        if fault == "reset_after":
+            return WireResponse(0, fault="reset", delay=delay)
+        if fault == "timeout_after":
+            return WireResponse(0, fault="hang")
+        return _json_response(200, body, delay=delay)
+
+    def _template_for(self, message: Message) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+        language = message.language or ""
+        matches = [t for t in catalogue.CATALOGUE
+                   if (message.template_code and t["TemplateCode"] == message.template_code)
+                   or (not message.template_code and t["Name"] == message.template_name)]
+        channel = "VIBER" if message.channel_type == "viber" else "WHATSAPP"
+        matches = [t for t in matches if t.get("TemplateType", "WHATSAPP") == channel]
+        if not matches:
+            return None, ("InvalidParameter.TemplateNotExist",
+                          "TemplateCode: no such template on this channel")
+        entry = next((t for t in matches if t["Language"] == language), None)
+        if entry is None:
+            have = ", ".join(sorted(t["Language"] for t in matches))
+            return None, ("InvalidParameter.LanguageNotSupport",
+                          f"Language: the template has no {language!r} version (it has {have})")
+        if str(entry.get("AuditStatus", "")).lower() != "pass":
+            return None, ("InvalidParameter.TemplateNotApproved",
+                          f"TemplateCode: the template is not approved (status {entry['AuditStatus']})")
+        key = (entry["TemplateCode"], entry["Language"])
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = self._parsed[key] = Template.model_validate(entry)
+        problems = parsed.check_params(message.template_params)
+        if problems:
+            first = problems[0]
+            return None, (first.code, f"{first.field}: {first.message}")
+        return entry, None
+
+    def _accept(self, key_id: str, message: Message, template: dict[str, Any] | None,
+                message_id: str, request_id: str, now: float) -> None:
+        self.stats["accepted"] += 1
+        query = message.to_query()
+        self._messages.append({
+            "time": now, "access_key_id": key_id, "to": message.to, "from": message.from_,
+            "message_id": message_id, "request_id": request_id, "task_id": message.task_id,
+            "channel_type": message.channel_type, "type": message.type, "params": query,
+        })
+        fate = fate_for(message.to, self._rng)
+        if (message.channel_type == "whatsapp" and message.type == "message"
+                and now - self._inbound.get(message.to, float("-inf")) >= INBOUND_WINDOW
+                and fate.statuses):
+            fate = Fate(("Failed",), "131047")
+        self._schedule(message, template, message_id, fate, now)
+
+    def _schedule(self, message: Message, template: dict[str, Any] | None, message_id: str,
+                  fate: Fate, now: float) -> None:
+        base: dict[str, Any] = {
+            "MessageId": message_id, "From": message.from_, "To": message.to,
+            "OriginPhoneNumber": message.from_, "TaskId": message.task_id or message_id,
+            "MsgFrameType": message.type,
+            "Type": "TEMPLATE" if message.type == "template" else str(message.message_type).upper(),
+        }
+        if template is not None:
+            base.update(TemplateCode=template["TemplateCode"], TemplateName=template["Name"],
+                        Language=template["Language"],
+                        ConversationType=str(template.get("Category", "utility")).lower())
+        else:
+            base["ConversationType"] = "service"
+        offsets = {"Sent": (0.05, 0.3), "Delivered": (0.3, 1.5), "Read": (1.5, 5.0),
+                   "Failed": (0.3, 1.5)}
+        at = now
+        for status in fate.statuses:
+            low, high = offsets[status]
+            at += self._rng.uniform(low, high) * self.receipt_delay
+            event = {**base, "Status": status, "StatusDescription": status,
+                     "Timestamp": int(at * 1000)}
+            if status == "Failed":
+                event.update(ErrorCode=fate.error_code, ErrorDescription=fate.error_description)
+            self._push_event(at, event)
+            if self._rng.random() < self.duplicate_rate:
+                self._push_event(at + self._rng.uniform(0.0, 2.0) * self.receipt_delay, dict(event))
+
+    def _push_event(self, due: float, event: dict[str, Any]) -> None:
+        self._seq += 1
+        heapq.heappush(self._timeline, (due, self._seq, event))
+
+    def _release(self, now: float) -> None:
+        while self._timeline and self._timeline[0][0] <= now:
+            event = heapq.heappop(self._timeline)[2]
+            self._released.append(event)
+            if self.callback_url:
+                self._push_pending.append(event)
+
+    # -- pushes ---------------------------------------------------------------------------
+
+    def due_pushes(self, now: float) -> list[Push]:
+        """Receipt batches (a JSON array each, at most 100 receipts) to POST to the callback URL."""
+        with self._lock:
+            self._release(now)
+            pushes = [p for due, p in self._push_retry.values() if due <= now]
+            for p in pushes:
+                del self._push_retry[p.ident]
+            if self.callback_url:
+                pending, self._push_pending = self._push_pending, []
+                self._rng.shuffle(pending)  # receipts arrive out of order
+                for start in range(0, len(pending), 100):
+                    self._seq += 1
+                    body = json.dumps(pending[start:start + 100], ensure_ascii=False).encode()
+                    pushes.append(Push(self.callback_url, body, 1, self._seq))
+            return pushes
+
+    def push_done(self, push: Push, ok: bool) -> None:
+        """Record a push outcome; a failed push is retried twice (after 1 s, then 5 s), then dropped."""
+        if ok:
+            return
+        with self._lock:
+            if push.attempt >= 3:
+                self.stats["pushes_dropped"] += 1
+                return
+            again = Push(push.url, push.body, push.attempt + 1, push.ident)
+            self._push_retry[push.ident] = (self.clock() + (1.0 if push.attempt == 1 else 5.0), again)
+
+    # -- other actions --------------------------------------------------------------------
+
+    def _list_templates(self, key_id: str, params: dict[str, str], now: float,
+                        request_id: str) -> WireResponse:
+        try:
+            page = json.loads(params.get("Page") or '{"Index":1,"Size":10}')
+            index, size = int(page["Index"]), int(page["Size"])
+            if index < 1 or not 1 <= size <= 100:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return self._reject("InvalidParameter.PageInvalid",
+                                "Page: must be JSON {\"Index\": n >= 1, \"Size\": 1..100}", request_id)
+        rows = catalogue.list_rows(
+            name=params.get("Name"), code=params.get("Code"), language=params.get("Language"),
+            audit_status=params.get("AuditStatus"), template_type=params.get("TemplateType"),
+            category=params.get("Category"))
+        chunk = rows[(index - 1) * size: index * size]
+        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "SUCCESS",
+                                    "Success": True, "Total": len(rows), "ListTemplate": chunk},
+                              delay=self._latency())
+
+    def _template_detail(self, key_id: str, params: dict[str, str], now: float,
+                         request_id: str) -> WireResponse:
+        language = params.get("Language")
+        if not language:
+            return self._error(400, "MissingLanguage", "Language is mandatory for this action.",
+                               request_id)
+        entry = catalogue.find(code=params.get("TemplateCode"), name=params.get("TemplateName"),
+                               language=language)
+        if entry is None:
+            return self._error(400, "DetailError.TemplateNotExist", "The template does not exist.",
+                               request_id)
+        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "SUCCESS",
+                                    "Success": True, "Data": entry}, delay=self._latency())
+
+    def _list_messages(self, key_id: str, params: dict[str, str], now: float,
+                       request_id: str) -> WireResponse:
+        """ListChatappMessage: the sandbox's record of sent messages (its shape is our own)."""
+        try:
+            page = json.loads(params.get("Page") or '{"Index":1,"Size":100}')
+            index, size = int(page["Index"]), int(page["Size"])
+            start = float(params["StartTime"]) / 1000 if params.get("StartTime") else float("-inf")
+            end = float(params["EndTime"]) / 1000 if params.get("EndTime") else float("inf")
+        except (ValueError, KeyError, TypeError):
+            return self._reject("InvalidParameter.PageInvalid", "Page/StartTime/EndTime are invalid",
+                                request_id)
+        wanted = {k: params[k] for k in ("MessageId", "TaskId", "ClientNumber") if params.get(k)}
+        rows = [
+            {"MessageId": m["message_id"], "TaskId": m["task_id"], "BusinessNumber": m["from"],
+             "ClientNumber": m["to"], "ChannelType": m["channel_type"], "EventAction": "DOWN",
+             "SendTime": int(m["time"] * 1000)}
+            for m in self._messages
+            if m["access_key_id"] == key_id and start <= m["time"] <= end
+            and all(str({"MessageId": m["message_id"], "TaskId": m["task_id"],
+                         "ClientNumber": m["to"]}[k]) == v for k, v in wanted.items())
+        ]
+        chunk = rows[(index - 1) * size: index * size]
+        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Success": True,
+                                    "Data": {"Total": len(rows), "List": chunk}})
+
+    # -- inspection endpoints ---------------------------------------------------------------
+
+    def _inspect(self, req: WireRequest) -> WireResponse:
+        route = (req.method, req.path.rstrip("/"))
+        if route == ("GET", "/_sandbox/messages"):
+            return _json_response(200, self.messages())
+        if route == ("GET", "/_sandbox/receipts"):
+            return _json_response(200, self.receipts())
+        if route == ("POST", "/_sandbox/reset"):
+            self.reset()
+            return _json_response(200, {"reset": True})
+        if route == ("POST", "/_sandbox/inbound"):
+            try:
+                data = json.loads(req.body or b"{}")
+                number = str(data["From"])
+            except (ValueError, KeyError, TypeError):
+                return _json_response(400, {"Code": "InvalidParameter",
+                                            "Message": 'body must be JSON {"From": "<number>"}'})
+            return _json_response(200, self.record_inbound(number, text=str(data.get("Message", "hi"))))
+        return _json_response(404, {"Code": "NotFound", "Message": f"no sandbox route {route}"})
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _request_id(self) -> str:
+        h = "%032X" % self._rng.getrandbits(128)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def _latency(self) -> float:
+        mean, jitter = self.latency
+        return max(0.0, self._rng.gauss(mean, jitter)) if jitter else mean
+
+    def _count_fault(self, fault: str | None) -> None:
+        if fault is not None:
+            self.stats["faults"] += 1
+            self.fault_counts[fault] = self.fault_counts.get(fault, 0) + 1
+
+    def _error(self, status: int, code: str, message: str, request_id: str,
+               headers: Mapping[str, str] | None = None) -> WireResponse:
+        return _json_response(status, {
+            "RequestId": request_id, "HostId": HOST_ID, "Code": code, "Message": message,
+            "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}&product=cams",
+        }, headers, delay=self._latency())
+
+    def _reject(self, code: str, message: str, request_id: str, gateway: bool = False) -> WireResponse:
+        self.stats["rejected"] += 1
+        if gateway:
+            return self._error(400, code, message, request_id)
+        return _json_response(200, {"RequestId": request_id, "Code": code, "Message": message},
+                              delay=self._latency())
+
+
+_Handler = Callable[[SandboxCore, str, dict[str, str], float, str], WireResponse]
+_ACTIONS: dict[str, _Handler] = {
+    "SendChatappMessage": SandboxCore._send,
+    "ListChatappTemplate": SandboxCore._list_templates,
+    "GetChatappTemplateDetail": SandboxCore._template_detail,
+    "ListChatappMessage": SandboxCore._list_messages,
+}

@@ -1,0 +1,222 @@
+"""Client and AsyncClient: configuration, signed requests, answers, errors, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+from helpers import template_fields
+
+from cams_notebook import (
+    ApiError,
+    AsyncClient,
+    AuthError,
+    Client,
+    InvalidRequestError,
+    Message,
+    NotSubscribedError,
+    OutcomeUnknownError,
+    RequestNotSentError,
+    ServerError,
+    ThrottledError,
+)
+from cams_notebook.client import resolve_endpoint
+
+SECRET = "s3cr3t-DO-NOT-LEAK-9f8e7d"
+OK = {"RequestId": "R1", "Code": "OK", "Message": "OK", "MessageId": "M1"}
+
+
+def client_with(handler: httpx.MockTransport | None = None, **kwargs: object) -> Client:
+    transport = handler or httpx.MockTransport(lambda request: httpx.Response(200, json=OK))
+    return Client(access_key_id="LTAI_TEST_ID", access_key_secret=SECRET, transport=transport,
+                  **kwargs)  # type: ignore[arg-type]
+
+
+def answer(status: int, body: object = None, headers: dict[str, str] | None = None,
+           content: bytes | None = None) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if content is not None:
+            return httpx.Response(status, content=content, headers=headers)
+        return httpx.Response(status, json=body, headers=headers)
+    return httpx.MockTransport(handler)
+
+
+def raising(exc: type[httpx.HTTPError]) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc("boom", request=request)  # type: ignore[call-arg]
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "region", "expected"),
+    [
+        (None, "ap-southeast-1", "https://cams.ap-southeast-1.aliyuncs.com"),
+        (None, "cn-hangzhou", "https://cams.cn-hangzhou.aliyuncs.com"),
+        ("cams.example.test", "ap-southeast-1", "https://cams.example.test"),
+        ("http://127.0.0.1:8787", "ap-southeast-1", "http://127.0.0.1:8787"),
+        ("http://localhost:1/", "ap-southeast-1", "http://localhost:1"),
+    ],
+)
+def test_endpoint_resolution(endpoint: str | None, region: str, expected: str) -> None:
+    assert resolve_endpoint(endpoint, region) == expected
+
+
+def test_plain_http_is_refused_for_remote_hosts() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        resolve_endpoint("http://cams.ap-southeast-1.aliyuncs.com", "ap-southeast-1")
+
+
+def test_configuration_is_keyword_only_and_needs_both_keys() -> None:
+    with pytest.raises(TypeError):
+        Client("id", "secret")  # type: ignore[misc]
+    with pytest.raises(ValueError, match="access_key_secret"):
+        Client(access_key_id="id", access_key_secret="")
+
+
+def test_send_puts_every_parameter_in_the_query_of_a_signed_empty_post() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OK)
+
+    message = Message(**template_fields())
+    result = client_with(httpx.MockTransport(handler)).send(message)
+    assert result.ok and result.message_id == "M1" and result.request_id == "R1"
+    request = seen[0]
+    assert request.method == "POST" and request.url.path == "/" and request.content == b""
+    assert dict(request.url.params) == message.to_query()
+    assert request.headers["x-acs-action"] == "SendChatappMessage"
+    assert request.headers["x-acs-version"] == "2020-06-06"
+    assert request.headers["authorization"].startswith("ACS3-HMAC-SHA256 Credential=LTAI_TEST_ID,")
+
+
+def test_async_client_sends_the_same_request() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=OK)
+
+    async def main() -> None:
+        async with AsyncClient(access_key_id="LTAI_TEST_ID", access_key_secret=SECRET,
+                               transport=httpx.MockTransport(handler)) as client:
+            result = await client.send(Message(**template_fields()))
+            assert result.message_id == "M1"
+
+    asyncio.run(main())
+    assert dict(seen[0].url.params) == Message(**template_fields()).to_query()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "headers", "expected"),
+    [
+        (400, "System.LimitControl", None, ThrottledError),
+        (400, "Throttling.User", None, ThrottledError),
+        (429, "Whatever", {"x-acs-retry-after": "1500"}, ThrottledError),
+        (400, "SignatureDoesNotMatch", None, AuthError),
+        (404, "InvalidAccessKeyId.NotFound", None, AuthError),
+        (403, "Forbidden.RAM", None, AuthError),
+        (400, "Ram.PermissionDeny", None, AuthError),
+        (400, "Product.Unsubscript", None, NotSubscribedError),
+        (200, "InvalidParameter.TextNotEmpty", None, InvalidRequestError),
+        (400, "MissingChannelType", None, InvalidRequestError),
+        (503, "ServiceUnavailable", None, ServerError),
+        (500, "InternalError", None, ServerError),
+    ],
+)
+def test_service_errors_are_classed_and_carry_their_details(
+        status: int, code: str, headers: dict[str, str] | None, expected: type[ApiError]) -> None:
+    body = {"RequestId": "R9", "HostId": "cams.test", "Code": code, "Message": "nope",
+            "Recommend": "https://help"}
+    with pytest.raises(expected) as info:
+        client_with(answer(status, body, headers)).send(Message(**template_fields()))
+    error = info.value
+    assert (error.code, error.status_code, error.request_id) == (code, status, "R9")
+    assert error.recommend == "https://help" and error.host_id == "cams.test"
+    assert code in str(error) and "R9" in str(error)
+
+
+def test_retry_after_header_is_kept_in_seconds() -> None:
+    with pytest.raises(ThrottledError) as info:
+        client_with(answer(400, {"Code": "System.LimitControl"}, {"x-acs-retry-after": "1500"})).send(
+            Message(**template_fields()))
+    assert info.value.retry_after == 1.5 and info.value.retry_safe
+
+
+@pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+def test_failures_before_sending_are_retry_safe(exc: type[httpx.HTTPError]) -> None:
+    with pytest.raises(RequestNotSentError) as info:
+        client_with(raising(exc)).send(Message(**template_fields()))
+    assert info.value.retry_safe and isinstance(info.value.cause, exc)
+
+
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError,
+                                 httpx.WriteTimeout])
+def test_failures_after_writing_leave_the_outcome_unknown(exc: type[httpx.HTTPError]) -> None:
+    with pytest.raises(OutcomeUnknownError) as info:
+        client_with(raising(exc)).send(Message(**template_fields()))
+    assert not info.value.retry_safe
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "expected"),
+    [
+        (200, b"<html>oops</html>", OutcomeUnknownError),
+        (200, b"", OutcomeUnknownError),
+        (502, b"<html>Bad Gateway</html>", ServerError),
+        (404, b"not found", ApiError),
+    ],
+)
+def test_answers_that_are_not_cams_json_become_clear_errors(status: int, content: bytes,
+                                                            expected: type[Exception]) -> None:
+    with pytest.raises(expected):
+        client_with(answer(status, content=content)).send(Message(**template_fields()))
+
+
+def test_ok_without_message_id_is_an_unknown_outcome() -> None:
+    with pytest.raises(OutcomeUnknownError, match="MessageId"):
+        client_with(answer(200, {"Code": "OK", "RequestId": "R"})).send(Message(**template_fields()))
+
+
+def test_huge_answers_are_not_read_into_memory() -> None:
+    with pytest.raises(OutcomeUnknownError, match="larger"):
+        client_with(answer(200, content=b"x" * (2 << 20))).send(Message(**template_fields()))
+
+
+def test_from_env_reads_credentials_and_endpoint() -> None:
+    client = Client.from_env(environ={"ALIBABA_CLOUD_ACCESS_KEY_ID": "AKID",
+                                      "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET,
+                                      "CAMS_NOTEBOOK_ENDPOINT": "http://127.0.0.1:9"})
+    assert client.base_url == "http://127.0.0.1:9" and client.sandbox is None
+
+
+def test_from_env_without_credentials_uses_the_sandbox_and_says_so_once(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    first = Client.from_env(environ={})
+    second = Client.from_env(environ={})
+    assert first.sandbox is not None and first.sandbox is second.sandbox
+    assert capsys.readouterr().err.count("sandbox") == 1
+    assert first.send(Message(**template_fields())).ok
+
+
+def test_the_secret_appears_in_no_repr_str_log_or_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    client = client_with(answer(400, {"Code": "SignatureDoesNotMatch", "Message": "bad"}))
+    texts = [repr(client), str(client), repr(client.auth)]
+    try:
+        client.send(Message(**template_fields()))
+    except AuthError as error:
+        texts += [str(error), repr(error), repr(error.data)]
+    texts.append(caplog.text)
+    seen.extend(texts)
+    assert not [t for t in seen if SECRET in t]
+
+
+def test_client_repr_masks_the_access_key_id() -> None:
+    client = Client(access_key_id="LTAI5tABCDEFGHIJ", access_key_secret=SECRET,
+                    transport=httpx.MockTransport(lambda r: httpx.Response(200, json=OK)))
+    assert "LTAI5tABCDEFGHIJ" not in repr(client) and "LTAI****GHIJ" in repr(client)

@@ -1,0 +1,138 @@
+"""Content models: what each channel and MessageType requires, forbids and limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import RECIPIENT, SENDER
+
+from cams_notebook import Message
+from cams_notebook.content import CONTENT_MODELS, MESSAGE_TYPES, content_model_for
+
+LINK = "https://cdn.example.com/file"
+
+VALID: dict[tuple[str, str], object] = {
+    ("whatsapp", "text"): {"text": "Hello *bold*"},
+    ("whatsapp", "image"): {"link": LINK + ".jpg", "caption": "look"},
+    ("whatsapp", "video"): {"link": LINK + ".mp4"},
+    ("whatsapp", "audio"): {"link": LINK + ".ogg"},
+    ("whatsapp", "document"): {"link": LINK + ".pdf", "fileName": "invoice.pdf", "caption": "c"},
+    ("whatsapp", "sticker"): {"link": LINK + ".webp"},
+    ("whatsapp", "location"): {"latitude": 30.27, "longitude": 120.15, "name": "HQ"},
+    ("whatsapp", "contacts"): [{"name": {"formatted_name": "Ada Lovelace", "first_name": "Ada"},
+                                "phones": [{"phone": "+441234"}]}],
+    ("whatsapp", "reaction"): {"messageId": "61851ccb2f1365b16aee0000", "emoji": "👍"},
+    ("whatsapp", "interactive"): {"type": "button", "body": {"text": "Pick"},
+                                  "action": {"buttons": [{"type": "reply",
+                                                          "reply": {"id": "y", "title": "Yes"}}]}},
+    ("whatsapp", "typing_indicator"): {"type": "text"},
+    ("whatsapp", "pin"): {"type": "pin", "messageId": "x"},
+    ("whatsapp", "carousel"): {"cards": [{"body": "x"}]},
+    ("viber", "text"): {"text": "hi"},
+    ("viber", "image"): {"link": LINK + ".png"},
+    ("viber", "video"): {"link": LINK + ".mp4", "thumbnail": LINK + ".png", "fileSize": 1000,
+                         "duration": 30},
+    ("viber", "document"): {"link": LINK + ".docx", "fileName": "a.docx", "fileType": "docx"},
+    ("viber", "text_button"): {"text": "hi", "caption": "Open", "action": "https://example.com"},
+    ("viber", "text_image_button"): {"text": "hi", "link": LINK + ".png", "caption": "Open",
+                                     "action": "https://example.com"},
+    ("viber", "text_video"): {"text": "hi", "link": LINK + ".mp4", "thumbnail": LINK + ".png",
+                              "fileSize": 1, "duration": 1},
+    ("viber", "text_video_button"): {"text": "hi", "link": LINK + ".mp4", "thumbnail": LINK + ".png",
+                                     "fileSize": 1, "duration": 1, "caption": "Go",
+                                     "action": "https://example.com"},
+    ("viber", "text_image"): {"text": "hi", "link": LINK + ".png"},
+}
+for _ch in ("messenger", "instagram"):
+    VALID[(_ch, "text")] = {"text": "hi"}
+    for _mt in ("image", "video", "audio", "document"):
+        VALID[(_ch, _mt)] = {"link": LINK}
+    for _mt in ("interactive", "couponTemplate", "regularTemplate", "quickReply", "buttonTemplate"):
+        VALID[(_ch, _mt)] = {"anything": "passes through"}
+
+SENDERS = {"whatsapp": SENDER, "viber": "12345", "messenger": "page1", "instagram": "ig1",
+           "telegram": "bot1", "line": "chan1"}
+
+
+def build(channel: str, message_type: str, content: object) -> Message:
+    return Message(channel_type=channel, type="message", from_=SENDERS[channel], to=RECIPIENT,
+                   message_type=message_type, content=content)
+
+
+def test_every_channel_message_type_pair_has_a_content_model() -> None:
+    for channel, types in MESSAGE_TYPES.items():
+        for message_type in types:
+            assert content_model_for(channel, message_type) is not None, (channel, message_type)
+    assert content_model_for("whatsapp", "product") is None
+
+
+@pytest.mark.parametrize(("channel", "message_type"), sorted(VALID))
+def test_valid_content_round_trips_to_the_same_json(channel: str, message_type: str) -> None:
+    content = VALID[(channel, message_type)]
+    wire = build(channel, message_type, content).to_query()["Content"]
+    assert json.loads(wire) == content
+    assert ", " not in wire and "\\u" not in wire
+
+
+@pytest.mark.parametrize(("channel", "message_type"), sorted(VALID))
+def test_empty_content_is_refused_with_the_missing_keys_named(channel: str, message_type: str) -> None:
+    model = CONTENT_MODELS[(channel, message_type)]
+    empty: object = [] if message_type == "contacts" else {}
+    _, problems = Message.check(dict(channel_type=channel, type="message", from_=SENDERS[channel],
+                                     to=RECIPIENT, message_type=message_type, content=empty))
+    assert problems, model
+    assert all(p.field.startswith("Content") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("channel", "message_type", "content", "field", "rule"),
+    [
+        ("whatsapp", "image", {"link": "ftp://x/a.png"}, "Content.link", "bad_url"),
+        ("whatsapp", "image", {"link": LINK, "caption": "c" * 1025}, "Content.caption", "too_long"),
+        ("whatsapp", "audio", {"link": LINK, "caption": "c"}, "Content.caption", "not_allowed"),
+        ("whatsapp", "sticker", {"link": LINK, "fileName": "a"}, "Content.fileName", "not_allowed"),
+        ("whatsapp", "document", {"link": LINK}, "Content.fileName", "required"),
+        ("whatsapp", "location", {"latitude": 91, "longitude": 0}, "Content.latitude", "out_of_range"),
+        ("whatsapp", "reaction", {"emoji": "👍"}, "Content.messageId", "required"),
+        ("whatsapp", "contacts", [{"name": {}}], "Content.[0].name.formatted_name", "required"),
+        ("whatsapp", "interactive", {"type": "button"}, "Content.action", "required"),
+        ("whatsapp", "interactive", {"type": "button", "action": {"buttons": [{}, {}, {}, {}]}},
+         "Content", "too_many"),
+        ("viber", "text", {"text": "x" * 1001}, "Content.text", "too_long"),
+        ("viber", "video", {"link": LINK}, "Content.thumbnail", "required"),
+        ("viber", "video", {"link": LINK, "thumbnail": LINK, "fileSize": 1, "duration": 601},
+         "Content.duration", "out_of_range"),
+        ("viber", "text_video_button", {"text": "t", "link": LINK, "thumbnail": LINK, "fileSize": 1,
+                                        "duration": 1, "caption": "c"}, "Content.action", "required"),
+        ("viber", "document", {"link": LINK, "fileName": "a"}, "Content.fileType", "required"),
+        ("messenger", "image", {}, "Content.link", "required"),
+        ("telegram", "location", {"latitude": 1}, "Content", "required"),
+        ("line", "sticker", {"packageId": "1"}, "Content", "required"),
+    ],
+)
+def test_content_rules_name_field_and_rule(channel: str, message_type: str, content: object,
+                                           field: str, rule: str) -> None:
+    _, problems = Message.check(dict(channel_type=channel, type="message", from_=SENDERS[channel],
+                                     to=RECIPIENT, message_type=message_type, content=content))
+    assert (field, rule) in {(p.field, p.rule) for p in problems}
+
+
+def test_file_name_spellings_are_accepted_and_sent_as_fileName() -> None:
+    for spelling in ("fileName", "filename", "file_name"):
+        wire = build("whatsapp", "document", {"link": LINK, spelling: "a.pdf"}).to_query()["Content"]
+        assert json.loads(wire) == {"link": LINK, "fileName": "a.pdf"}
+
+
+def test_missing_text_maps_to_the_service_code() -> None:
+    _, problems = Message.check(dict(channel_type="whatsapp", type="message", from_=SENDER, to=RECIPIENT,
+                                     message_type="image", content={"caption": "x"}))
+    assert problems[0].code == "InvalidParameter.LinkNotEmpty"
+
+
+def test_telegram_and_line_bodies_pass_through_untouched() -> None:
+    body = {"type": "sendPhoto", "sendPhoto": {"photo": "http://img.png", "caption": "21"}}
+    wire = build("telegram", "interactive", body).to_query()["Content"]
+    assert json.loads(wire) == body
+    flex = {"altText": "x", "contents": {"type": "bubble"}}
+    assert json.loads(build("line", "flex", flex).to_query()["Content"]) == flex
