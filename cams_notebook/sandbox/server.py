@@ -56,6 +56,11 @@ _READ_SIZE = 65536
 _NO_BODY_STATUSES = frozenset({204, 304})
 _FAULTS = frozenset({None, "reset", "hang", "slowloris"})
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
+_REFUSAL_CODES = {
+    413: "RequestEntityTooLarge",
+    431: "RequestHeaderTooLarge",
+    505: "UnsupportedHTTPVersion",
+}
 _SignalHandler = Callable[[int, "FrameType | None"], Any] | int | None
 
 
@@ -190,6 +195,8 @@ class SandboxServer:
         (this method prints nothing). Signal handlers are installed only in the main thread
         and the previous ones are put back on return.
         """
+        if self._thread is not None:
+            raise RuntimeError("the sandbox server is already running in a background thread")
         self._reset_state()
 
         async def main() -> None:
@@ -401,7 +408,9 @@ class _HttpConnection:
 
     async def _read_body(self, headers: dict[str, str]) -> bytes | None:
         """Return the whole body, or None when it is over the limit (not read any further)."""
-        if int(headers.get("content-length", "0")) > MAX_BODY_BYTES:  # h11 checked the digits
+        # h11 checked the digits; a repeated Content-Length (same value, or h11 refuses) joins
+        # as "5,5", so the first one speaks for all.
+        if int(headers.get("content-length", "0").split(",")[0]) > MAX_BODY_BYTES:
             return None
         chunks: list[bytes] = []
         size = 0
@@ -485,7 +494,8 @@ class _HttpConnection:
         answer; so half-close, then drain what the client still sends (a lingering close).
         """
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            body = json.dumps({"Code": "BadRequest", "Message": message}).encode()
+            code = _REFUSAL_CODES.get(status, "BadRequest")
+            body = json.dumps({"Code": code, "Message": message}, separators=(",", ":")).encode()
             response = h11.Response(
                 status_code=status,
                 reason=_REASONS.get(status, b""),

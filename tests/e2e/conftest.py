@@ -11,6 +11,7 @@ Helpers to drive the notebook UI live in ``tests/e2e/lab.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -26,9 +27,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR = REPO_ROOT / "test-output" / "e2e"  # git-ignored
@@ -41,7 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 
 SERVER_START_TIMEOUT = 90.0  # seconds
 # Environment variables that must never reach the Jupyter server / kernels.
@@ -203,7 +207,7 @@ def _start_server(tmp: Path, root: Path) -> JupyterLab:
                 time.sleep(0.2)
         last_error = lab.log_tail()
         _stop_process_group(proc)
-        if not re.search(r"address already in use|Errno 98", last_error, re.I):
+        if not re.search(r"address already in use|Errno 98", last_error, re.IGNORECASE):
             break
     raise RuntimeError(f"JupyterLab did not start; server log:\n{last_error}")
 
@@ -250,20 +254,37 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     # Screenshot right when the test body fails, before any fixture teardown (e.g. kernel
     # shutdown) changes what the page shows.
     if report.when == "call" and report.failed:
-        page = getattr(item, "funcargs", {}).get("browser_page")
+        funcargs = getattr(item, "funcargs", {})
+        page = funcargs.get("browser_page")
         if page is not None:
-            _failure_screenshot(page, item.name)
+            shot = _failure_screenshot(page, item.name)
+            report.sections.append(("e2e failure screenshot", shot))
+        server = funcargs.get("lab") or funcargs.get("jupyter_lab")
+        if isinstance(server, JupyterLab):
+            report.sections.append(("JupyterLab server log (tail)", server.log_tail()))
     return report
 
 
 def _chromium_or_skip() -> str:
+    """Path of the chromium binary; skip the test if unavailable, but fail on CI."""
     path = shutil.which("chromium")
-    if path:
-        return path
-    msg = "chromium is not installed (run scripts/install-browser)"
+    missing = []
+    if not path:
+        missing.append("chromium is not installed (run scripts/install-browser)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package is not installed (pip install -e '.[test]')")
+    if not missing:
+        return str(path)
+    msg = "; ".join(missing)
     if os.environ.get("CI"):
-        pytest.fail(f"{msg}; the e2e tests must run on CI", pytrace=False)
+        pytest.fail(f"{msg} -- the e2e tests must run on CI", pytrace=False)
     pytest.skip(msg)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Decide skip/fail before any fixture is set up (no point starting JupyterLab first).
+    if "browser_page" in getattr(item, "fixturenames", ()):
+        _chromium_or_skip()
 
 
 @pytest.fixture
@@ -293,15 +314,18 @@ def browser_page() -> Iterator[Any]:
             shutil.rmtree(user_data_dir, ignore_errors=True)
 
 
-def _failure_screenshot(page: Any, test_name: str) -> None:
+def _failure_screenshot(page: Any, test_name: str) -> str:
+    """Save a full-page screenshot; returns its path or why it could not be taken."""
+    from playwright.sync_api import Error as PlaywrightError
+
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_")
     path = OUTPUT_DIR / f"{safe}-failure.png"
     try:
         page.screenshot(path=str(path), full_page=True, timeout=10_000)
-        print(f"\n[e2e] failure screenshot: {path}")
-    except Exception as exc:  # never mask the real failure
-        print(f"\n[e2e] could not save failure screenshot: {exc}")
+    except (PlaywrightError, OSError) as exc:  # never mask the real failure
+        return f"could not save screenshot: {exc}"
+    return str(path)
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def run_all_cells(page: Page, timeout: float = 120_000, raise_on_error: bool = T
         )
         for i in range(errors.count()):
             text = errors.nth(i).inner_text()
-            if "Traceback" in text or re.search(r"^\w+(Error|Exception)\b", text, re.M):
+            if "Traceback" in text or re.search(r"^\w+(Error|Exception)\b", text, re.MULTILINE):
                 raise AssertionError(f"a cell raised an error:\n{text}")
 
 

@@ -310,8 +310,18 @@ def test_body_up_to_one_mib_is_accepted(client: httpx.Client) -> None:
 def test_oversize_body_gets_413(client: httpx.Client) -> None:
     r = client.post("/", content=b"x" * (MAX_BODY_BYTES + 1))
     assert r.status_code == 413
+    assert r.json()["Code"] == "RequestEntityTooLarge"
     assert r.headers["connection"] == "close"
     assert client.get("/").status_code == 200
+
+
+def test_repeated_content_length_is_understood(server: SandboxServer) -> None:
+    answer = raw_exchange(
+        server.port,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n"
+        b"Connection: close\r\n\r\nabc",
+    )
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"ok:3")
 
 
 def test_oversize_chunked_body_gets_413(client: httpx.Client) -> None:
