@@ -8,6 +8,9 @@ The heavy parts (widgets, the sandbox, the campaign engine) load when first used
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._config import API_VERSION, DEFAULT_ENDPOINT, DEFAULT_QPS, DEFAULT_REGION
@@ -29,13 +32,29 @@ from .problems import Problem
 from .signing import AcsV3Auth
 
 if TYPE_CHECKING:
+    from .frames import (
+        CampaignResult,
+        InvalidFrameError,
+        asend_frame,
+        preview_frame,
+        send_frame,
+        validate_frame,
+    )
     from .sandbox import Sandbox
+    from .widgets import Composer
 
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sandbox": "cams_notebook.sandbox",
+    "CampaignResult": "cams_notebook.frames",
+    "InvalidFrameError": "cams_notebook.frames",
+    "asend_frame": "cams_notebook.frames",
+    "preview_frame": "cams_notebook.frames",
+    "send_frame": "cams_notebook.frames",
+    "validate_frame": "cams_notebook.frames",
+    "Composer": "cams_notebook.widgets",
 }
 
 __all__ = sorted([
@@ -45,11 +64,14 @@ __all__ = sorted([
     "AsyncClient",
     "AuthError",
     "CamsError",
+    "CampaignResult",
     "Client",
+    "Composer",
     "DEFAULT_ENDPOINT",
     "DEFAULT_QPS",
     "DEFAULT_REGION",
     "FlowAction",
+    "InvalidFrameError",
     "InvalidRequestError",
     "Message",
     "NotSubscribedError",
@@ -63,6 +85,10 @@ __all__ = sorted([
     "ThrottledError",
     "TransportError",
     "__version__",
+    "asend_frame",
+    "preview_frame",
+    "send_frame",
+    "validate_frame",
 ])
 
 
@@ -77,3 +103,35 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _RegisterAccessorWhenPandasLoads(importlib.abc.MetaPathFinder):
+    """Registers the ``frame.cams`` accessor as soon as pandas is imported, whenever that is.
+
+    ``import cams_notebook`` does not import pandas (it stays light); the accessor lives in
+    :mod:`cams_notebook.frames`, which needs pandas. If pandas is already loaded, the
+    accessor is registered now; otherwise this finder waits for pandas' import to finish.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "pandas":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("pandas")
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_then_register(module: Any) -> None:
+            exec_module(module)
+            importlib.import_module("cams_notebook.frames")
+
+        loader.exec_module = exec_then_register  # type: ignore[method-assign]
+        return spec
+
+
+if "pandas" in sys.modules:
+    importlib.import_module("cams_notebook.frames")
+else:
+    sys.meta_path.insert(0, _RegisterAccessorWhenPandasLoads())

@@ -15,6 +15,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module with add_arguments/run, one-line help)
     "sandbox": ("cams_notebook.sandbox.__main__", "run the local fake CAMS service"),
+    "send": ("cams_notebook.send_command", "send a campaign from a CSV file"),
 }
 
 

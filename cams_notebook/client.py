@@ -35,8 +35,10 @@ from .errors import (
     TransportError,
     classify_api_error,
 )
+from .content import dumps
 from .models import Message, SendResult
-from .signing import AcsV3Auth
+from .templates import Template, TemplateSummary
+from .signing import CANONICAL_QUERY_EXTENSION, AcsV3Auth, canonical_query
 
 __all__ = ["AsyncClient", "BaseClient", "Client"]
 
@@ -93,6 +95,10 @@ class BaseClient:
         self.timeout = float(timeout)
         self.sandbox = sandbox
         """The in-process sandbox this client talks to, or None for a real endpoint."""
+        self._settings: dict[str, Any] = dict(
+            access_key_id=access_key_id, access_key_secret=access_key_secret,
+            security_token=security_token, region=region, endpoint=endpoint, timeout=timeout,
+            clock=clock, nonce=nonce, sandbox=sandbox)
         extra = {"nonce": nonce} if nonce is not None else {}
         self.auth = AcsV3Auth(access_key_id, access_key_secret, security_token=security_token,
                               clock=clock, **extra)
@@ -125,16 +131,19 @@ class BaseClient:
 
     def build_request(self, action: str, params: Mapping[str, str]) -> httpx.Request:
         """The unsigned ``httpx.Request`` for one RPC call (signing happens in ``auth``)."""
+        # The query goes out in canonical form (sorted, RFC 3986): a valid URL query that the
+        # signer can use as it is, and which the service decodes to the same values.
+        query = canonical_query(params.items())
         return httpx.Request(
             "POST",
-            self.base_url + "/",
-            params=params,
+            f"{self.base_url}/?{query}" if query else f"{self.base_url}/",
             headers={
                 "x-acs-action": action,
                 "x-acs-version": cfg.API_VERSION,
                 "accept": "application/json",
                 "user-agent": _USER_AGENT,
             },
+            extensions={CANONICAL_QUERY_EXTENSION: query},
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -193,9 +202,48 @@ class BaseClient:
                 "SendChatappMessage answered OK without a MessageId; the message may have been sent")
         return result
 
+    @staticmethod
+    def template_list_params(page: int, size: int, filters: Mapping[str, str | None]) -> dict[str, str]:
+        """ListChatappTemplate parameters for one page (``Page`` is JSON, as the SDK sends it)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        params["Page"] = dumps({"Index": page, "Size": size})
+        return params
+
+    @staticmethod
+    def template_page(data: dict[str, Any]) -> tuple[list[TemplateSummary], int]:
+        rows = [TemplateSummary.model_validate(r) for r in data.get("ListTemplate") or []]
+        return rows, int(data.get("Total") or 0)
+
+    @staticmethod
+    def template_detail_params(code: str | None, name: str | None, language: str,
+                               template_type: str | None) -> dict[str, str]:
+        if not code and not name:
+            raise ValueError("give a template code or a template name")
+        params = {"Language": language}
+        if code:
+            params["TemplateCode"] = code
+        if name:
+            params["TemplateName"] = name
+        if template_type:
+            params["TemplateType"] = template_type
+        return params
+
     def __repr__(self) -> str:
         where = "sandbox" if self.sandbox is not None else self.base_url
         return f"{type(self).__name__}(endpoint={where!r}, access_key_id={_mask(self.access_key_id)!r})"
+
+
+_TEMPLATE_FILTERS = ("name", "code", "language", "audit_status", "template_type", "category",
+                     "cust_space_id")
+_FILTER_WIRE = {"name": "Name", "code": "Code", "language": "Language", "audit_status": "AuditStatus",
+                "template_type": "TemplateType", "category": "Category", "cust_space_id": "CustSpaceId"}
+
+
+def _filters(kwargs: Mapping[str, str | None]) -> dict[str, str | None]:
+    unknown = set(kwargs) - set(_TEMPLATE_FILTERS)
+    if unknown:
+        raise TypeError(f"unknown template filter(s): {', '.join(sorted(unknown))}")
+    return {_FILTER_WIRE[k]: v for k, v in kwargs.items()}
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -230,7 +278,16 @@ class Client(BaseClient):
 
     def __init__(self, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._transport = transport
         self._http = httpx.Client(transport=transport, timeout=self._httpx_timeout, auth=self.auth)
+
+    def async_twin(self, **overrides: Any) -> AsyncClient:
+        """An :class:`AsyncClient` with the same credentials, endpoint and (async) transport."""
+        transport = self._transport
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise TypeError("this Client's transport only works synchronously; give the campaign an "
+                            "AsyncClient built with an async transport")
+        return AsyncClient(**{**self._settings, "transport": transport, **overrides})
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:
@@ -259,6 +316,24 @@ class Client(BaseClient):
     def send(self, message: Message) -> SendResult:
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
         return self.send_result(self.call("SendChatappMessage", message.to_query()))
+
+    def list_templates(self, *, page_size: int = 50, **filters: str | None) -> list[TemplateSummary]:
+        """Every template (ListChatappTemplate, all pages); filters: name, code, language,
+        audit_status, template_type, category, cust_space_id."""
+        wanted, rows, page = _filters(filters), [], 1
+        while True:
+            data = self.call("ListChatappTemplate", self.template_list_params(page, page_size, wanted))
+            chunk, total = self.template_page(data)
+            rows += chunk
+            if not chunk or len(rows) >= total:
+                return rows
+            page += 1
+
+    def get_template(self, code: str | None = None, *, language: str, name: str | None = None,
+                     template_type: str | None = None) -> Template:
+        """One template with its components and variables (GetChatappTemplateDetail)."""
+        params = self.template_detail_params(code, name, language, template_type)
+        return Template.model_validate(self.call("GetChatappTemplateDetail", params)["Data"])
 
     def close(self) -> None:
         self._http.close()
@@ -307,6 +382,25 @@ class AsyncClient(BaseClient):
     async def send(self, message: Message) -> SendResult:
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
         return self.send_result(await self.call("SendChatappMessage", message.to_query()))
+
+    async def list_templates(self, *, page_size: int = 50,
+                             **filters: str | None) -> list[TemplateSummary]:
+        """Every template (ListChatappTemplate, all pages); the filters of ``Client.list_templates``."""
+        wanted, rows, page = _filters(filters), [], 1
+        while True:
+            data = await self.call("ListChatappTemplate",
+                                   self.template_list_params(page, page_size, wanted))
+            chunk, total = self.template_page(data)
+            rows += chunk
+            if not chunk or len(rows) >= total:
+                return rows
+            page += 1
+
+    async def get_template(self, code: str | None = None, *, language: str, name: str | None = None,
+                           template_type: str | None = None) -> Template:
+        """One template with its components and variables (GetChatappTemplateDetail)."""
+        params = self.template_detail_params(code, name, language, template_type)
+        return Template.model_validate((await self.call("GetChatappTemplateDetail", params))["Data"])
 
     async def aclose(self) -> None:
         await self._http.aclose()

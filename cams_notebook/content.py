@@ -29,6 +29,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     RootModel,
     field_validator,
     model_validator,
@@ -81,6 +82,15 @@ def _check_body(value: str | None, limit: int | None) -> str | None:
     return value
 
 
+def _wire_key(cls: type[BaseModel], key: str) -> str:
+    """The wire (alias) name for an input key: a field name, its alias, or an alias choice."""
+    for name, info in cls.model_fields.items():
+        choices = getattr(info.validation_alias, "choices", None) or ()
+        if key == name or key == info.alias or key in choices:
+            return info.alias or name
+    return key
+
+
 class ContentModel(BaseModel):
     """Base of the typed content models. Keys are camelCase on the wire."""
 
@@ -88,10 +98,25 @@ class ContentModel(BaseModel):
 
     channel: ClassVar[str] = ""
     message_type: ClassVar[str] = ""
+    _order: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_key_order(cls, data: Any, handler: Any) -> Any:
+        # The SDK sends Content as the caller wrote it; keep the caller's key order.
+        model = handler(data)
+        if isinstance(data, dict) and isinstance(model, ContentModel):
+            model._order = tuple(_wire_key(cls, str(k)) for k in data)
+        return model
 
     def to_wire(self) -> Any:
-        """The JSON-ready value (a dict, or a list for WhatsApp contacts)."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        """The JSON-ready value, keys in the order they were given (a dict, or a list for contacts)."""
+        dumped = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if not self._order:
+            return dumped
+        ordered = {k: dumped[k] for k in self._order if k in dumped}
+        ordered.update((k, v) for k, v in dumped.items() if k not in ordered)
+        return ordered
 
     def to_json(self) -> str:
         """The ``Content`` parameter as it goes on the wire."""
@@ -167,10 +192,24 @@ class WhatsAppSticker(_Link):
 
 class WhatsAppLocation(ContentModel):
     channel, message_type = "whatsapp", "location"
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: int | float | str
+    longitude: int | float | str
     name: str | None = None
     address: str | None = None
+
+    @field_validator("latitude", "longitude")
+    @classmethod
+    def _coordinate(cls, value: int | float | str, info: Any) -> int | float | str:
+        # Kept as given (number or numeric text): the reference leaves the type open.
+        limit = 90 if info.field_name == "latitude" else 180
+        try:
+            number = float(value)
+        except ValueError:
+            raise PydanticCustomError("wrong_type", "must be a number") from None
+        if not -limit <= number <= limit:
+            raise PydanticCustomError("out_of_range", "must be between -{limit} and {limit}",
+                                      {"limit": limit})
+        return value
 
 
 class WhatsAppReaction(ContentModel):

@@ -25,7 +25,15 @@ import re
 import warnings
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .content import MESSAGE_TYPES, Content, content_model_for, dumps
 from .problems import Problem, problem, problems_from_validation_error, raise_problems
@@ -166,6 +174,8 @@ class Message(BaseModel):
     message_campaign_id: str | None = Field(default=None, alias="MessageCampaignId")
     token_type: str | None = Field(default=None, alias="TokenType")
 
+    _content_text: str | None = PrivateAttr(default=None)
+
     @field_validator("template_params", "payload", "product_action", "flow_action", mode="before")
     @classmethod
     def _parse_json_text(cls, value: Any) -> Any:
@@ -238,13 +248,15 @@ class Message(BaseModel):
             return []
         if hasattr(value, "to_wire"):
             value = value.to_wire()
-        if isinstance(value, str):
+        raw = value if isinstance(value, str) else None
+        if raw is not None:
             try:
-                value = json.loads(value)
+                value = json.loads(raw)
             except json.JSONDecodeError as exc:
                 return [problem("Content", "invalid_json", f"is not valid JSON ({exc.msg})")]
         try:
             self.content = model.model_validate(value)
+            self._content_text = raw  # the SDK sends Content text exactly as given
         except ValidationError as exc:
             return [
                 problem(f"Content.{p.field}".rstrip(".") if p.field else "Content", p.rule, p.message)
@@ -270,7 +282,8 @@ class Message(BaseModel):
             if value is None:
                 continue
             if name == "content":
-                out[wire_name] = value.to_json() if hasattr(value, "to_json") else str(value)
+                out[wire_name] = self._content_text or (
+                    value.to_json() if hasattr(value, "to_json") else str(value))
             elif name in ("product_action", "flow_action"):
                 out[wire_name] = dumps(value.to_wire())
             elif name in ("template_params", "payload"):

@@ -88,6 +88,10 @@ def _code_for(field: str, rule: str) -> str:
         return f"Missing{top}"
     if rule == "placeholder":
         return "InvalidParameter.MessageInvalid"
+    if top == "TemplateParams" and sub:
+        from .templates import RULE_CODES  # the template checks own these codes
+
+        return RULE_CODES.get(rule, "InvalidParameter.TemplateParams")
     if top == "Content":
         if rule == "required" and not sub:
             return "InvalidParameter.ContentNotEmpty"

@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 ALGORITHM = "ACS3-HMAC-SHA256"
+CANONICAL_QUERY_EXTENSION = "cams_canonical_query"
+"""Request extension holding the query string when it is already canonical (see ``sign``)."""
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -66,21 +68,21 @@ def format_acs_date(epoch_seconds: float) -> str:
 def canonical_request_v3(
     method: str,
     path: str,
-    query: Iterable[tuple[str, str]],
+    query: Iterable[tuple[str, str]] | str,
     headers: Mapping[str, str],
     signed_headers: Iterable[str],
     payload_sha256: str,
 ) -> tuple[str, str]:
     """Return ``(canonical_request, signed_headers_string)`` for V3 signing.
 
+    ``query`` is the decoded parameters, or an already canonical query string.
     ``headers`` must have lower-case names; ``signed_headers`` names those to sign.
     """
     names = sorted({name.lower() for name in signed_headers})
     block = "".join(f"{name}:{headers[name].strip()}\n" for name in names)
     signed = ";".join(names)
-    canonical = "\n".join(
-        (method.upper(), path or "/", canonical_query(query), block, signed, payload_sha256)
-    )
+    query_string = query if isinstance(query, str) else canonical_query(query)
+    canonical = "\n".join((method.upper(), path or "/", query_string, block, signed, payload_sha256))
     return canonical, signed
 
 
@@ -166,7 +168,12 @@ class AcsV3Auth(httpx.Auth):
             headers["x-acs-security-token"] = self._token.get_secret_value()
         lowered = {k.lower(): v for k, v in headers.items()}
         names = [name for name in lowered if _is_signed_header(name)]
-        query = parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
+        raw_query = request.url.query.decode("ascii")
+        # Fast path: a request built by our client carries its query already in canonical
+        # form (sorted, RFC 3986); anything else is decoded and canonicalised here.
+        query: str | list[tuple[str, str]] = raw_query
+        if request.extensions.get(CANONICAL_QUERY_EXTENSION) != raw_query:
+            query = parse_qsl(raw_query, keep_blank_values=True)
         canonical, signed = canonical_request_v3(
             request.method, request.url.path, query, lowered, names, headers["x-acs-content-sha256"]
         )

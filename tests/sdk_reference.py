@@ -2,7 +2,7 @@
 
 Only tests import this module, and it imports nothing from ``cams_notebook``: the package
 must never depend on the SDK (70 MB, 1 000+ modules), but the SDK 5.3.1 is the reference the
-package is held to (``docs``/reference ``cams_api.md`` sections 3 and 4).
+package is held to (reference ``cams_api.md`` sections 3 and 4).
 
 * :func:`sdk_wire` / :func:`sdk_query` run the SDK's real ``send_chatapp_message_with_options``
   against a capturing loopback HTTP server and return what arrived: nothing is re-implemented,
@@ -38,6 +38,7 @@ from darabonba.runtime import RuntimeOptions
 
 __all__ = [
     "CAPTURE_ANSWER",
+    "EMPTY_SHA256",
     "SDK_ACCESS_KEY_ID",
     "SDK_ACCESS_KEY_SECRET",
     "Wire",
@@ -47,6 +48,7 @@ __all__ = [
     "sdk_client",
     "sdk_models",
     "sdk_query",
+    "sdk_request",
     "sdk_v1_signature",
     "sdk_wire",
     "shutdown",
@@ -98,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_GET = _capture
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -18,11 +18,13 @@ Free-form ``Content``: the SDK takes a string, so it gets the compact JSON text
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import string
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,6 +48,7 @@ from sdk_reference import (
     sdk_wire,
 )
 
+import cams_notebook
 from cams_notebook import AsyncClient, AuthError, Client, Message
 from cams_notebook.models import FlowAction, ProductAction, ProductItem, ProductSection
 from cams_notebook.sandbox import Sandbox
@@ -196,6 +199,8 @@ CASES: dict[str, dict[str, Any]] = {
     "whatsapp-text-reserved-chars": free_form("whatsapp", "text",
                                               {"text": f"{RESERVED} 100% & more\nline 2"},
                                               TaskId="t-1", CustSpaceId="cams-2"),
+    "whatsapp-text-content-as-json-text": free_form("whatsapp", "text",
+                                                    compact({"text": f"{UNICODE} {RESERVED}"})),
     "whatsapp-text-user-id": free_form("whatsapp", "text", {"text": "hi"},
                                        RecipientType="userId", To="US.1349120865"),
     "whatsapp-image": free_form("whatsapp", "image", {"link": LINK, "caption": "Look 👀 & see"}),
@@ -212,6 +217,8 @@ CASES: dict[str, dict[str, Any]] = {
                                     "name": "West Lake", "address": "Hangzhou 杭州"}),
     "whatsapp-location-whole-degrees": free_form("whatsapp", "location",
                                                  {"latitude": 30, "longitude": 120}),
+    "whatsapp-location-degrees-as-text": free_form("whatsapp", "location",
+                                                   {"latitude": "28.001", "longitude": "120.5"}),
     "whatsapp-contacts": free_form("whatsapp", "contacts", [
         {"name": {"formatted_name": "Zoë Ng", "first_name": "Zoë"},
          "phones": [{"phone": "+86 139 0000 0000", "type": "WORK"}]}]),
@@ -307,6 +314,20 @@ def test_snake_case_and_model_objects_match_sdk_model_objects() -> None:
     )
     got = message.to_query()
     assert got == want, diff(got, want)
+
+
+def test_the_package_never_imports_the_sdk() -> None:
+    sdk_roots = {"alibabacloud_cams20200606", "alibabacloud_tea_openapi", "alibabacloud_tea_util",
+                 "alibabacloud_credentials", "darabonba", "Tea"}
+    package = Path(cams_notebook.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(package)}: {n}" for n in names
+                          if n.split(".")[0] in sdk_roots]
+    assert offenders == []
 
 
 def test_to_normalisation_is_the_only_change_to_a_whatsapp_number() -> None:
@@ -442,7 +463,7 @@ def clients_by_endpoint() -> Iterator[dict[str, Client]]:
         client.close()
 
 
-_KEYS = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,19}", fullmatch=True)
+_KEYS = st.text(string.ascii_letters + string.digits, min_size=1, max_size=20)  # wire names
 _TOKEN = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=40)
 
 
@@ -480,7 +501,8 @@ def test_acs_v3_auth_matches_the_sdk_property(
 
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(params=st.dictionaries(_KEYS, st.text(_CHARS, max_size=40), max_size=10),
+@given(params=st.dictionaries(_KEYS.filter(lambda k: k != "Signature"),  # never self-signed
+                             st.text(_CHARS, max_size=40), max_size=10),
        method=st.sampled_from(["POST", "GET"]),
        secret=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40))
 def test_signature_v1_matches_the_sdk_property(params: dict[str, str], method: str,
@@ -534,7 +556,7 @@ def served() -> Iterator[tuple[Sandbox, SandboxServer]]:
     sandbox = Sandbox(access_key_id=SANDBOX_KEY_ID, access_key_secret=SANDBOX_SECRET, seed=11)
     try:
         server = sandbox.serve()
-    except Exception as exc:  # pragma: no cover - the server is someone else's work in progress
+    except (OSError, RuntimeError) as exc:  # pragma: no cover - server.py is work in progress
         pytest.skip(f"cams_notebook/sandbox/server.py did not start: {exc!r}")
     yield sandbox, server
     sandbox.stop()
@@ -573,6 +595,7 @@ def test_sdk_with_a_wrong_secret_gets_its_own_client_exception(
     with pytest.raises(ClientException) as caught:
         client.send_chatapp_message_with_options(
             sdk_request(**sdk_kwargs(SENDS["whatsapp-template"])), RuntimeOptions())
+    assert type(caught.value) is ClientException  # not Throttling/ServerException
     assert caught.value.code == "SignatureDoesNotMatch"
     assert caught.value.status_code == 400
     assert caught.value.request_id
@@ -620,9 +643,9 @@ async def test_async_client_sends_to_the_sandbox(served: tuple[Sandbox, SandboxS
 def test_client_with_a_wrong_secret_gets_signature_does_not_match(
         served: tuple[Sandbox, SandboxServer], where: str) -> None:
     sandbox, server = served
-    with _our_clients(sandbox, server, where, secret="not-the-secret") as client:
-        with pytest.raises(AuthError) as caught:
-            client.send(Message.model_validate(SENDS["whatsapp-template"]))
+    with (_our_clients(sandbox, server, where, secret="not-the-secret") as client,
+          pytest.raises(AuthError) as caught):
+        client.send(Message.model_validate(SENDS["whatsapp-template"]))
     assert caught.value.code == "SignatureDoesNotMatch"
     assert caught.value.status_code == 400
 

@@ -1,0 +1,332 @@
+"""The campaign engine: sends planned rows at the account's rate, retrying only where safe.
+
+One asyncio engine serves every face: ``await asend_frame(...)`` runs it on the caller's
+loop; ``send_frame(...)`` runs it on a private loop in a worker thread, so it works the same
+from a plain script and from a notebook cell whose kernel already runs a loop (no
+nest_asyncio), and Ctrl-C in the calling thread becomes a clean stop.
+
+For each row: wait for a slot from the row's :class:`~.pacing.WindowPacer` (one per
+AccessKey and CustSpaceId), write the intent to the journal, send, write the outcome.
+
+=====================================  ==============================================
+what happened                          what the engine does
+=====================================  ==============================================
+``OK``                                 ``sent``
+throttled (``System.LimitControl``)    pause as told, lower the rate, send again; the
+                                       row is never lost (gives up only after
+                                       ``max_throttle_retries``, as ``failed``)
+surely not sent (connect error, 5xx)   back off with jitter and retry, up to
+                                       ``backoff.max_attempts``, then ``failed``
+outcome unknown (timeout, reset)       ``unknown``; never resent (reconcile it later)
+auth or subscription error             ``failed``, and the whole campaign stops: the
+                                       remaining rows are ``not_sent``
+any other service error                ``failed`` at once
+stop (Ctrl-C, Stop button)             no new requests; in-flight ones get ``grace``
+                                       seconds, then are ``unknown``; the rest
+                                       ``not_sent``
+=====================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from .client import AsyncClient
+from .errors import (
+    ApiError,
+    AuthError,
+    CamsError,
+    NotSubscribedError,
+    OutcomeUnknownError,
+    ThrottledError,
+)
+from .ledger import INTENT, Ledger, LedgerRow, encode_index
+from .pacing import Backoff, WindowPacer
+from .batch import RowPlan
+
+__all__ = ["CampaignEngine", "Counts", "run_in_thread"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class Counts:
+    """Live tallies for the progress bar and the panel."""
+
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    throttled: int = 0
+    retries: int = 0
+    skipped: int = 0
+    done: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    def rate(self, now: float) -> float:
+        return self.sent / max(now - self.started_at, 1e-9)
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+class CampaignEngine:
+    """Sends :class:`~.batch.RowPlan` rows through an :class:`~.client.AsyncClient`."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        qps: int,
+        ledger: Ledger,
+        concurrency: int | None = None,
+        backoff: Backoff | None = None,
+        max_throttle_retries: int = 30,
+        grace: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_progress: Callable[[Counts], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.qps = qps
+        self.ledger = ledger
+        self.concurrency = concurrency or max(16, min(512, qps))
+        self.backoff = backoff or Backoff()
+        self.max_throttle_retries = max_throttle_retries
+        self.grace = grace
+        self.clock, self.wall, self.sleep = clock, wall, sleep
+        self.on_progress = on_progress
+        self.counts = Counts(started_at=clock())
+        self.stop_reason: CamsError | None = None
+        self._pacers: dict[tuple[str, str], WindowPacer] = {}
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.results: dict[str, tuple[Hashable, LedgerRow]] = {}
+
+    # -- control --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop issuing requests (thread-safe; also what Ctrl-C and a Stop button call)."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def pacer_for(self, cust_space_id: str | None) -> WindowPacer:
+        key = (self.client.access_key_id, cust_space_id or "")
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = self._pacers[key] = WindowPacer(self.qps)
+        return pacer
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(self, plans: Iterable[list[RowPlan]]) -> dict[str, tuple[Hashable, LedgerRow]]:
+        """Send every valid, not-yet-journaled row of each chunk; return results by row key."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        queue: asyncio.Queue[RowPlan | None] = asyncio.Queue(maxsize=self.concurrency * 2)
+        in_flight: dict[str, RowPlan] = {}
+        workers = [asyncio.create_task(self._worker(queue, in_flight)) for _ in range(self.concurrency)]
+        try:
+            for chunk in plans:
+                if self.stopping:
+                    self._mark_not_sent(chunk)
+                    continue
+                known = self.ledger.get_many([p.key for p in chunk if p.valid])
+                for plan in chunk:
+                    if self.stopping:
+                        self._finish(plan, self._row(plan, "not_sent"))
+                    elif not plan.valid:
+                        continue  # invalid rows are reported by the caller
+                    elif plan.key in known:
+                        self._replay(plan, known[plan.key])
+                    else:
+                        await queue.put(plan)
+            for _ in workers:
+                await queue.put(None)
+            await self._wait_workers(workers)
+        except asyncio.CancelledError:
+            self._stop.set()
+            await self._wait_workers(workers)
+        for plan in in_flight.values():
+            self._finish(plan, self._row(plan, "unknown", attempts=1,
+                                         error="stopped while the request was in flight"))
+        while not queue.empty():
+            plan = queue.get_nowait()
+            if plan is not None:
+                self._finish(plan, self._row(plan, "not_sent"))
+        return self.results
+
+    async def _wait_workers(self, workers: list[asyncio.Task[None]]) -> None:
+        """Wait for the workers; once stopping, give in-flight requests ``grace`` seconds."""
+        assert self._stop is not None
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            pending: set[asyncio.Future[Any]] = set(workers)
+            while pending:
+                done, _ = await asyncio.wait(pending | {stop_wait},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                pending -= done
+                if stop_wait in done and pending:
+                    _, pending = await asyncio.wait(pending, timeout=self.grace)
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    return
+        finally:
+            stop_wait.cancel()
+
+    def _mark_not_sent(self, chunk: list[RowPlan]) -> None:
+        for plan in chunk:
+            if plan.valid:
+                self._finish(plan, self._row(plan, "not_sent"))
+
+    async def _worker(self, queue: asyncio.Queue[RowPlan | None], in_flight: dict[str, RowPlan]) -> None:
+        while True:
+            plan = await queue.get()
+            if plan is None:
+                return
+            if self.stopping:
+                self._finish(plan, self._row(plan, "not_sent"))
+                continue
+            await self._send_row(plan, in_flight)
+
+    async def _send_row(self, plan: RowPlan, in_flight: dict[str, RowPlan]) -> None:
+        message = plan.message
+        assert message is not None
+        pacer = self.pacer_for(message.cust_space_id)
+        attempts = throttles = 0
+        while True:
+            start = pacer.reserve(self.clock())
+            wait = start - self.clock()
+            if wait > 0:
+                await self.sleep(wait)
+            if self.stopping:
+                self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
+                return
+            attempts += 1
+            row = self._row(plan, INTENT, attempts=attempts)
+            self.ledger.intent(row)
+            in_flight[plan.key] = plan
+            began = self.clock()
+            try:
+                result = await self.client.send(message)
+            except ThrottledError as error:
+                in_flight.pop(plan.key, None)
+                self.counts.throttled += 1
+                pacer.throttled(self.clock(), error.retry_after)
+                throttles += 1
+                if throttles > self.max_throttle_retries:
+                    self._fail(plan, row, error, began)
+                    return
+                self.ledger.forget(plan.key)
+                continue
+            except OutcomeUnknownError as error:
+                in_flight.pop(plan.key, None)
+                self._finish(plan, self._with_error(row, "unknown", error, began))
+                return
+            except CamsError as error:
+                in_flight.pop(plan.key, None)
+                if error.retry_safe and not self.backoff.gives_up(attempts) and not self.stopping:
+                    self.ledger.forget(plan.key)
+                    self.counts.retries += 1
+                    await self.sleep(self.backoff.delay(attempts))
+                    continue
+                self._fail(plan, row, error, began)
+                if isinstance(error, (AuthError, NotSubscribedError)) and self._stop is not None:
+                    self.stop_reason = error
+                    self._stop.set()
+                return
+            in_flight.pop(plan.key, None)
+            row.status, row.message_id, row.code = "sent", result.message_id, result.code
+            row.message, row.request_id = result.message, result.request_id
+            row.latency_ms = round((self.clock() - began) * 1000.0, 3)
+            row.sent_at = _utc(self.wall())
+            self._finish(plan, row)
+            return
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _row(self, plan: RowPlan, status: str, **extra: Any) -> LedgerRow:
+        message = plan.message
+        return LedgerRow(key=plan.key, status=status, index=encode_index(plan.index),
+                         to=message.to if message else None,
+                         task_id=message.task_id if message else None, **extra)
+
+    def _with_error(self, row: LedgerRow, status: str, error: CamsError, began: float) -> LedgerRow:
+        row.status = status
+        row.error = f"{type(error).__name__}: {error}"
+        row.latency_ms = round((self.clock() - began) * 1000.0, 3)
+        row.retry_safe = error.retry_safe
+        if isinstance(error, ApiError):
+            row.code, row.message, row.request_id = error.code, error.message, error.request_id
+        return row
+
+    def _fail(self, plan: RowPlan, row: LedgerRow, error: CamsError, began: float) -> None:
+        self._finish(plan, self._with_error(row, "failed", error, began))
+
+    def _replay(self, plan: RowPlan, row: LedgerRow) -> None:
+        """A row the journal already knows: report it, never send it again."""
+        if row.status == INTENT:
+            row = LedgerRow(**{**row.__dict__, "status": "unknown",
+                               "error": "a request may have gone out before the previous run stopped"})
+        self.counts.skipped += 1
+        self._finish(plan, row, journal=False)
+
+    def _finish(self, plan: RowPlan, row: LedgerRow, journal: bool = True) -> None:
+        if journal and row.status not in ("not_sent",):
+            self.ledger.outcome(row)
+        self.results[plan.key] = (plan.index, row)
+        counts = self.counts
+        counts.done += 1
+        if row.status == "sent":
+            counts.sent += 1
+        elif row.status == "failed":
+            counts.failed += 1
+        elif row.status == "unknown":
+            counts.unknown += 1
+        if self.on_progress is not None:
+            self.on_progress(counts)
+
+
+def run_in_thread(make: Callable[[], Awaitable[T]], on_interrupt: Callable[[], None]) -> T:
+    """Run a coroutine on a private event loop in a worker thread and wait for it.
+
+    Works whether or not the calling thread runs a loop (a notebook kernel does). A
+    ``KeyboardInterrupt`` in the calling thread (Ctrl-C, a kernel interrupt) calls
+    ``on_interrupt`` and keeps waiting for the coroutine to wind down, so what was done is
+    kept; a second interrupt is passed on.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make())  # type: ignore[arg-type]
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="cams-campaign", daemon=True)
+    thread.start()
+    interrupted = False
+    while thread.is_alive():
+        try:
+            thread.join(0.1)
+        except KeyboardInterrupt:
+            if interrupted:
+                raise
+            interrupted = True
+            on_interrupt()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+

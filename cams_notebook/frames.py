@@ -1,0 +1,485 @@
+"""Campaigns from DataFrames: ``validate_frame``, ``preview_frame``, ``send_frame``,
+``asend_frame``, the ``frame.cams`` accessor, and the result DataFrame.
+
+The dry run comes first: :func:`validate_frame` returns one row per problem (input index,
+field, rule, severity, message, service code); :func:`send_frame` runs the same checks and
+refuses to start on invalid rows unless told ``on_invalid="skip"``.
+
+Sending is safe to repeat. Each row's outcome goes to a journal: ``journal="send.db"`` (a
+SQLite file that survives restarts and kills), the default in-memory journal of this
+campaign (re-running the same cell in the same kernel sends nothing twice), or
+``journal=False`` (no journal: every valid row is sent, use it to resend on purpose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+import time
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from ._config import DEFAULT_QPS
+from .batch import FrameMapping, RowPlan, TemplateRef, check_plans, plan_rows, template_requests
+from .client import AsyncClient, Client
+from .engine import CampaignEngine, Counts, run_in_thread
+from .errors import CamsError
+from .ledger import Ledger, LedgerRow, MemoryLedger, SqliteLedger
+from .templates import Template
+
+__all__ = ["CampaignResult", "InvalidFrameError", "asend_frame", "preview_frame", "send_frame",
+           "validate_frame"]
+
+RESULT_COLUMNS = ["status", "message_id", "code", "message", "request_id", "attempts",
+                  "latency_ms", "sent_at", "error", "to", "task_id", "key"]
+PROBLEM_COLUMNS = ["index", "field", "rule", "severity", "message", "code"]
+STATUSES = ("sent", "failed", "invalid", "unknown", "not_sent", "skipped")
+_SESSION_JOURNALS: dict[str, MemoryLedger] = {}
+
+
+class InvalidFrameError(ValueError):
+    """The frame has invalid rows; ``.problems`` lists them (nothing was sent)."""
+
+    def __init__(self, problems: pd.DataFrame) -> None:
+        errors = problems[problems["severity"] == "error"]
+        rows = errors["index"].nunique()
+        lines = [f"  row {r['index']!r}: {r['field']}: {r['message']} [{r['rule']}]"
+                 for r in errors.head(5).to_dict("records")]
+        more = f"\n  ... and {len(errors) - 5} more" if len(errors) > 5 else ""
+        super().__init__(f"{rows} row(s) are invalid, so nothing was sent. Fix them, or pass "
+                         f"on_invalid='skip' to send the valid rows only:\n" + "\n".join(lines) + more)
+        self.problems = problems
+
+
+class CampaignResult(pd.DataFrame):
+    """The outcome of a campaign, one row per input row, indexed like the input.
+
+    A normal DataFrame (filter, join, plot it); its HTML display leads with the summary.
+    """
+
+    _metadata = ["campaign"]
+
+    @property
+    def _constructor(self) -> type[CampaignResult]:
+        return CampaignResult
+
+    def summary(self) -> pd.DataFrame:
+        """Counts by status and service code."""
+        return summarise(self)
+
+    def _repr_html_(self) -> str | None:
+        table = super()._repr_html_()
+        if "status" not in self.columns:
+            return table
+        counts = self["status"].value_counts()
+        line = ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES if counts.get(s, 0))
+        return (f"<div><b>Campaign result</b>: {len(self)} rows: {line or 'none'}</div>"
+                f"{summarise(self).to_html()}{table or ''}")
+
+
+def summarise(result: pd.DataFrame) -> pd.DataFrame:
+    """Counts of a result by status and code, largest first."""
+    codes = result["code"].fillna("") if "code" in result else pd.Series("", index=result.index)
+    table = (pd.DataFrame({"status": result["status"], "code": codes})
+             .value_counts().rename("rows").reset_index())
+    return table.sort_values(["rows", "status"], ascending=[False, True], ignore_index=True)
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+def _chunks(source: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    if isinstance(source, pd.DataFrame):
+        yield source
+        return
+    if isinstance(source, (str, bytes)) or not isinstance(source, Iterable):
+        raise TypeError(f"expected a DataFrame or an iterable of DataFrames, not {type(source).__name__}")
+    for chunk in source:
+        if not isinstance(chunk, pd.DataFrame):
+            raise TypeError(f"every chunk must be a DataFrame, not {type(chunk).__name__}")
+        yield chunk
+
+
+def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mapping[str, Any],
+                 params: Sequence[str] | Mapping[str, str] | None, key: str | None,
+                 campaign: str | None) -> tuple[str, Iterator[list[RowPlan]]]:
+    chunks = _chunks(source)
+    first = next(chunks, None)
+    columns = list(first.columns) if first is not None else []
+    mapping = FrameMapping(columns, constants, params, key)
+    campaign_id = hashlib.sha256(f"{campaign}|{mapping.signature}".encode()).hexdigest()[:10] \
+        if campaign is None or len(campaign) > 24 else campaign
+
+    def plans() -> Iterator[list[RowPlan]]:
+        if first is None:
+            return
+        for chunk in (first, *chunks) if False else _chain(first, chunks):
+            if list(chunk.columns) != columns:
+                raise ValueError("every chunk must have the same columns as the first one")
+            rows = ((row[0], row[1:]) for row in chunk.itertuples(index=True, name=None))
+            yield list(plan_rows(rows, mapping, campaign_id))
+
+    return campaign_id, plans()
+
+
+def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield first
+    yield from rest
+
+
+class _TemplateCache:
+    """Templates fetched once per (code or name, language, channel) for one campaign."""
+
+    def __init__(self) -> None:
+        self.found: dict[TemplateRef, Template | None] = {}
+
+    def missing(self, plans: Sequence[RowPlan]) -> set[TemplateRef]:
+        return template_requests(plans) - set(self.found)
+
+    @staticmethod
+    def _args(ref: TemplateRef) -> dict[str, Any]:
+        code, language, channel = ref
+        kind = "VIBER" if channel == "viber" else "WHATSAPP"
+        key = "code" if code.isdigit() else "name"
+        return {key: code, "language": language, "template_type": kind}
+
+    def fetch(self, client: Client, plans: Sequence[RowPlan]) -> None:
+        for ref in self.missing(plans):
+            self.found[ref] = self._lookup(lambda: client.get_template(**self._args(ref)))
+
+    async def afetch(self, client: AsyncClient, plans: Sequence[RowPlan]) -> None:
+        for ref in self.missing(plans):
+            try:
+                self.found[ref] = await client.get_template(**self._args(ref))
+            except CamsError as error:
+                self.found[ref] = self._absent(error)
+
+    def _lookup(self, call: Any) -> Template | None:
+        try:
+            return call()  # type: ignore[no-any-return]
+        except CamsError as error:
+            return self._absent(error)
+
+    @staticmethod
+    def _absent(error: CamsError) -> None:
+        if getattr(error, "code", "") in ("DetailError.TemplateNotExist",
+                                          "InvalidParameter.TemplateNotExist"):
+            return None
+        raise error
+
+
+def _window_check(client: Client | AsyncClient | None) -> Any:
+    sandbox = getattr(client, "sandbox", None)
+    if sandbox is not None:
+        return lambda number: sandbox.core.window_open(number)
+    return lambda number: None
+
+
+def _problem_rows(plans: Iterable[RowPlan]) -> list[dict[str, Any]]:
+    rows = []
+    for plan in plans:
+        for severity, items in (("error", plan.problems), ("warning", plan.warnings)):
+            rows += [{"index": plan.index, "field": p.field, "rule": p.rule, "severity": severity,
+                      "message": p.message, "code": p.code} for p in items]
+    return rows
+
+
+def _problems_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
+
+
+def validate_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client | None = None,
+                   params: Sequence[str] | Mapping[str, str] | None = None, key: str | None = None,
+                   **constants: Any) -> pd.DataFrame:
+    """The dry run: one row per problem (index, field, rule, severity, message, code).
+
+    With a ``client`` the templates are fetched (once each) and every row's variables are
+    checked against them. Errors block a send; warnings (duplicate recipients, a WhatsApp
+    24-hour window that may be closed) do not.
+    """
+    _, chunks = _plan_chunks(frame, constants, params, key, None)
+    cache, seen, rows = _TemplateCache(), {}, []
+    for plans in chunks:
+        if client is not None:
+            cache.fetch(client, plans)
+        check_plans(plans, cache.found if client is not None else None, _window_check(client), seen)
+        rows += _problem_rows(plans)
+    return _problems_frame(rows)
+
+
+def preview_frame(frame: pd.DataFrame, n: int = 5, *, client: Client | None = None,
+                  params: Sequence[str] | Mapping[str, str] | None = None,
+                  **constants: Any) -> pd.DataFrame:
+    """The first ``n`` rows as they will arrive: recipient, kind, and the text with variables filled."""
+    _, chunks = _plan_chunks(frame.head(n), constants, params, None, None)
+    plans = [p for chunk in chunks for p in chunk]
+    cache = _TemplateCache()
+    if client is not None:
+        cache.fetch(client, plans)
+    out = []
+    for plan in plans:
+        message = plan.message
+        if message is None:
+            out.append({"index": plan.index, "to": plan.fields.get("to"), "channel": plan.fields.get(
+                "channel_type"), "kind": "invalid",
+                "text": "; ".join(str(p) for p in plan.problems)})
+            continue
+        if message.type == "template":
+            ref = (message.template_code or message.template_name or "", message.language or "",
+                   message.channel_type)
+            template = cache.found.get(ref)
+            text = template.render(message.template_params).body if template else \
+                f"[template {ref[0]} ({ref[1]})] {message.template_params or {}}"
+            kind = f"template {template.name if template else ref[0]}"
+        else:
+            wire = message.content.to_wire() if hasattr(message.content, "to_wire") else message.content
+            text = wire.get("text") or wire.get("link") or str(wire) if isinstance(wire, dict) \
+                else str(wire)
+            kind = str(message.message_type)
+        out.append({"index": plan.index, "to": message.to, "channel": message.channel_type,
+                    "kind": kind, "text": text})
+    return pd.DataFrame(out, columns=["index", "to", "channel", "kind", "text"]).set_index("index")
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+
+def _ledger(journal: Any, campaign_id: str) -> Ledger:
+    if journal is None:
+        return _SESSION_JOURNALS.setdefault(campaign_id, MemoryLedger())
+    if journal is False:
+        return MemoryLedger()
+    if isinstance(journal, Ledger):
+        return journal
+    return SqliteLedger(journal)
+
+
+class _Progress:
+    """tqdm.auto bar (a widget in Jupyter, text in a terminal), updated at most 5 times a second."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self.bar = None
+        self._last = 0.0
+        self._done = 0
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc="sending", unit="msg", dynamic_ncols=True)
+
+    def __call__(self, counts: Counts) -> None:
+        if self.bar is None:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and counts.done != self.bar.total:
+            return
+        self._last = now
+        self.bar.update(counts.done - self._done)
+        self._done = counts.done
+        self.bar.set_postfix(sent=counts.sent, failed=counts.failed, unknown=counts.unknown,
+                             throttled=counts.throttled, rate=f"{counts.rate(now):.0f}/s",
+                             refresh=False)
+
+    def close(self, counts: Counts) -> None:
+        if self.bar is not None:
+            self._last = 0.0
+            self(counts)
+            self.bar.close()
+
+
+def _announce(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _prepare(frame: Any, client: Any, constants: Mapping[str, Any], params: Any, key: Any,
+             campaign: str | None, on_invalid: str) -> tuple[str, Iterator[list[RowPlan]]]:
+    if on_invalid not in ("raise", "skip"):
+        raise ValueError("on_invalid must be 'raise' or 'skip'")
+    if client is None:
+        raise TypeError("send_frame needs client=: Client.from_env() (the sandbox without "
+                        "credentials) or Client(...)")
+    return _plan_chunks(frame, constants, params, key, campaign)
+
+
+def _result_frame(order: list[tuple[Hashable, str]], rows: Mapping[str, tuple[Hashable, LedgerRow]],
+                  invalid: Mapping[str, tuple[Hashable, LedgerRow]], campaign_id: str) -> CampaignResult:
+    records, index = [], []
+    for idx, key in order:
+        _, row = rows.get(key) or invalid.get(key) or (idx, LedgerRow(key=key, status="not_sent"))
+        records.append({c: getattr(row, c) for c in RESULT_COLUMNS})
+        index.append(idx)
+    result = CampaignResult(records, index=pd.Index(index) if not index or not isinstance(
+        index[0], tuple) else pd.MultiIndex.from_tuples(index), columns=RESULT_COLUMNS)
+    result["sent_at"] = pd.to_datetime(result["sent_at"], utc=True, format="ISO8601")
+    result["attempts"] = result["attempts"].fillna(0).astype("int64")
+    result["latency_ms"] = result["latency_ms"].astype("float64")
+    result.campaign = campaign_id
+    return result
+
+
+def _summary_line(plans: list[RowPlan], qps: int) -> str:
+    valid = [p for p in plans if p.valid]
+    channels = pd.Series([p.message.channel_type for p in valid if p.message]).value_counts()
+    per = ", ".join(f"{n} {c}" for c, n in channels.items()) or "none"
+    seconds = len(valid) / (qps / 1.02) if qps else 0.0
+    return (f"campaign: {len(plans)} rows, {len(valid)} valid ({per}), {len(plans) - len(valid)} "
+            f"invalid; about {seconds:.0f} s at {qps}/s")
+
+
+async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progress: bool,
+               on_invalid: str, params: Any, key: Any, campaign: str | None,
+               concurrency: int | None, constants: Mapping[str, Any],
+               engine_box: dict[str, CampaignEngine] | None = None) -> CampaignResult:
+    campaign_id, chunks = _prepare(frame, client, constants, params, key, campaign, on_invalid)
+    cache, seen = _TemplateCache(), {}
+    is_frame = isinstance(frame, pd.DataFrame)
+    order: list[tuple[Hashable, str]] = []
+    invalid: dict[str, tuple[Hashable, LedgerRow]] = {}
+
+    async def checked(plans: list[RowPlan]) -> list[RowPlan]:
+        await cache.afetch(client, plans)
+        check_plans(plans, cache.found, _window_check(client), seen)
+        bad = _problem_rows(p for p in plans if p.problems)
+        if bad and on_invalid == "raise":
+            raise InvalidFrameError(_problems_frame(_problem_rows(plans)))
+        for plan in plans:
+            order.append((plan.index, plan.key))
+            if not plan.valid:
+                reason = "; ".join(str(p) for p in plan.problems)
+                invalid[plan.key] = (plan.index, LedgerRow(key=plan.key, status="invalid", error=reason,
+                                                            to=plan.fields.get("to")))
+        return plans
+
+    first: list[list[RowPlan]] = []
+    if is_frame:  # the whole frame is checked before anything is sent
+        first = [await checked(p) for p in chunks]
+    ledger = _ledger(journal, campaign_id)
+    total = sum(p.valid for c in first for p in c) if is_frame else None
+    if progress and is_frame:
+        _announce(_summary_line([p for c in first for p in c], qps))
+    bar = _Progress(total, progress)
+    engine = CampaignEngine(client, qps=qps, ledger=ledger, concurrency=concurrency, on_progress=bar)
+    if engine_box is not None:
+        engine_box["engine"] = engine
+
+    async def stream() -> Any:
+        for plans in first:
+            yield plans
+        if not is_frame:
+            for plans in chunks:
+                yield await checked(plans)
+
+    buffered = [c async for c in stream()] if is_frame else None
+    try:
+        if buffered is not None:
+            results = await engine.run(buffered)
+        else:
+            results = await _run_streaming(engine, stream())
+    finally:
+        bar.close(engine.counts)
+        if not isinstance(journal, Ledger) and journal not in (None, False):
+            ledger.close()
+    if engine.counts.skipped and progress:
+        _announce(f"{engine.counts.skipped} row(s) were already in this campaign's journal and were "
+                  "not sent again (pass journal=False to send them anyway).")
+    if engine.stop_reason is not None:
+        _announce(f"campaign stopped early: {engine.stop_reason}")
+    return _result_frame(order, results, invalid, campaign_id)
+
+
+async def _run_streaming(engine: CampaignEngine, chunks: Any) -> dict[str, tuple[Hashable, LedgerRow]]:
+    """Feed chunks as they are read, so memory stays bounded by one chunk at a time."""
+    queue: asyncio.Queue[list[RowPlan] | None] = asyncio.Queue(maxsize=2)
+
+    async def reader() -> None:
+        try:
+            async for plans in chunks:
+                await queue.put(plans)
+        finally:
+            await queue.put(None)
+
+    def pull() -> Iterator[list[RowPlan]]:
+        raise NotImplementedError  # replaced below: engine.run takes a sync iterable
+
+    task = asyncio.create_task(reader())
+    collected: list[list[RowPlan]] = []
+    while (item := await queue.get()) is not None:
+        collected.append(item)
+        if len(collected) >= 1:
+            await engine.run(collected)
+            collected = []
+    await task
+    return engine.results
+
+
+def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client | AsyncClient,
+               qps: int = DEFAULT_QPS, journal: Any = None, progress: bool = True,
+               on_invalid: str = "raise", params: Sequence[str] | Mapping[str, str] | None = None,
+               key: str | None = None, campaign: str | None = None, concurrency: int | None = None,
+               **constants: Any) -> CampaignResult:
+    """Send one message per row, paced at ``qps``; return one result row per input row.
+
+    Works in a script and in a notebook cell alike (the engine runs on a private loop in a
+    worker thread). Ctrl-C or a kernel interrupt stops issuing requests and returns what
+    was done; the rest is ``not_sent``. Re-running with the same journal never sends a
+    row twice.
+    """
+    async_client = client if isinstance(client, AsyncClient) else client.async_twin()
+    box: dict[str, CampaignEngine] = {}
+
+    async def main() -> CampaignResult:
+        try:
+            return await _run(frame, async_client, qps=qps, journal=journal, progress=progress,
+                              on_invalid=on_invalid, params=params, key=key, campaign=campaign,
+                              concurrency=concurrency, constants=constants, engine_box=box)
+        finally:
+            if async_client is not client:
+                await async_client.aclose()
+
+    def interrupt() -> None:
+        if "engine" in box:
+            box["engine"].stop()
+
+    return run_in_thread(main, interrupt)
+
+
+async def asend_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: AsyncClient | Client,
+                      qps: int = DEFAULT_QPS, journal: Any = None, progress: bool = True,
+                      on_invalid: str = "raise",
+                      params: Sequence[str] | Mapping[str, str] | None = None,
+                      key: str | None = None, campaign: str | None = None,
+                      concurrency: int | None = None, **constants: Any) -> CampaignResult:
+    """``send_frame`` for async code: runs on the caller's event loop."""
+    async_client = client if isinstance(client, AsyncClient) else client.async_twin()
+    try:
+        return await _run(frame, async_client, qps=qps, journal=journal, progress=progress,
+                          on_invalid=on_invalid, params=params, key=key, campaign=campaign,
+                          concurrency=concurrency, constants=constants)
+    finally:
+        if async_client is not client:
+            await async_client.aclose()
+
+
+@pd.api.extensions.register_dataframe_accessor("cams")
+class CamsAccessor:
+    """``frame.cams``: validate, preview and send a campaign; summarise a result."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def validate(self, **kwargs: Any) -> pd.DataFrame:
+        return validate_frame(self._frame, **kwargs)
+
+    def preview(self, n: int = 5, **kwargs: Any) -> pd.DataFrame:
+        return preview_frame(self._frame, n, **kwargs)
+
+    def send(self, **kwargs: Any) -> CampaignResult:
+        return send_frame(self._frame, **kwargs)
+
+    async def asend(self, **kwargs: Any) -> CampaignResult:
+        return await asend_frame(self._frame, **kwargs)
+
+    def summary(self) -> pd.DataFrame:
+        return summarise(self._frame)

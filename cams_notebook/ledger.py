@@ -1,0 +1,199 @@
+"""The campaign journal: what each row's request was, and what became of it.
+
+Every row's *intent* is written (and committed) before its request goes out, and its
+*outcome* after. That order is what makes a campaign safe to re-run after Ctrl-C, a
+kernel restart or a killed process:
+
+* a row with an outcome is never sent again; its recorded result is returned;
+* a row with an intent but no outcome may or may not have reached the service, so it is
+  reported ``unknown`` and left to reconciliation, never resent blindly;
+* a row the journal has never seen is sent.
+
+Two stores share one interface: :class:`MemoryLedger` (the default, so re-running a cell
+in the same kernel does not send twice) and :class:`SqliteLedger` (``journal="file.db"``,
+stdlib ``sqlite3`` in WAL mode: a committed write survives the process being killed).
+A journal that is not a readable SQLite database (for example a copy truncated mid-write)
+raises :class:`JournalError` instead of being silently reused or overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["JournalError", "Ledger", "LedgerRow", "MemoryLedger", "SqliteLedger"]
+
+INTENT = "intent"
+"""The request may be on its way; no outcome was recorded."""
+
+
+class JournalError(RuntimeError):
+    """The journal file cannot be used (corrupt, truncated, or not a cams_notebook journal)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"journal {path!r} cannot be used: {reason}. Nothing was sent. Move it "
+                         "aside (it may still hold the record of what was sent) and start a new one.")
+        self.path = path
+
+
+@dataclass
+class LedgerRow:
+    """One row's record in the journal."""
+
+    key: str
+    status: str
+    index: str = ""
+    to: str | None = None
+    task_id: str | None = None
+    attempts: int = 0
+    message_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    latency_ms: float | None = None
+    sent_at: str | None = None
+    error: str | None = None
+    retry_safe: bool = False
+
+
+_COLUMNS = [f.name for f in fields(LedgerRow)]
+
+
+class Ledger:
+    """The journal interface the campaign engine writes to."""
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, LedgerRow]:
+        raise NotImplementedError
+
+    def intent(self, row: LedgerRow) -> None:
+        """Record that ``row``'s request is about to go out (durable before it does)."""
+        raise NotImplementedError
+
+    def outcome(self, row: LedgerRow) -> None:
+        """Record what became of ``row``."""
+        raise NotImplementedError
+
+    def forget(self, key: str) -> None:
+        """Drop a row whose request surely never left (it will be sent next time)."""
+        raise NotImplementedError
+
+    def rows(self) -> list[LedgerRow]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryLedger(Ledger):
+    """A journal held in memory, for one kernel session."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, LedgerRow] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, LedgerRow]:
+        with self._lock:
+            return {k: self._rows[k] for k in keys if k in self._rows}
+
+    def intent(self, row: LedgerRow) -> None:
+        with self._lock:
+            self._rows[row.key] = LedgerRow(**{**asdict(row), "status": INTENT})
+
+    def outcome(self, row: LedgerRow) -> None:
+        with self._lock:
+            self._rows[row.key] = LedgerRow(**asdict(row))
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._rows.pop(key, None)
+
+    def rows(self) -> list[LedgerRow]:
+        with self._lock:
+            return list(self._rows.values())
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS cams_rows (
+    key TEXT PRIMARY KEY,
+    {", ".join(c + " " + ("INTEGER" if c in ("attempts", "retry_safe") else "REAL" if c == "latency_ms" else "TEXT") for c in _COLUMNS if c != "key")}
+);
+CREATE TABLE IF NOT EXISTS cams_meta (name TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class SqliteLedger(Ledger):
+    """A journal in a SQLite file (WAL mode; each write committed before the engine goes on)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            check = self._db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise JournalError(self.path, f"integrity check failed ({check})")
+            self._db.execute("INSERT OR IGNORE INTO cams_meta VALUES ('format', 'cams_notebook/1')")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(self.path, str(exc)) from exc
+
+    def __repr__(self) -> str:
+        return f"SqliteLedger({self.path!r})"
+
+    def _write(self, row: LedgerRow) -> None:
+        values = [getattr(row, c) for c in _COLUMNS]
+        marks = ",".join("?" * len(_COLUMNS))
+        with self._lock:
+            self._db.execute(f"INSERT OR REPLACE INTO cams_rows ({','.join(_COLUMNS)}) VALUES ({marks})",
+                             values)
+
+    def intent(self, row: LedgerRow) -> None:
+        self._write(LedgerRow(**{**asdict(row), "status": INTENT}))
+
+    def outcome(self, row: LedgerRow) -> None:
+        self._write(row)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM cams_rows WHERE key = ?", (key,))
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, LedgerRow]:
+        wanted = list(keys)
+        out: dict[str, LedgerRow] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for record in self._db.execute(
+                        f"SELECT {','.join(_COLUMNS)} FROM cams_rows WHERE key IN ({marks})", chunk):
+                    row = LedgerRow(**dict(zip(_COLUMNS, record)))
+                    row.retry_safe = bool(row.retry_safe)
+                    out[row.key] = row
+        return out
+
+    def rows(self) -> list[LedgerRow]:
+        with self._lock:
+            records = self._db.execute(f"SELECT {','.join(_COLUMNS)} FROM cams_rows").fetchall()
+        return [LedgerRow(**dict(zip(_COLUMNS, r))) for r in records]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def encode_index(value: Any) -> str:
+    """A row's input index as JSON text (tuples for MultiIndex rows become lists)."""
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))

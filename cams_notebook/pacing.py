@@ -1,0 +1,95 @@
+"""Pure pacing arithmetic: when may the next request start, and how long to back off.
+
+:class:`WindowPacer` enforces the service's own rule on the client side: at most ``limit``
+request starts in any window of ``window`` seconds. It keeps the start times of the last
+``limit`` requests; the next start is allowed once the oldest of them is a full window
+old. The window is a little longer than the service's second (``margin``), so that the
+jitter between our clock and the moment a request arrives cannot push ``limit + 1``
+arrivals into one server-side second.
+
+On a throttle answer it pauses until the service's ``retry_after`` and lowers its limit
+for a while (multiplicative decrease), then climbs back one step per quiet window
+(additive increase), so a shared account or a lower real limit settles instead of
+hammering the gateway.
+
+Why not aiolimiter: its leaky bucket allows a burst of ``max_rate`` and then a steady
+drip, which is right for "about N per second" but cannot promise "never more than N in
+any one-second window"; the sandbox (like the gateway) counts exactly that. The code
+here is small, takes the time as an argument and never sleeps, so tests drive it with a
+fake clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+__all__ = ["Backoff", "WindowPacer"]
+
+
+class WindowPacer:
+    """At most ``limit`` starts in any ``window + margin`` seconds; no I/O, no sleeping.
+
+    >>> pacer = WindowPacer(limit=2)
+    >>> pacer.reserve(0.0), pacer.reserve(0.0), pacer.reserve(0.0)
+    (0.0, 0.0, 1.02)
+    """
+
+    def __init__(self, limit: int, *, window: float = 1.0, margin: float = 0.02,
+                 cooldown: float = 5.0) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1 request per window")
+        self.ceiling = limit
+        self.limit = limit
+        self.span = window + margin
+        self.cooldown = cooldown
+        self._starts: deque[float] = deque()
+        self._paused_until = 0.0
+        self._reduced_until = 0.0
+        self.throttles = 0
+
+    def reserve(self, now: float) -> float:
+        """Book the earliest start at or after ``now``; return that start time."""
+        self._recover(now)
+        start = max(now, self._paused_until)
+        while len(self._starts) > self.limit:
+            self._starts.popleft()
+        if len(self._starts) >= self.limit:
+            start = max(start, self._starts[-self.limit] + self.span)
+        self._starts.append(start)
+        return start
+
+    def throttled(self, now: float, retry_after: float | None = None) -> None:
+        """The service said 'too fast': pause, and lower the limit for ``cooldown`` seconds."""
+        self.throttles += 1
+        self._paused_until = max(self._paused_until, now + (retry_after if retry_after else 0.2))
+        self.limit = max(1, int(self.limit * 0.8))
+        self._reduced_until = now + self.cooldown
+
+    def _recover(self, now: float) -> None:
+        if self.limit < self.ceiling and now >= self._reduced_until:
+            self.limit = min(self.ceiling, self.limit + max(1, self.ceiling // 20))
+            self._reduced_until = now + self.span
+
+    @property
+    def rate(self) -> float:
+        """The current limit in requests per second."""
+        return self.limit / self.span
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter for retries that are safe to make."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    max_attempts: int = 5
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt + 1`` (``attempt`` starts at 1)."""
+        return self.rng.uniform(0.0, min(self.cap, self.base * (2 ** (attempt - 1))))
+
+    def gives_up(self, attempt: int) -> bool:
+        return attempt >= self.max_attempts
