@@ -40,8 +40,13 @@ if TYPE_CHECKING:
         send_frame,
         validate_frame,
     )
+    from .receipt_queue import ReceiptQueue
+    from .receipt_server import ReceiptServer
+    from .receipt_store import ReceiptStore
+    from .receipts import join_receipts
+    from .reconcile import reconcile, resend
     from .sandbox import Sandbox
-    from .widgets import Composer
+    from .widgets import CampaignPanel, Composer
 
 __version__ = "0.1.0"
 
@@ -55,6 +60,13 @@ _LAZY: dict[str, str] = {
     "send_frame": "cams_notebook.frames",
     "validate_frame": "cams_notebook.frames",
     "Composer": "cams_notebook.widgets",
+    "CampaignPanel": "cams_notebook.widgets",
+    "ReceiptQueue": "cams_notebook.receipt_queue",
+    "ReceiptServer": "cams_notebook.receipt_server",
+    "ReceiptStore": "cams_notebook.receipt_store",
+    "join_receipts": "cams_notebook.receipts",
+    "reconcile": "cams_notebook.reconcile",
+    "resend": "cams_notebook.reconcile",
 }
 
 __all__ = sorted([
@@ -64,6 +76,7 @@ __all__ = sorted([
     "AsyncClient",
     "AuthError",
     "CamsError",
+    "CampaignPanel",
     "CampaignResult",
     "Client",
     "Composer",
@@ -78,6 +91,9 @@ __all__ = sorted([
     "OutcomeUnknownError",
     "Problem",
     "ProductAction",
+    "ReceiptQueue",
+    "ReceiptServer",
+    "ReceiptStore",
     "RequestNotSentError",
     "Sandbox",
     "SendResult",
@@ -86,7 +102,10 @@ __all__ = sorted([
     "TransportError",
     "__version__",
     "asend_frame",
+    "join_receipts",
     "preview_frame",
+    "reconcile",
+    "resend",
     "send_frame",
     "validate_frame",
 ])

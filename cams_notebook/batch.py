@@ -67,7 +67,7 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, str):
         return value == ""
     if isinstance(value, float):
-        return value != value
+        return math.isnan(value)
     if isinstance(value, (list, tuple, dict, int)):
         return False
     import pandas as pd
@@ -121,7 +121,13 @@ class FrameMapping:
                 raise ValueError(f"{WIRE_NAMES[target]} is given both as column {column!r} and as a "
                                  "constant: drop one of them")
             self.columns[target] = i
-        self.params_column = next((position[c] for c in _PARAMS_COLUMNS if c in position), None)
+        present = [c for c in _PARAMS_COLUMNS if c in position]
+        if len(present) > 1:
+            raise ValueError("two columns feed TemplateParams: keep one of them")
+        if present and "template_params" in self.constants:
+            raise ValueError(f"TemplateParams is given both as column {present[0]!r} and as a "
+                             "constant: drop one of them")
+        self.params_column = position[present[0]] if present else None
         if params is None:
             self.param_columns: dict[str, int] = {}
         else:
@@ -151,7 +157,10 @@ class FrameMapping:
         params: dict[str, Any] | None = None
         if self.params_column is not None and not is_blank(values[self.params_column]):
             raw = values[self.params_column]
-            params = dict(json.loads(raw) if isinstance(raw, str) else raw)
+            parsed = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(parsed, Mapping):
+                raise ValueError(f"expected an object of variables, got {type(parsed).__name__}")
+            params = dict(parsed)
         if self.param_columns:
             params = dict(params or {})
             for var, i in self.param_columns.items():
@@ -167,13 +176,20 @@ def _digest(*parts: str) -> str:
 
 
 def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapping,
-              campaign: str) -> Iterator[RowPlan]:
-    """Turn ``(index, values)`` pairs into plans: fields, key, TaskId, Message or problems."""
+              campaign: str, keys_seen: dict[str, int] | None = None) -> Iterator[RowPlan]:
+    """Turn ``(index, values)`` pairs into plans: fields, key, TaskId, Message or problems.
+
+    Keys are unique within a campaign: a row identical to an earlier one (a duplicated
+    index with the same request, or a repeated ``key=`` value) gets its occurrence number
+    in its key, so each row keeps its own journal record and result. Pass the same
+    ``keys_seen`` dict for every chunk of one campaign.
+    """
+    seen = keys_seen if keys_seen is not None else {}
     for index, values in rows:
         try:
             fields = mapping.fields_for(values)
         except (ValueError, TypeError) as exc:
-            key = _digest(repr(index), "unreadable")
+            key = _unique(_digest(repr(index), "unreadable"), seen)
             yield RowPlan(index, key, {}, None, [problem("TemplateParams", "invalid_json",
                                                          f"cannot be read as a JSON object ({exc})")])
             continue
@@ -186,15 +202,25 @@ def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapp
         identity = (json.dumps(message.to_query(), sort_keys=True, ensure_ascii=False)
                     if message is not None else repr(sorted(fields.items(), key=str)))
         user_key = None if mapping.key_column is None else values[mapping.key_column]
+        if user_key is not None and is_blank(user_key):
+            problems = problems + [problem("key", "required", "the key column has no value in this "
+                                           "row, so the journal could not tell it apart")]
+            user_key = None
         key = _digest("key", repr(normalise_cell(user_key))) if user_key is not None else \
             _digest(repr(index), identity)
+        key = _unique(key, seen)
         if null_params:
             problems = problems + [problem(f"TemplateParams.{k}", "null_variable",
                                            "has no value in this row") for k in null_params]
-            message = None if problems else message
         if message is not None and not problems and message.task_id is None:
             message = message.model_copy(update={"task_id": f"cn-{campaign}-{key[:16]}"})
         yield RowPlan(index, key, fields, message if not problems else None, problems)
+
+
+def _unique(key: str, seen: dict[str, int]) -> str:
+    count = seen.get(key, 0)
+    seen[key] = count + 1
+    return key if count == 0 else _digest(key, str(count))
 
 
 TemplateRef = tuple[str, str, str]

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module with add_arguments/run, one-line help)
     "sandbox": ("cams_notebook.sandbox.__main__", "run the local fake CAMS service"),
     "send": ("cams_notebook.send_command", "send a campaign from a CSV file"),
+    "receipts": ("cams_notebook.receipts_command", "take delivery receipts by HTTP push or queue pull"),
 }
 
 

@@ -18,6 +18,7 @@ a timeout or reset after the request was written means it may have been acted on
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -45,6 +46,14 @@ __all__ = ["AsyncClient", "BaseClient", "Client"]
 _USER_AGENT = f"cams-notebook/0.1.0 httpx/{httpx.__version__}"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 _C = TypeVar("_C", bound="BaseClient")
+_MAX_TEMPLATES = 64
+"""Request templates kept per client (one per action name; there are a handful)."""
+_FAST_QUERY_MAX = 8192
+"""Longer queries go through httpx's URL parser, so its URL length limit still applies."""
+_HTTPX_LOG = logging.getLogger("httpx")
+_DIRECT = hasattr(httpx.Client, "_transport_for_url") and hasattr(httpx.AsyncClient,
+                                                                  "_transport_for_url")
+"""Whether requests may go straight to the transport (see ``BaseClient.prepare_direct``)."""
 _sandbox_notice_shown = False
 
 
@@ -64,6 +73,45 @@ def resolve_endpoint(endpoint: str | None, region: str) -> str:
             "(127.0.0.1, localhost, ::1); use https"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+class _QueryUrl:
+    """``{base_url}/?{query}`` as an ``httpx.URL``, for a query already in canonical form.
+
+    httpx parses and re-validates a URL string character by character, which was the largest
+    part of building a request (~40 us for a SendChatappMessage URL). Here the base is parsed
+    once and each call only puts its query in. A canonical query holds only unreserved
+    characters, ``%XX``, ``=`` and ``&``, which httpx's parser leaves as they are, so the URL
+    is the one httpx would parse. This reaches into httpx's ``URL._uri_reference``; the
+    result is checked against the public parser at construction and, should it ever differ
+    (another httpx version), or for a query too long to skip httpx's length check, the
+    public parser is used.
+    """
+
+    __slots__ = ("_base", "_fast", "_root")
+
+    def __init__(self, base_url: str) -> None:
+        self._root = f"{base_url}/"
+        self._base = httpx.URL(self._root)
+        self._fast = False
+        probe = canonical_query([("A", "x y"), ("B", '{"k":"Zoë & co"}'), ("C", "a-b_c.d~e")])
+        try:
+            self._fast = (self._replace(probe)._uri_reference
+                          == httpx.URL(f"{self._root}?{probe}")._uri_reference)
+        except Exception:  # noqa: BLE001 - httpx internals changed: use the public parser
+            self._fast = False
+
+    def _replace(self, query: str) -> httpx.URL:
+        url = object.__new__(httpx.URL)
+        url._uri_reference = self._base._uri_reference._replace(query=query)
+        return url
+
+    def __call__(self, query: str) -> httpx.URL:
+        if not query:
+            return self._base
+        if self._fast and len(query) <= _FAST_QUERY_MAX:
+            return self._replace(query)
+        return httpx.URL(f"{self._root}?{query}")
 
 
 def _mask(key_id: str) -> str:
@@ -104,6 +152,9 @@ class BaseClient:
                               clock=clock, **extra)
         self._httpx_timeout = httpx.Timeout(self.timeout, connect=min(self.timeout,
                                                                       cfg.DEFAULT_CONNECT_TIMEOUT))
+        self._timeout_extension = self._httpx_timeout.as_dict()
+        self._url = _QueryUrl(self.base_url)
+        self._templates: dict[str, httpx.Request] = {}
 
     @classmethod
     def _env_kwargs(cls, environ: Mapping[str, str] | None, is_async: bool) -> dict[str, Any]:
@@ -134,17 +185,54 @@ class BaseClient:
         # The query goes out in canonical form (sorted, RFC 3986): a valid URL query that the
         # signer can use as it is, and which the service decodes to the same values.
         query = canonical_query(params.items())
-        return httpx.Request(
+        template = self._templates.get(action) or self._template(action)
+        # The template's headers (Host and Content-Length included, in httpx's order) and
+        # empty body, with this call's query: what httpx.Request would build, for less.
+        request = httpx.Request("POST", self._url(query), headers=template.headers,
+                                stream=template.stream, extensions={CANONICAL_QUERY_EXTENSION: query})
+        request.read()
+        return request
+
+    def _template(self, action: str) -> httpx.Request:
+        """The request for ``action`` without parameters, built the ordinary way, once."""
+        request = httpx.Request(
             "POST",
-            f"{self.base_url}/?{query}" if query else f"{self.base_url}/",
+            self._url(""),
             headers={
                 "x-acs-action": action,
                 "x-acs-version": cfg.API_VERSION,
                 "accept": "application/json",
                 "user-agent": _USER_AGENT,
             },
-            extensions={CANONICAL_QUERY_EXTENSION: query},
         )
+        if len(self._templates) < _MAX_TEMPLATES:
+            self._templates[action] = request
+        return request
+
+    # -- sending ---------------------------------------------------------------------------
+    #
+    # httpx.Client.send costs as much CPU as everything else a send does. Besides handing the
+    # request to its transport, it signs (auth), sets the timeout, fills a cookie jar that no
+    # request of ours ever reads (httpx adds cookies in Client.build_request, which we do not
+    # use), wraps the answer's stream to time it, and logs a line. So the clients do the
+    # first three themselves, log the same line, and give the request to the transport
+    # httpx would pick (``_transport_for_url``: proxies from the environment are mounts).
+    # Without that method (another httpx), or on a closed client, httpx.Client.send is used.
+
+    def prepare_direct(self, request: httpx.Request) -> None:
+        """Make ``request`` ready for its transport as ``httpx.Client.send`` would: timeout, signature."""
+        if "timeout" not in request.extensions:
+            request.extensions["timeout"] = self._timeout_extension
+        self.auth.sign(request)
+
+    @staticmethod
+    def received(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """Note an answer from the transport as ``httpx.Client.send`` does (its log line too)."""
+        response.request = request
+        if _HTTPX_LOG.isEnabledFor(logging.INFO):
+            _HTTPX_LOG.info('HTTP Request: %s %s "%s %d %s"', request.method, request.url,
+                            response.http_version, response.status_code, response.reason_phrase)
+        return response
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -246,6 +334,14 @@ def _filters(kwargs: Mapping[str, str | None]) -> dict[str, str | None]:
     return {_FILTER_WIRE[k]: v for k, v in kwargs.items()}
 
 
+def _name_request(exc: httpx.RequestError, request: httpx.Request) -> None:
+    """Attach the failed request to a transport error, as ``httpx.Client.send`` does."""
+    try:
+        exc.request  # noqa: B018 - the property raises when no request is attached
+    except RuntimeError:
+        exc.request = request
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
     """``x-acs-retry-after`` in seconds (the header carries milliseconds), or None."""
     raw = headers.get("x-acs-retry-after")
@@ -299,7 +395,7 @@ class Client(BaseClient):
         request = self.build_request(action, params)
         started = time.monotonic()
         try:
-            resp = self._http.send(request, stream=True)
+            resp = self._open(request)
             try:
                 chunks: list[bytes] = []
                 size = 0
@@ -312,6 +408,20 @@ class Client(BaseClient):
         except httpx.HTTPError as exc:
             raise self.transport_error(exc) from exc
         return self.read_response(action, resp.status_code, resp.headers, b"".join(chunks))
+
+    def _open(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; its answer's body is still to be read (see "sending" above)."""
+        http = self._http
+        if not _DIRECT or http.is_closed:
+            return http.send(request, stream=True)
+        transport = http._transport_for_url(request.url)
+        self.prepare_direct(request)
+        try:
+            response = transport.handle_request(request)
+        except httpx.RequestError as exc:
+            _name_request(exc, request)
+            raise
+        return self.received(request, response)
 
     def send(self, message: Message) -> SendResult:
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
@@ -351,6 +461,10 @@ class AsyncClient(BaseClient):
     def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, limits: httpx.Limits | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if transport is None:  # see cams_notebook.transport for why not httpx's own pool
+            from .transport import default_async_transport
+
+            transport = default_async_transport()
         self._http = httpx.AsyncClient(transport=transport, timeout=self._httpx_timeout, auth=self.auth,
                                        limits=limits or httpx.Limits(max_connections=400,
                                                                      max_keepalive_connections=400))
@@ -365,7 +479,7 @@ class AsyncClient(BaseClient):
         request = self.build_request(action, params)
         started = time.monotonic()
         try:
-            resp = await self._http.send(request, stream=True)
+            resp = await self._open(request)
             try:
                 chunks: list[bytes] = []
                 size = 0
@@ -378,6 +492,20 @@ class AsyncClient(BaseClient):
         except httpx.HTTPError as exc:
             raise self.transport_error(exc) from exc
         return self.read_response(action, resp.status_code, resp.headers, b"".join(chunks))
+
+    async def _open(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; its answer's body is still to be read (see "sending" above)."""
+        http = self._http
+        if not _DIRECT or http.is_closed:
+            return await http.send(request, stream=True)
+        transport = http._transport_for_url(request.url)
+        self.prepare_direct(request)
+        try:
+            response = await transport.handle_async_request(request)
+        except httpx.RequestError as exc:
+            _name_request(exc, request)
+            raise
+        return self.received(request, response)
 
     async def send(self, message: Message) -> SendResult:
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""

@@ -7,6 +7,8 @@ nest_asyncio), and Ctrl-C in the calling thread becomes a clean stop.
 
 For each row: wait for a slot from the row's :class:`~.pacing.WindowPacer` (one per
 AccessKey and CustSpaceId), write the intent to the journal, send, write the outcome.
+The first request of a run goes out alone; the others wait for its answer, so wrong
+credentials cost one request, not one per worker.
 
 =====================================  ==============================================
 what happened                          what the engine does
@@ -21,7 +23,9 @@ outcome unknown (timeout, reset)       ``unknown``; never resent (reconcile it l
 auth or subscription error             ``failed``, and the whole campaign stops: the
                                        remaining rows are ``not_sent``
 any other service error                ``failed`` at once
-stop (Ctrl-C, Stop button)             no new requests; in-flight ones get ``grace``
+any other exception from the client    ``unknown`` (the request may have gone out)
+stop (Ctrl-C, Stop button)             no new requests (waits for a slot or a backoff
+                                       end at once); in-flight ones get ``grace``
                                        seconds, then are ``unknown``; the rest
                                        ``not_sent``
 =====================================  ==============================================
@@ -32,11 +36,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from .batch import RowPlan
 from .client import AsyncClient
 from .errors import (
     ApiError,
@@ -48,7 +53,6 @@ from .errors import (
 )
 from .ledger import INTENT, Ledger, LedgerRow, encode_index
 from .pacing import Backoff, WindowPacer
-from .batch import RowPlan
 
 __all__ = ["CampaignEngine", "Counts", "run_in_thread"]
 
@@ -72,6 +76,14 @@ class Counts:
         return self.sent / max(now - self.started_at, 1e-9)
 
 
+def _loop_time() -> float:
+    """The running loop's clock (what ``asyncio.sleep`` counts in), else ``time.monotonic``."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
 def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
 
@@ -89,7 +101,7 @@ class CampaignEngine:
         backoff: Backoff | None = None,
         max_throttle_retries: int = 30,
         grace: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_progress: Callable[[Counts], None] | None = None,
@@ -101,21 +113,37 @@ class CampaignEngine:
         self.backoff = backoff or Backoff()
         self.max_throttle_retries = max_throttle_retries
         self.grace = grace
-        self.clock, self.wall, self.sleep = clock, wall, sleep
+        # by default the clock is the one ``asyncio.sleep`` counts in, so that pacing and
+        # sleeping agree on any event loop (a test's virtual-time loop included)
+        self.clock = clock if clock is not None else _loop_time
+        self.wall, self.sleep = wall, sleep
         self.on_progress = on_progress
-        self.counts = Counts(started_at=clock())
+        self.counts = Counts(started_at=self.clock())
         self.stop_reason: CamsError | None = None
         self._pacers: dict[tuple[str, str], WindowPacer] = {}
         self._stop: asyncio.Event | None = None
+        self._stop_requested = False
+        self._proven: asyncio.Event | None = None
+        self._probing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.results: dict[str, tuple[Hashable, LedgerRow]] = {}
 
     # -- control --------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop issuing requests (thread-safe; also what Ctrl-C and a Stop button call)."""
+        """Stop issuing requests (thread-safe; also what Ctrl-C and a Stop button call).
+
+        Called before :meth:`run` has started (Ctrl-C during the dry run), it still holds:
+        the run then sends nothing.
+        """
+        self._stop_requested = True
         if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+            self._loop.call_soon_threadsafe(self._halt)
+
+    def _halt(self) -> None:
+        assert self._stop is not None and self._proven is not None
+        self._stop.set()
+        self._proven.set()  # wake the rows waiting behind the first request; they see the stop
 
     @property
     def stopping(self) -> bool:
@@ -130,41 +158,58 @@ class CampaignEngine:
 
     # -- running --------------------------------------------------------------------------
 
-    async def run(self, plans: Iterable[list[RowPlan]]) -> dict[str, tuple[Hashable, LedgerRow]]:
-        """Send every valid, not-yet-journaled row of each chunk; return results by row key."""
+    async def run(self, plans: Iterable[list[RowPlan]] | AsyncIterable[list[RowPlan]]
+                  ) -> dict[str, tuple[Hashable, LedgerRow]]:
+        """Send every valid, not-yet-journaled row of each chunk; return results by row key.
+
+        ``plans`` may be an async iterable, so chunks are planned while earlier ones are
+        sent; a stop (or an auth error) holds for every chunk that follows. If reading the
+        chunks fails, the rows already handed out are wound down and recorded first, then
+        the error is raised.
+        """
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._proven = asyncio.Event()
+        self._probing = False
+        if self._stop_requested:
+            self._halt()
         queue: asyncio.Queue[RowPlan | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         in_flight: dict[str, RowPlan] = {}
         workers = [asyncio.create_task(self._worker(queue, in_flight)) for _ in range(self.concurrency)]
+        failure: BaseException | None = None
         try:
-            for chunk in plans:
-                if self.stopping:
-                    self._mark_not_sent(chunk)
-                    continue
+            async for chunk in _chunks(plans):
                 known = self.ledger.get_many([p.key for p in chunk if p.valid])
                 for plan in chunk:
-                    if self.stopping:
-                        self._finish(plan, self._row(plan, "not_sent"))
-                    elif not plan.valid:
+                    if not plan.valid:
                         continue  # invalid rows are reported by the caller
-                    elif plan.key in known:
+                    if plan.key in known:
                         self._replay(plan, known[plan.key])
+                    elif self.stopping:
+                        self._finish(plan, self._row(plan, "not_sent"))
                     else:
                         await queue.put(plan)
+        except asyncio.CancelledError:
+            self._halt()
+        except BaseException as exc:  # noqa: BLE001 - re-raised once the rows are recorded
+            self._halt()
+            failure = exc
+        try:
             for _ in workers:
                 await queue.put(None)
             await self._wait_workers(workers)
         except asyncio.CancelledError:
-            self._stop.set()
+            self._halt()
             await self._wait_workers(workers)
         for plan in in_flight.values():
             self._finish(plan, self._row(plan, "unknown", attempts=1,
                                          error="stopped while the request was in flight"))
         while not queue.empty():
-            plan = queue.get_nowait()
-            if plan is not None:
-                self._finish(plan, self._row(plan, "not_sent"))
+            left = queue.get_nowait()
+            if left is not None:
+                self._finish(left, self._row(left, "not_sent"))
+        if failure is not None:
+            raise failure
         return self.results
 
     async def _wait_workers(self, workers: list[asyncio.Task[None]]) -> None:
@@ -172,7 +217,7 @@ class CampaignEngine:
         assert self._stop is not None
         stop_wait = asyncio.ensure_future(self._stop.wait())
         try:
-            pending: set[asyncio.Future[Any]] = set(workers)
+            pending: set[asyncio.Future[Any]] = {w for w in workers if not w.done()}
             while pending:
                 done, _ = await asyncio.wait(pending | {stop_wait},
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -186,11 +231,6 @@ class CampaignEngine:
         finally:
             stop_wait.cancel()
 
-    def _mark_not_sent(self, chunk: list[RowPlan]) -> None:
-        for plan in chunk:
-            if plan.valid:
-                self._finish(plan, self._row(plan, "not_sent"))
-
     async def _worker(self, queue: asyncio.Queue[RowPlan | None], in_flight: dict[str, RowPlan]) -> None:
         while True:
             plan = await queue.get()
@@ -201,16 +241,41 @@ class CampaignEngine:
                 continue
             await self._send_row(plan, in_flight)
 
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, but wake at once on a stop (so Stop does not wait out a backoff)."""
+        if seconds <= 0 or self.stopping:
+            return
+        assert self._stop is not None
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+
+    async def _admitted(self) -> bool:
+        """Until one answer has come back, let a single request out, so that wrong credentials
+        cost one request instead of ``concurrency`` of them. False: the campaign is stopping."""
+        assert self._proven is not None
+        while not self._proven.is_set():
+            if not self._probing:
+                self._probing = True
+                return True
+            await self._proven.wait()
+        return not self.stopping
+
     async def _send_row(self, plan: RowPlan, in_flight: dict[str, RowPlan]) -> None:
         message = plan.message
-        assert message is not None
+        assert message is not None and self._proven is not None
         pacer = self.pacer_for(message.cust_space_id)
-        attempts = throttles = 0
+        attempts = throttles = failures = 0
         while True:
+            if not await self._admitted():
+                self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
+                return
             start = pacer.reserve(self.clock())
-            wait = start - self.clock()
-            if wait > 0:
-                await self.sleep(wait)
+            await self._pause(start - self.clock())
             if self.stopping:
                 self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
                 return
@@ -223,6 +288,7 @@ class CampaignEngine:
                 result = await self.client.send(message)
             except ThrottledError as error:
                 in_flight.pop(plan.key, None)
+                self._proven.set()
                 self.counts.throttled += 1
                 pacer.throttled(self.clock(), error.retry_after)
                 throttles += 1
@@ -233,21 +299,35 @@ class CampaignEngine:
                 continue
             except OutcomeUnknownError as error:
                 in_flight.pop(plan.key, None)
+                self._proven.set()
                 self._finish(plan, self._with_error(row, "unknown", error, began))
                 return
             except CamsError as error:
                 in_flight.pop(plan.key, None)
-                if error.retry_safe and not self.backoff.gives_up(attempts) and not self.stopping:
+                if isinstance(error, (AuthError, NotSubscribedError)):
+                    self._fail(plan, row, error, began)
+                    if self.stop_reason is None:
+                        self.stop_reason = error
+                    self._halt()
+                    return
+                self._proven.set()
+                failures += 1  # throttles have their own budget; only these use the backoff's
+                if error.retry_safe and not self.backoff.gives_up(failures) and not self.stopping:
                     self.ledger.forget(plan.key)
                     self.counts.retries += 1
-                    await self.sleep(self.backoff.delay(attempts))
+                    await self._pause(self.backoff.delay(failures))
                     continue
                 self._fail(plan, row, error, began)
-                if isinstance(error, (AuthError, NotSubscribedError)) and self._stop is not None:
-                    self.stop_reason = error
-                    self._stop.set()
+                return
+            except Exception as error:  # noqa: BLE001 - a row's failure is a result, not a crash
+                in_flight.pop(plan.key, None)
+                self._proven.set()
+                row.status, row.error = "unknown", f"{type(error).__name__}: {error}"
+                row.latency_ms = round((self.clock() - began) * 1000.0, 3)
+                self._finish(plan, row)
                 return
             in_flight.pop(plan.key, None)
+            self._proven.set()
             row.status, row.message_id, row.code = "sent", result.message_id, result.code
             row.message, row.request_id = result.message, result.request_id
             row.latency_ms = round((self.clock() - began) * 1000.0, 3)
@@ -299,29 +379,57 @@ class CampaignEngine:
             self.on_progress(counts)
 
 
+async def _chunks(plans: Iterable[list[RowPlan]] | AsyncIterable[list[RowPlan]]
+                  ) -> AsyncIterator[list[RowPlan]]:
+    if isinstance(plans, AsyncIterable):
+        async for chunk in plans:
+            yield chunk
+    else:
+        for chunk in plans:
+            yield chunk
+
+
 def run_in_thread(make: Callable[[], Awaitable[T]], on_interrupt: Callable[[], None]) -> T:
     """Run a coroutine on a private event loop in a worker thread and wait for it.
 
     Works whether or not the calling thread runs a loop (a notebook kernel does). A
     ``KeyboardInterrupt`` in the calling thread (Ctrl-C, a kernel interrupt) calls
     ``on_interrupt`` and keeps waiting for the coroutine to wind down, so what was done is
-    kept; a second interrupt is passed on.
+    kept; a second interrupt is passed on. One that comes before the coroutine started
+    cancels it outright: it is passed on, and nothing runs.
     """
     box: dict[str, Any] = {}
+    # Events, not thread.join()/is_alive(): before Python 3.12 a KeyboardInterrupt inside
+    # join() can mark a running thread as stopped (bpo-45274's fix), which would return
+    # before the campaign has finished.
+    done = threading.Event()
+    go = threading.Event()  # the worker starts only once this thread can take a Ctrl-C
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(make())  # type: ignore[arg-type]
+            while not go.wait(0.05):
+                pass
+            if not box.get("cancelled"):
+                box["value"] = asyncio.run(make())  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             box["error"] = exc
+        finally:
+            done.set()
 
     thread = threading.Thread(target=target, name="cams-campaign", daemon=True)
-    thread.start()
     interrupted = False
-    while thread.is_alive():
+    while not done.is_set():
         try:
-            thread.join(0.1)
+            if not go.is_set():
+                if thread.ident is None:
+                    thread.start()
+                go.set()
+            done.wait(0.1)
         except KeyboardInterrupt:
+            if not go.is_set():  # nothing has run: the Ctrl-C cancels the call itself
+                box["cancelled"] = True
+                go.set()
+                raise
             if interrupted:
                 raise
             interrupted = True
@@ -329,4 +437,3 @@ def run_in_thread(make: Callable[[], Awaitable[T]], on_interrupt: Callable[[], N
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
-

@@ -13,7 +13,6 @@ campaign (re-running the same cell in the same kernel sends nothing twice), or
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import sys
 import time
@@ -41,17 +40,26 @@ _SESSION_JOURNALS: dict[str, MemoryLedger] = {}
 
 
 class InvalidFrameError(ValueError):
-    """The frame has invalid rows; ``.problems`` lists them (nothing was sent)."""
+    """The frame has invalid rows; ``.problems`` lists them.
 
-    def __init__(self, problems: pd.DataFrame) -> None:
+    Nothing was sent, except with chunked input, where the chunks before the one with the
+    invalid rows may have been: ``.sent`` says how many rows (the journal keeps them from
+    being sent again when the campaign is run once more).
+    """
+
+    def __init__(self, problems: pd.DataFrame, sent: int = 0) -> None:
         errors = problems[problems["severity"] == "error"]
         rows = errors["index"].nunique()
         lines = [f"  row {r['index']!r}: {r['field']}: {r['message']} [{r['rule']}]"
                  for r in errors.head(5).to_dict("records")]
         more = f"\n  ... and {len(errors) - 5} more" if len(errors) > 5 else ""
-        super().__init__(f"{rows} row(s) are invalid, so nothing was sent. Fix them, or pass "
+        what = "so nothing was sent" if not sent else (
+            f"so the campaign stopped there; {sent} row(s) of the chunks before were sent, and "
+            "the journal keeps them from being sent again")
+        super().__init__(f"{rows} row(s) are invalid, {what}. Fix them, or pass "
                          f"on_invalid='skip' to send the valid rows only:\n" + "\n".join(lines) + more)
         self.problems = problems
+        self.sent = sent
 
 
 class CampaignResult(pd.DataFrame):
@@ -71,7 +79,7 @@ class CampaignResult(pd.DataFrame):
         return summarise(self)
 
     def _repr_html_(self) -> str | None:
-        table = super()._repr_html_()
+        table: str | None = super()._repr_html_()
         if "status" not in self.columns:
             return table
         counts = self["status"].value_counts()
@@ -105,7 +113,7 @@ def _chunks(source: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFr
 
 def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mapping[str, Any],
                  params: Sequence[str] | Mapping[str, str] | None, key: str | None,
-                 campaign: str | None) -> tuple[str, Iterator[list[RowPlan]]]:
+                 campaign: str | None) -> tuple[str, Iterator[list[RowPlan]], list[Hashable]]:
     chunks = _chunks(source)
     first = next(chunks, None)
     columns = list(first.columns) if first is not None else []
@@ -113,16 +121,19 @@ def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mappi
     campaign_id = hashlib.sha256(f"{campaign}|{mapping.signature}".encode()).hexdigest()[:10] \
         if campaign is None or len(campaign) > 24 else campaign
 
+    keys_seen: dict[str, int] = {}
+
     def plans() -> Iterator[list[RowPlan]]:
         if first is None:
             return
-        for chunk in (first, *chunks) if False else _chain(first, chunks):
+        for chunk in _chain(first, chunks):
             if list(chunk.columns) != columns:
                 raise ValueError("every chunk must have the same columns as the first one")
             rows = ((row[0], row[1:]) for row in chunk.itertuples(index=True, name=None))
-            yield list(plan_rows(rows, mapping, campaign_id))
+            yield list(plan_rows(rows, mapping, campaign_id, keys_seen))
 
-    return campaign_id, plans()
+    names = list(first.index.names) if first is not None else [None]
+    return campaign_id, plans(), names
 
 
 def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -148,7 +159,7 @@ class _TemplateCache:
 
     def fetch(self, client: Client, plans: Sequence[RowPlan]) -> None:
         for ref in self.missing(plans):
-            self.found[ref] = self._lookup(lambda: client.get_template(**self._args(ref)))
+            self.found[ref] = self._lookup(lambda ref=ref: client.get_template(**self._args(ref)))
 
     async def afetch(self, client: AsyncClient, plans: Sequence[RowPlan]) -> None:
         for ref in self.missing(plans):
@@ -167,7 +178,7 @@ class _TemplateCache:
     def _absent(error: CamsError) -> None:
         if getattr(error, "code", "") in ("DetailError.TemplateNotExist",
                                           "InvalidParameter.TemplateNotExist"):
-            return None
+            return
         raise error
 
 
@@ -200,8 +211,9 @@ def validate_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Clie
     checked against them. Errors block a send; warnings (duplicate recipients, a WhatsApp
     24-hour window that may be closed) do not.
     """
-    _, chunks = _plan_chunks(frame, constants, params, key, None)
-    cache, seen, rows = _TemplateCache(), {}, []
+    _, chunks, _ = _plan_chunks(frame, constants, params, key, None)
+    cache, rows = _TemplateCache(), []
+    seen: dict[tuple[str, str], Hashable] = {}
     for plans in chunks:
         if client is not None:
             cache.fetch(client, plans)
@@ -214,7 +226,7 @@ def preview_frame(frame: pd.DataFrame, n: int = 5, *, client: Client | None = No
                   params: Sequence[str] | Mapping[str, str] | None = None,
                   **constants: Any) -> pd.DataFrame:
     """The first ``n`` rows as they will arrive: recipient, kind, and the text with variables filled."""
-    _, chunks = _plan_chunks(frame.head(n), constants, params, None, None)
+    _, chunks, _ = _plan_chunks(frame.head(n), constants, params, None, None)
     plans = [p for chunk in chunks for p in chunk]
     cache = _TemplateCache()
     if client is not None:
@@ -294,7 +306,8 @@ def _announce(text: str) -> None:
 
 
 def _prepare(frame: Any, client: Any, constants: Mapping[str, Any], params: Any, key: Any,
-             campaign: str | None, on_invalid: str) -> tuple[str, Iterator[list[RowPlan]]]:
+             campaign: str | None, on_invalid: str
+             ) -> tuple[str, Iterator[list[RowPlan]], list[Hashable]]:
     if on_invalid not in ("raise", "skip"):
         raise ValueError("on_invalid must be 'raise' or 'skip'")
     if client is None:
@@ -304,14 +317,20 @@ def _prepare(frame: Any, client: Any, constants: Mapping[str, Any], params: Any,
 
 
 def _result_frame(order: list[tuple[Hashable, str]], rows: Mapping[str, tuple[Hashable, LedgerRow]],
-                  invalid: Mapping[str, tuple[Hashable, LedgerRow]], campaign_id: str) -> CampaignResult:
+                  invalid: Mapping[str, tuple[Hashable, LedgerRow]], campaign_id: str,
+                  index_names: list[Hashable] | None = None) -> CampaignResult:
     records, index = [], []
     for idx, key in order:
         _, row = rows.get(key) or invalid.get(key) or (idx, LedgerRow(key=key, status="not_sent"))
         records.append({c: getattr(row, c) for c in RESULT_COLUMNS})
         index.append(idx)
-    result = CampaignResult(records, index=pd.Index(index) if not index or not isinstance(
-        index[0], tuple) else pd.MultiIndex.from_tuples(index), columns=RESULT_COLUMNS)
+    names = index_names or [None]
+    if len(names) > 1:
+        labels = pd.MultiIndex.from_tuples(index, names=names) if index else \
+            pd.MultiIndex.from_arrays([[]] * len(names), names=names)
+    else:
+        labels = pd.Index(index, name=names[0], tupleize_cols=False)
+    result = CampaignResult(records, index=labels, columns=RESULT_COLUMNS)
     result["sent_at"] = pd.to_datetime(result["sent_at"], utc=True, format="ISO8601")
     result["attempts"] = result["attempts"].fillna(0).astype("int64")
     result["latency_ms"] = result["latency_ms"].astype("float64")
@@ -332,8 +351,10 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
                on_invalid: str, params: Any, key: Any, campaign: str | None,
                concurrency: int | None, constants: Mapping[str, Any],
                engine_box: dict[str, CampaignEngine] | None = None) -> CampaignResult:
-    campaign_id, chunks = _prepare(frame, client, constants, params, key, campaign, on_invalid)
-    cache, seen = _TemplateCache(), {}
+    campaign_id, chunks, index_names = _prepare(frame, client, constants, params, key, campaign,
+                                                on_invalid)
+    cache = _TemplateCache()
+    seen: dict[tuple[str, str], Hashable] = {}
     is_frame = isinstance(frame, pd.DataFrame)
     order: list[tuple[Hashable, str]] = []
     invalid: dict[str, tuple[Hashable, LedgerRow]] = {}
@@ -348,8 +369,9 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
             order.append((plan.index, plan.key))
             if not plan.valid:
                 reason = "; ".join(str(p) for p in plan.problems)
+                to = plan.fields.get("to")
                 invalid[plan.key] = (plan.index, LedgerRow(key=plan.key, status="invalid", error=reason,
-                                                            to=plan.fields.get("to")))
+                                                            to=None if to is None else str(to)))
         return plans
 
     first: list[list[RowPlan]] = []
@@ -363,6 +385,8 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
     engine = CampaignEngine(client, qps=qps, ledger=ledger, concurrency=concurrency, on_progress=bar)
     if engine_box is not None:
         engine_box["engine"] = engine
+        if engine_box.get("interrupted"):  # Ctrl-C came during the dry run: send nothing
+            engine.stop()
 
     async def stream() -> Any:
         for plans in first:
@@ -371,12 +395,13 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
             for plans in chunks:
                 yield await checked(plans)
 
-    buffered = [c async for c in stream()] if is_frame else None
     try:
-        if buffered is not None:
-            results = await engine.run(buffered)
-        else:
-            results = await _run_streaming(engine, stream())
+        # chunks are checked as the engine pulls them, so memory stays bounded by a chunk or two
+        results = await engine.run(first if is_frame else stream())
+    except InvalidFrameError as error:  # a later chunk: say what the earlier ones did
+        if not engine.counts.sent:
+            raise
+        raise InvalidFrameError(error.problems, sent=engine.counts.sent) from None
     finally:
         bar.close(engine.counts)
         if not isinstance(journal, Ledger) and journal not in (None, False):
@@ -386,32 +411,7 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
                   "not sent again (pass journal=False to send them anyway).")
     if engine.stop_reason is not None:
         _announce(f"campaign stopped early: {engine.stop_reason}")
-    return _result_frame(order, results, invalid, campaign_id)
-
-
-async def _run_streaming(engine: CampaignEngine, chunks: Any) -> dict[str, tuple[Hashable, LedgerRow]]:
-    """Feed chunks as they are read, so memory stays bounded by one chunk at a time."""
-    queue: asyncio.Queue[list[RowPlan] | None] = asyncio.Queue(maxsize=2)
-
-    async def reader() -> None:
-        try:
-            async for plans in chunks:
-                await queue.put(plans)
-        finally:
-            await queue.put(None)
-
-    def pull() -> Iterator[list[RowPlan]]:
-        raise NotImplementedError  # replaced below: engine.run takes a sync iterable
-
-    task = asyncio.create_task(reader())
-    collected: list[list[RowPlan]] = []
-    while (item := await queue.get()) is not None:
-        collected.append(item)
-        if len(collected) >= 1:
-            await engine.run(collected)
-            collected = []
-    await task
-    return engine.results
+    return _result_frame(order, results, invalid, campaign_id, index_names)
 
 
 def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client | AsyncClient,
@@ -439,6 +439,7 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
                 await async_client.aclose()
 
     def interrupt() -> None:
+        box["interrupted"] = True  # type: ignore[assignment]
         if "engine" in box:
             box["engine"].stop()
 

@@ -62,6 +62,7 @@ class LedgerRow:
 
 
 _COLUMNS = [f.name for f in fields(LedgerRow)]
+_QUOTED = ",".join(f'"{c}"' for c in _COLUMNS)  # "index" is an SQL keyword
 
 
 class Ledger:
@@ -123,7 +124,7 @@ class MemoryLedger(Ledger):
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cams_rows (
     key TEXT PRIMARY KEY,
-    {", ".join(c + " " + ("INTEGER" if c in ("attempts", "retry_safe") else "REAL" if c == "latency_ms" else "TEXT") for c in _COLUMNS if c != "key")}
+    {", ".join(f'"{c}" ' + ("INTEGER" if c in ("attempts", "retry_safe") else "REAL" if c == "latency_ms" else "TEXT") for c in _COLUMNS if c != "key")}
 );
 CREATE TABLE IF NOT EXISTS cams_meta (name TEXT PRIMARY KEY, value TEXT);
 """
@@ -137,15 +138,28 @@ class SqliteLedger(Ledger):
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(self.path, str(exc)) from exc
+        try:
             check = self._db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise JournalError(self.path, f"integrity check failed ({check})")
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "cams_meta" not in tables:  # someone else's database: leave it alone
+                raise JournalError(self.path, "it is a SQLite database, but not a cams_notebook journal")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO cams_meta VALUES ('format', 'cams_notebook/1')")
+            fmt = self._db.execute("SELECT value FROM cams_meta WHERE name = 'format'").fetchone()
+            if fmt is None or fmt[0] != "cams_notebook/1":
+                raise JournalError(self.path, f"unknown journal format {fmt and fmt[0]!r}")
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise JournalError(self.path, str(exc)) from exc
+        except JournalError:
+            self._db.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SqliteLedger({self.path!r})"
@@ -154,7 +168,7 @@ class SqliteLedger(Ledger):
         values = [getattr(row, c) for c in _COLUMNS]
         marks = ",".join("?" * len(_COLUMNS))
         with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO cams_rows ({','.join(_COLUMNS)}) VALUES ({marks})",
+            self._db.execute(f"INSERT OR REPLACE INTO cams_rows ({_QUOTED}) VALUES ({marks})",
                              values)
 
     def intent(self, row: LedgerRow) -> None:
@@ -175,20 +189,25 @@ class SqliteLedger(Ledger):
                 chunk = wanted[start:start + 500]
                 marks = ",".join("?" * len(chunk))
                 for record in self._db.execute(
-                        f"SELECT {','.join(_COLUMNS)} FROM cams_rows WHERE key IN ({marks})", chunk):
-                    row = LedgerRow(**dict(zip(_COLUMNS, record)))
-                    row.retry_safe = bool(row.retry_safe)
+                        f"SELECT {_QUOTED} FROM cams_rows WHERE key IN ({marks})", chunk):
+                    row = _record(record)
                     out[row.key] = row
         return out
 
     def rows(self) -> list[LedgerRow]:
         with self._lock:
-            records = self._db.execute(f"SELECT {','.join(_COLUMNS)} FROM cams_rows").fetchall()
-        return [LedgerRow(**dict(zip(_COLUMNS, r))) for r in records]
+            records = self._db.execute(f"SELECT {_QUOTED} FROM cams_rows").fetchall()
+        return [_record(r) for r in records]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _record(values: Iterable[Any]) -> LedgerRow:
+    row = LedgerRow(**dict(zip(_COLUMNS, values)))
+    row.retry_safe = bool(row.retry_safe)
+    return row
 
 
 def encode_index(value: Any) -> str:

@@ -8,9 +8,10 @@ jitter between our clock and the moment a request arrives cannot push ``limit + 
 arrivals into one server-side second.
 
 On a throttle answer it pauses until the service's ``retry_after`` and lowers its limit
-for a while (multiplicative decrease), then climbs back one step per quiet window
-(additive increase), so a shared account or a lower real limit settles instead of
-hammering the gateway.
+for a while (multiplicative decrease, at most once per window: the throttles answering one
+burst are one signal, not one each, or a single burst would collapse the rate to 1/s), then
+climbs back one step per quiet window (additive increase), so a shared account or a lower
+real limit settles instead of hammering the gateway.
 
 Why not aiolimiter: its leaky bucket allows a burst of ``max_rate`` and then a steady
 drip, which is right for "about N per second" but cannot promise "never more than N in
@@ -47,6 +48,7 @@ class WindowPacer:
         self._starts: deque[float] = deque()
         self._paused_until = 0.0
         self._reduced_until = 0.0
+        self._decreased_at = float("-inf")
         self.throttles = 0
 
     def reserve(self, now: float) -> float:
@@ -64,8 +66,10 @@ class WindowPacer:
         """The service said 'too fast': pause, and lower the limit for ``cooldown`` seconds."""
         self.throttles += 1
         self._paused_until = max(self._paused_until, now + (retry_after if retry_after else 0.2))
-        self.limit = max(1, int(self.limit * 0.8))
         self._reduced_until = now + self.cooldown
+        if now >= self._decreased_at + self.span:  # one decrease per window, not per answer
+            self._decreased_at = now
+            self.limit = max(1, int(self.limit * 0.8))
 
     def _recover(self, now: float) -> None:
         if self.limit < self.ceiling and now >= self._reduced_until:

@@ -24,6 +24,9 @@ rule               meaning
 ``invalid_json``   a JSON parameter that does not parse
 ``wrong_type``     a value of the wrong type
 ``blank``          only white space
+``not_approved``   the template is not approved (auditing, fail, unaudit)
+``unknown_template`` no such template (code or name) in that language
+``duplicate_recipient`` the recipient appears twice in a campaign (a warning)
 =================  ==========================================================
 
 Codes the reference documents are used as they are (``InvalidParameter.TextNotEmpty``,

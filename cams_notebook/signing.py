@@ -22,9 +22,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
+import os
 import time
-import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 import httpx
@@ -47,22 +49,40 @@ ALGORITHM = "ACS3-HMAC-SHA256"
 CANONICAL_QUERY_EXTENSION = "cams_canonical_query"
 """Request extension holding the query string when it is already canonical (see ``sign``)."""
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
+_ESCAPED = [chr(b) if chr(b) in _UNRESERVED else f"%{b:02X}" for b in range(256)]
+"""Each UTF-8 byte value as it appears in an RFC 3986 encoded string."""
 
 
 def percent_encode(value: str) -> str:
-    """RFC 3986 encoding as the signature wants it: only ``A-Za-z0-9-_.~`` stay as they are."""
-    return quote(value, safe="~")
+    """RFC 3986 encoding as the signature wants it: only ``A-Za-z0-9-_.~`` stay as they are.
+
+    The same as ``urllib.parse.quote(value, safe="~")``, in about half the time: most keys and
+    values are plain letters and digits and are returned as they are, and the others are
+    mapped byte by byte through a table.
+    """
+    if value.isalnum() and value.isascii():
+        return value
+    return "".join(map(_ESCAPED.__getitem__, value.encode("utf-8")))
 
 
 def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     """Sorted, RFC 3986-encoded ``key=value`` pairs joined by ``&``."""
-    encoded = sorted((percent_encode(k), percent_encode(v)) for k, v in pairs)
-    return "&".join(f"{k}={v}" for k, v in encoded)
+    encoded = sorted([(percent_encode(k), percent_encode(v)) for k, v in pairs])
+    return "&".join([f"{k}={v}" for k, v in encoded])
 
 
 def format_acs_date(epoch_seconds: float) -> str:
     """``x-acs-date`` format: ISO 8601 UTC to the second, e.g. ``2025-01-01T00:00:00Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))
+    return _acs_date(math.floor(epoch_seconds))
+
+
+@lru_cache(maxsize=4)
+def _acs_date(second: int) -> str:
+    # A client sends many requests within one second; each second is formatted once.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def canonical_request_v3(
@@ -90,7 +110,7 @@ def signature_v3(secret: str, canonical_request: str) -> str:
     """Hex HMAC-SHA256 of the V3 string-to-sign."""
     digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{digest}"
-    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), string_to_sign.encode("utf-8"), "sha256").hex()
 
 
 def authorization_v3(access_key_id: str, signed_headers: str, signature: str) -> str:
@@ -109,12 +129,41 @@ def signature_v1(params: Mapping[str, str], method: str, secret: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _is_signed_header(name: str) -> bool:
-    return name == "host" or name == "content-type" or name.startswith("x-acs-")
+_SIGNED_NAMES = frozenset({"host", "content-type"})
+"""Signed besides every ``x-acs-*`` header."""
+
+
+def _signed_headers(headers: httpx.Headers, added: Mapping[str, str]) -> dict[str, str]:
+    """The headers to sign, lower-case name to value, once ``added`` has been set.
+
+    Repeated headers are joined with ``", "``, as ``httpx.Headers.items()`` joins them.
+    """
+    try:
+        return _decoded_signed_headers(headers.raw, added, "ascii")
+    except UnicodeDecodeError:  # rare: let httpx say how these headers are encoded
+        return _decoded_signed_headers(headers.raw, added, headers.encoding)
+
+
+def _decoded_signed_headers(raw: list[tuple[bytes, bytes]], added: Mapping[str, str],
+                            encoding: str) -> dict[str, str]:
+    signed: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.lower().decode(encoding)
+        if name in added or not (name.startswith("x-acs-") or name in _SIGNED_NAMES):
+            continue
+        value = raw_value.decode(encoding)
+        signed[name] = f"{signed[name]}, {value}" if name in signed else value
+    signed.update(added)
+    return signed
+
+
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
 
 
 def _default_nonce() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits: ``uuid.uuid4().hex`` without the object."""
+    return f"{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 class AcsV3Auth(httpx.Auth):
@@ -158,27 +207,31 @@ class AcsV3Auth(httpx.Auth):
 
     def sign(self, request: httpx.Request) -> None:
         """Add the signing headers and ``Authorization`` to ``request`` in place."""
-        headers = request.headers
         body = request.content
-        headers["x-acs-date"] = format_acs_date(self._clock())
-        headers["x-acs-signature-nonce"] = self._nonce()
-        headers["x-acs-content-sha256"] = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        payload_sha256 = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        added = {
+            "x-acs-date": format_acs_date(self._clock()),
+            "x-acs-signature-nonce": self._nonce(),
+            "x-acs-content-sha256": payload_sha256,
+        }
         if self._token is not None:
-            headers["x-acs-accesskey-id"] = self.access_key_id
-            headers["x-acs-security-token"] = self._token.get_secret_value()
-        lowered = {k.lower(): v for k, v in headers.items()}
-        names = [name for name in lowered if _is_signed_header(name)]
+            added["x-acs-accesskey-id"] = self.access_key_id
+            added["x-acs-security-token"] = self._token.get_secret_value()
+        signed = _signed_headers(request.headers, added)
         raw_query = request.url.query.decode("ascii")
         # Fast path: a request built by our client carries its query already in canonical
         # form (sorted, RFC 3986); anything else is decoded and canonicalised here.
         query: str | list[tuple[str, str]] = raw_query
         if request.extensions.get(CANONICAL_QUERY_EXTENSION) != raw_query:
             query = parse_qsl(raw_query, keep_blank_values=True)
-        canonical, signed = canonical_request_v3(
-            request.method, request.url.path, query, lowered, names, headers["x-acs-content-sha256"]
+        canonical, names = canonical_request_v3(
+            request.method, request.url.path, query, signed, signed, payload_sha256
         )
         signature = signature_v3(self._secret.get_secret_value(), canonical)
-        headers["Authorization"] = authorization_v3(self.access_key_id, signed, signature)
+        added["Authorization"] = authorization_v3(self.access_key_id, names, signature)
+        headers = request.headers
+        for name, value in added.items():
+            headers[name] = value
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)

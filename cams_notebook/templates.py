@@ -44,6 +44,8 @@ Limits: WhatsApp body 1024 and text header 60 characters (CAMS [META]); Viber te
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -308,10 +310,20 @@ class Template(_Approval):
         """``template_key(template_code, language)``: the cache key of this template."""
         return template_key(self.template_code, self.language)
 
-    @property
+    @cached_property
     def variables(self) -> tuple[str, ...]:
         """The ``$(name)`` variables in display order, each once."""
         return tuple(dict.fromkeys(v for s in self._slots() for v in VARIABLE_RE.findall(s.text)))
+
+    @cached_property
+    def _slot_list(self) -> list[_Slot]:
+        # A template is frozen, so its slots are worked out once (the dry run checks
+        # every row of a campaign against the same template).
+        return [slot for comp in self._ordered() for slot in _component_slots(comp, comp.type.upper())]
+
+    @cached_property
+    def _ordered_list(self) -> list[TemplateComponent]:
+        return sorted(self.components, key=lambda c: _ORDER.get(c.type.upper(), 5))
 
     def check_params(self, params: Mapping[str, object] | None) -> list[TemplateProblem]:
         """Everything wrong with ``params`` for this template; an empty list means sendable.
@@ -379,11 +391,10 @@ class Template(_Approval):
     # -- internals -------------------------------------------------------------------------
 
     def _ordered(self) -> list[TemplateComponent]:
-        return sorted(self.components, key=lambda c: _ORDER.get(c.type.upper(), 5))
+        return self._ordered_list
 
     def _slots(self) -> Iterator[_Slot]:
-        for comp in self._ordered():
-            yield from _component_slots(comp, comp.type.upper())
+        return iter(self._slot_list)
 
     def _url_and_whitespace_problems(
         self, slots: list[_Slot], good: Mapping[str, str]
@@ -474,6 +485,7 @@ def template_key(code_or_name: str, language: str) -> tuple[str, str]:
 # -- helpers ----------------------------------------------------------------------------------
 
 _MISSING: Final = object()
+_BAD_URL_CHAR = re.compile(r"[\s\x00-\x1f]")
 
 
 def _problem(rule: str, var: str, message: str) -> TemplateProblem:
@@ -482,6 +494,8 @@ def _problem(rule: str, var: str, message: str) -> TemplateProblem:
 
 def _is_null(value: object) -> bool:
     """None, float NaN and pandas' NA/NaT: the shapes an empty spreadsheet cell takes."""
+    if isinstance(value, str):
+        return False
     if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return True
     if isinstance(value, SupportsFloat):  # floats, numpy scalars, Decimal
@@ -525,7 +539,7 @@ def _show(value: object, limit: int = 60) -> str:
 
 
 def _is_web_url(url: str) -> bool:
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if _BAD_URL_CHAR.search(url):
         return False
     try:
         parts = urlsplit(url)

@@ -41,6 +41,7 @@ from . import catalogue
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from ._wire import Push, WireRequest, WireResponse
 from .gateway import GatewayError, NonceCache, authenticate
+from .mns import DYBASEAPI_VERSION, SandboxMns
 from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
 
 __all__ = ["SandboxCore"]
@@ -48,6 +49,8 @@ __all__ = ["SandboxCore"]
 HOST_ID = "cams.ap-southeast-1.aliyuncs.com"
 WINDOW = 1.0
 INBOUND_WINDOW = 24 * 3600.0
+DEFAULT_SENDER = "8613800000000"
+_ACTION_VERSIONS = {"QueryTokenForMnsQueue": DYBASEAPI_VERSION}
 _JSON = {"content-type": "application/json;charset=utf-8"}
 
 
@@ -89,6 +92,8 @@ class SandboxCore:
         self.duplicate_rate = duplicate_rate
         self._lock = threading.Lock()
         self._parsed: dict[tuple[str, str], Template] = {}
+        self.mns = SandboxMns(seed=seed)
+        """The queue side: QueryTokenForMnsQueue and the SMQ endpoint (``sandbox/mns.py``)."""
         self.reset()
 
     # -- state ----------------------------------------------------------------------------
@@ -105,6 +110,8 @@ class SandboxCore:
             self._push_pending: list[dict[str, Any]] = []
             self._push_retry: dict[int, tuple[float, Push]] = {}
             self._inbound: dict[str, float] = {}
+            self._senders: set[str] = {DEFAULT_SENDER}
+            self.mns.reset()
             self._seq = 0
             self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "throttled": 0,
                                           "rejected": 0, "faults": 0, "pushes_dropped": 0}
@@ -128,8 +135,11 @@ class SandboxCore:
         with self._lock:
             when = self.clock() if at is None else at
             self._inbound[number] = max(self._inbound.get(number, 0.0), when)
-            return {"From": number, "To": to, "Timestamp": int(when * 1000), "Type": "TEXT",
-                    "Message": text}
+            event = {"MessageId": self.mns.new_message_id(), "From": number,
+                     "To": to or DEFAULT_SENDER, "Timestamp": int(when * 1000), "Type": "TEXT",
+                     "Message": text}
+            self.mns.enqueue("ChatAppInbound", event, when)
+            return dict(event)
 
     def window_open(self, number: str, now: float | None = None) -> bool:
         """Whether ``number`` sent an inbound message in the last 24 hours."""
@@ -144,11 +154,15 @@ class SandboxCore:
         if req.path.startswith("/_sandbox/"):
             return self._inspect(req)
         now = self.clock()
+        if req.path.startswith("/queues/"):  # SMQ (MNS) REST, signed with its own scheme
+            with self._lock:
+                return self.mns.handle(req, now)
         with self._lock:
             self.stats["requests"] += 1
             request_id = self._request_id()
             try:
-                caller = authenticate(req, self.keys, self._nonces, now, API_VERSION)
+                caller = authenticate(req, self.keys, self._nonces, now, API_VERSION,
+                                      _ACTION_VERSIONS)
             except GatewayError as exc:
                 self.stats["rejected"] += 1
                 return self._error(exc.status, exc.code, exc.message, request_id)
@@ -234,6 +248,7 @@ class SandboxCore:
     def _accept(self, key_id: str, message: Message, template: dict[str, Any] | None,
                 message_id: str, request_id: str, now: float) -> None:
         self.stats["accepted"] += 1
+        self._senders.add(message.from_)
         query = message.to_query()
         self._messages.append({
             "time": now, "access_key_id": key_id, "to": message.to, "from": message.from_,
@@ -278,6 +293,7 @@ class SandboxCore:
     def _push_event(self, due: float, event: dict[str, Any]) -> None:
         self._seq += 1
         heapq.heappush(self._timeline, (due, self._seq, event))
+        self.mns.enqueue("ChatAppStatus", dict(event), due)  # visible on the queue once due
 
     def _release(self, now: float) -> None:
         while self._timeline and self._timeline[0][0] <= now:
@@ -375,6 +391,29 @@ class SandboxCore:
         return _json_response(200, {"RequestId": request_id, "Code": "OK", "Success": True,
                                     "Data": {"Total": len(rows), "List": chunk}})
 
+    def _mns_token(self, key_id: str, params: dict[str, str], now: float,
+                   request_id: str) -> WireResponse:
+        """Dybaseapi QueryTokenForMnsQueue: temporary credentials for one receipt queue."""
+        if not params.get("MessageType"):
+            return self._error(400, "MissingMessageType", "MessageType is mandatory for this action.",
+                               request_id)
+        try:
+            token = self.mns.issue_token(params["MessageType"], params.get("QueueName"), now)
+        except ValueError as exc:
+            return self._reject("InvalidParameter", str(exc), request_id)
+        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
+                                    "MessageTokenDTO": token})
+
+    def _phone_numbers(self, key_id: str, params: dict[str, str], now: float,
+                       request_id: str) -> WireResponse:
+        """QueryChatappPhoneNumbers: the sender numbers seen, with their receipt queue names."""
+        rows = [{"PhoneNumber": number, "Status": "CONNECTED", "QualityRating": "GREEN",
+                 "VerifiedName": "Sandbox", "StatusQueue": self.mns.queue_name("ChatAppStatus"),
+                 "UpQueue": self.mns.queue_name("ChatAppInbound"), "StatusCallbackUrl": "",
+                 "UpCallbackUrl": ""} for number in sorted(self._senders)]
+        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
+                                    "Success": True, "PhoneNumbers": rows})
+
     # -- inspection endpoints ---------------------------------------------------------------
 
     def _inspect(self, req: WireRequest) -> WireResponse:
@@ -383,6 +422,9 @@ class SandboxCore:
             return _json_response(200, self.messages())
         if route == ("GET", "/_sandbox/receipts"):
             return _json_response(200, self.receipts())
+        if route == ("GET", "/_sandbox/stats"):
+            with self._lock:
+                return _json_response(200, {**self.stats, "faults_by_kind": dict(self.fault_counts)})
         if route == ("POST", "/_sandbox/reset"):
             self.reset()
             return _json_response(200, {"reset": True})
@@ -432,4 +474,6 @@ _ACTIONS: dict[str, _Handler] = {
     "ListChatappTemplate": SandboxCore._list_templates,
     "GetChatappTemplateDetail": SandboxCore._template_detail,
     "ListChatappMessage": SandboxCore._list_messages,
+    "QueryTokenForMnsQueue": SandboxCore._mns_token,
+    "QueryChatappPhoneNumbers": SandboxCore._phone_numbers,
 }

@@ -14,7 +14,8 @@ code                           status  when
 ``SignatureDoesNotMatch``      400     the signature is wrong (wrong secret, tampered request)
 ``InvalidTimeStamp.Expired``   400     ``x-acs-date`` / ``Timestamp`` more than 15 minutes off
 ``SignatureNonceUsed``         400     the nonce was seen in the last 15 minutes
-``InvalidVersion``             400     a version other than 2020-06-06
+``InvalidVersion``             400     a version other than 2020-06-06 (or than the
+                                       action's own, e.g. Dybaseapi's 2017-05-25)
 =============================  ======  ==================================================
 """
 
@@ -25,6 +26,7 @@ import hashlib
 import hmac
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -105,16 +107,21 @@ def _form_params(req: WireRequest) -> list[tuple[str, str]]:
 
 
 def authenticate(req: WireRequest, keys: dict[str, str], nonces: NonceCache, now: float,
-                 version: str) -> Caller:
-    """Verify the request's signature and return who is calling, or raise :class:`GatewayError`."""
+                 version: str, action_versions: Mapping[str, str] | None = None) -> Caller:
+    """Verify the request's signature and return who is calling, or raise :class:`GatewayError`.
+
+    ``action_versions`` names actions of other products served here and their API version.
+    """
     auth = req.headers.get("authorization", "")
     query = list(req.query)
     form = _form_params(req)
     params = dict(query)
     params.update(form)
     if auth.startswith("ACS3-HMAC-SHA256 "):
+        version = (action_versions or {}).get(req.headers.get("x-acs-action", ""), version)
         return _v3(req, auth, query, params, keys, nonces, now, version)
     if "Signature" in params:
+        version = (action_versions or {}).get(params.get("Action", ""), version)
         return _v1(req, params, keys, nonces, now, version)
     raise GatewayError(400, "IncompleteSignature",
                        "The request signature does not conform to Aliyun standards: no signature.")

@@ -345,7 +345,9 @@ class SandboxServer:
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            raise
+            # Stopping the server cancels open keep-alive connections. Swallowed, because
+            # asyncio's stream callback (3.11) would log a cancelled handler as an error.
+            pass
         except Exception:  # a bug here must cost one connection, never the server
             logger.exception("sandbox connection failed")
         finally:

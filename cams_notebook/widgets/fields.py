@@ -27,16 +27,20 @@ from pydantic.fields import FieldInfo
 
 from ..content import ContentType, PassThroughContent
 from ..models import _RANGES, _VIBER_ONLY, Message
+from ..templates import TemplateSummary
 
 __all__ = [
     "ADVANCED",
     "VIBER_ONLY",
     "WidgetSpec",
     "content_specs",
+    "field_keys",
     "form_value",
     "is_pass_through",
+    "language_choices",
     "message_spec",
     "party_placeholders",
+    "template_choices",
     "widget_spec",
 ]
 
@@ -122,16 +126,15 @@ def _members(annotation: Any) -> tuple[Any, ...]:
     return (annotation,)
 
 
-def _bounds(name: str, field: FieldInfo) -> tuple[float | None, float | None]:
+def _bounds(name: str, field: FieldInfo) -> tuple[Any, Any]:
     for range_name, low, high in _RANGES:
         if range_name == name:
             return low, high
-    low = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
-    high = next((m.le for m in field.metadata if isinstance(m, Le)), None)
-    return low, high  # type: ignore[return-value]
+    return (next((m.ge for m in field.metadata if isinstance(m, Ge)), None),
+            next((m.le for m in field.metadata if isinstance(m, Le)), None))
 
 
-def _num(value: float) -> str:
+def _num(value: Any) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
@@ -240,3 +243,46 @@ def _number(text: str) -> int | float | str:
         if convert is int or math.isfinite(value):
             return value
     return text
+
+
+# -- the template picker, and where a problem is shown ------------------------------------------
+
+NO_TEMPLATE = ("(choose a template)", "")
+
+
+def template_choices(summaries: list[TemplateSummary]) -> list[tuple[str, str]]:
+    """Picker options ``(label, TemplateCode)``: approved templates first, others with status.
+
+    A template keeps one code in every language, so languages are grouped under one entry.
+    """
+    groups: dict[str, list[TemplateSummary]] = {}
+    for s in summaries:
+        groups.setdefault(s.template_code, []).append(s)
+    ordered = sorted(groups.values(), key=lambda g: not any(s.approved for s in g))  # stable
+    return [NO_TEMPLATE] + [
+        (g[0].template_name if any(s.approved for s in g) else
+         f"{g[0].template_name} ({', '.join(sorted({str(s.audit_status) for s in g}))})",
+         g[0].template_code) for g in ordered]
+
+
+def language_choices(summaries: list[TemplateSummary], code: str) -> list[tuple[str, str]]:
+    """Language options for one template, the status shown for those not approved."""
+    return [(s.language if s.approved else f"{s.language} ({s.audit_status})", s.language)
+            for s in summaries if s.template_code == code]
+
+
+_KEY_ALIASES = {"TemplateName": "TemplateCode", "TemplateParams": "TemplateCode",
+                "body": "TemplateCode", "header": "TemplateCode"}
+
+
+def field_keys(field: str) -> list[str]:
+    """Where a problem about ``field`` may be shown, most specific first.
+
+    >>> field_keys("Content.name.formatted_name")
+    ['Content.name.formatted_name', 'Content.name', 'Content']
+    >>> field_keys("body")  # a rendered-template problem goes next to the picker
+    ['TemplateCode']
+    """
+    parts = field.replace("[", ".[").split(".")
+    keys = [".".join(parts[:n]).replace(".[", "[") for n in range(len(parts), 0, -1)]
+    return list(dict.fromkeys(_KEY_ALIASES.get(k, k) for k in keys))

@@ -15,17 +15,20 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..models import Message
 from ..problems import Problem
-from ..templates import RenderedButton, RenderedHeader, RenderedTemplate
+from ..templates import RenderedButton, RenderedHeader, RenderedTemplate, Template
 from .sms import sms_info, ucs2_characters
 
 __all__ = [
     "CHANNEL_NAMES",
+    "code_html",
     "content_bubble",
     "count_html",
+    "message_code",
     "page_html",
     "problem_text",
     "problems_html",
@@ -34,6 +37,7 @@ __all__ = [
     "sms_html",
     "summary_html",
     "template_bubble",
+    "template_note_html",
     "wire_html",
 ]
 
@@ -68,7 +72,7 @@ def _look(channel: str) -> tuple[str, str, str, str, str]:
 def _link(url: object) -> str:
     """A link for http(s) URLs; anything else is shown as text, never made clickable."""
     text = str(url)
-    if re.match(r"^https?://", text, re.I):
+    if re.match(r"^https?://", text, re.IGNORECASE):
         return f"<a href='{_e(text)}' target='_blank' rel='noopener'>{_e(text)}</a>"
     return f"<code>{_e(text)}</code>"
 
@@ -169,8 +173,8 @@ def content_bubble(channel: str, message_type: str | None, content: object) -> s
                      f"<div style='font-size:11px;opacity:.75'>reaction to "
                      f"{_e(content.get('messageId', ''))}</div>")
     elif "link" in content or "fileName" in content:
-        media = kind.split("_")[-1] if channel == "viber" and kind.startswith("text_") else kind
-        parts.append(_media("image" if media == "button" else media, content))
+        media = next((k for k in _ICONS if k in kind), kind or "file")  # text_video -> video
+        parts.append(_media(media, content))
     if content.get("text"):
         parts.append(_text(content["text"]))
     viber_button = channel == "viber" and "action" in content
@@ -369,7 +373,7 @@ def result_html(result: object) -> str:
             f"<b style='color:{colour}'>{title}</b><table>{cells}</table></div>")
 
 
-def receipts_html(events: list[Mapping[str, Any]], state: str = "") -> str:
+def receipts_html(events: Sequence[Mapping[str, Any]], state: str = "") -> str:
     """Delivery status as it changed (``Sent → Delivered → Read``), and why a failure failed.
 
     ``state`` says how watching goes: ``watching``, ``stopped``, ``timeout`` or ``""`` (done).
@@ -385,3 +389,39 @@ def receipts_html(events: list[Mapping[str, Any]], state: str = "") -> str:
              "timeout": " (stopped waiting)"}
     return (f"<div class='cams-receipts'><b>Delivery</b>: <span class='cams-status'>"
             f"{_e(trail)}</span>{_e(notes.get(state, ''))}{detail}</div>")
+
+
+def template_note_html(template: Template | None, error: str = "") -> str:
+    """A line under the picker: category, approval and quality, or why templates are missing."""
+    if error:
+        return f"<div style='color:{_ERROR};font-size:12px'>{_e(error)}</div>"
+    if template is None:
+        return ""
+    status = "approved" if template.approved else str(template.audit_status or "not approved")
+    bits = [template.category, status,
+            f"quality {template.quality_score}" if template.quality_score else None]
+    reason = f"<br>{_e(template.reason)}" if template.reason else ""
+    return (f"<div class='cams-note' style='font-size:12px;color:#667781'>"
+            f"{_e(' · '.join(b for b in bits if b))}{reason}</div>")
+
+
+# -- copy as code ---------------------------------------------------------------------------
+
+
+def message_code(data: Mapping[str, Any]) -> str:
+    """Python that builds the same ``Message`` from its keyword arguments and sends it.
+
+    Field order follows the model; values are Python literals (``repr``), so ``exec`` of the
+    text builds an equal message. The client comes from the environment: no key is written.
+    """
+    args = "".join(f"    {name}={data[name]!r},\n" for name in Message.model_fields
+                   if data.get(name) is not None)
+    return ("from cams_notebook import Client, Message\n\n"
+            f"message = Message(\n{args})\n"
+            "client = Client.from_env()\n"
+            "result = client.send(message)\n")
+
+
+def code_html(code: str) -> str:
+    return (f"<div class='cams-code'><b>Python</b><pre style='font-size:12px;"
+            f"background:#f6f8fa;padding:6px'>{_e(code)}</pre></div>")

@@ -1,0 +1,144 @@
+"""``cams-notebook receipts``: take delivery receipts into a SQLite store, for scripts.
+
+::
+
+    cams-notebook receipts --host 127.0.0.1 --port 8788 [--path /] [--store FILE]
+                           [--secret S] [--allow 10.0.0.0/8 ...]      # HTTP push receiver
+    cams-notebook receipts --pull [--message-type ChatAppStatus] [--queue NAME]
+                           [--preset intl|cn] [--store FILE] [--drain]  # queue consumer
+
+The receiver answers each push only after storing it; the consumer deletes queue messages
+only after storing them. Both run until Ctrl-C or SIGTERM (``--drain``: until the queue is
+empty), then print what they stored. Credentials come from ``ALIBABA_CLOUD_*`` as for
+``send``; without them the pull talks to the in-process sandbox. Exit status 0, or 2 for a
+usage error (a port in use, a bad argument).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .mns import MAX_WAIT_SECONDS
+from .receipt_server import DEFAULT_MAX_BODY
+from .receipt_store import DEFAULT_STORE
+
+__all__ = ["add_arguments", "run"]
+
+DEFAULT_PORT = 8788
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=DEFAULT_STORE,
+                        help=f"SQLite file to store receipts in (default {DEFAULT_STORE})")
+    push = parser.add_argument_group("HTTP push receiver (the default)")
+    push.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    push.add_argument("--port", type=int, default=DEFAULT_PORT,
+                      help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    push.add_argument("--path", default="/", help="callback path (default /)")
+    push.add_argument("--secret", help="require this secret as the last path segment or in an "
+                      "X-Cams-Secret header")
+    push.add_argument("--allow", action="append", metavar="CIDR",
+                      help="accept pushes only from these addresses/networks (repeatable)")
+    push.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
+                      help=f"largest push body in bytes (default {DEFAULT_MAX_BODY})")
+    pull = parser.add_argument_group("queue consumer (--pull)")
+    pull.add_argument("--pull", action="store_true", help="pull from the SMQ (MNS) queue instead")
+    pull.add_argument("--message-type", default="ChatAppStatus",
+                      choices=("ChatAppStatus", "ChatAppInbound"), help="which queue (default status)")
+    pull.add_argument("--queue", help="queue name (default: asked of QueryChatappPhoneNumbers)")
+    pull.add_argument("--preset", choices=("intl", "cn"),
+                      help="Dybaseapi/MNS endpoints (default: from the region)")
+    pull.add_argument("--endpoint", help="CAMS endpoint (host or URL; http only for loopback)")
+    pull.add_argument("--dybaseapi-endpoint", help="override the Dybaseapi endpoint")
+    pull.add_argument("--mns-endpoint", help="override the MNS endpoint")
+    pull.add_argument("--wait", type=int, default=MAX_WAIT_SECONDS,
+                      help=f"long-poll seconds per receive (0..{MAX_WAIT_SECONDS})")
+    pull.add_argument("--drain", action="store_true", help="stop once the queue is empty")
+
+
+def _on_sigterm(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .receipt_store import ReceiptStore
+
+    try:
+        store = ReceiptStore(args.store)
+    except Exception as exc:  # noqa: BLE001 - sqlite3 errors, OSError
+        print(f"cams-notebook receipts: cannot open {args.store!r}: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    _on_sigterm(stop)
+    try:
+        code = _pull(args, store, stop) if args.pull else _serve(args, store)
+    finally:
+        counts = {k: store.count(k) for k in ("status", "inbound", "undecodable")}
+        store.close()
+    if code == 0:
+        print(f"stored in {args.store}: {counts['status']} receipt(s), {counts['inbound']} inbound "
+              f"message(s), {counts['undecodable']} undecodable")
+    return code
+
+
+def _serve(args: argparse.Namespace, store: object) -> int:
+    from .receipt_server import ReceiptServer
+
+    try:
+        server = ReceiptServer(args.host, args.port, args.path, store=store,  # type: ignore[arg-type]
+                               secret=args.secret, allow=args.allow, max_body=args.max_body)
+    except (OSError, ValueError) as exc:
+        print(f"cams-notebook receipts: {exc}", file=sys.stderr)
+        return 2
+    shown = server.url.replace(f"/{args.secret}", "/<secret>") if args.secret else server.url
+    print(f"cams-notebook receipts: listening on {shown}, storing in {args.store}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()
+    return 0
+
+
+def _pull(args: argparse.Namespace, store: object, stop: threading.Event) -> int:
+    from .client import Client
+    from .errors import CamsError
+    from .receipt_queue import ReceiptQueue
+
+    overrides = {"endpoint": args.endpoint} if args.endpoint else {}
+    client = Client.from_env(**overrides)
+    queue = None
+    try:
+        queue = ReceiptQueue(client, message_type=args.message_type, queue_name=args.queue,
+                             store=store, preset=args.preset,  # type: ignore[arg-type]
+                             dybaseapi_endpoint=args.dybaseapi_endpoint,
+                             mns_endpoint=args.mns_endpoint, wait_seconds=args.wait)
+        print(f"cams-notebook receipts: pulling {queue.queue_name}, storing in {args.store}",
+              flush=True)
+        while not stop.is_set():
+            result = queue.poll(1 if args.drain else None)
+            if result.received:
+                print(f"received {result.received}: {result.stored.new} new, "
+                      f"{result.stored.duplicates} duplicate(s)", flush=True)
+            elif args.drain:
+                break
+    except KeyboardInterrupt:
+        pass
+    except (CamsError, ValueError) as exc:
+        print(f"cams-notebook receipts: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if queue is not None:
+            queue.close()
+        client.close()
+    return 0

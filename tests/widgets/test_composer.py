@@ -1,0 +1,456 @@
+"""The composer, headless: set widget values, click buttons, read the preview and the result."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Iterator
+from typing import Any
+
+import ipywidgets as W
+import pytest
+
+from cams_notebook import Client, Message, SendResult
+from cams_notebook.content import CONTENT_MODELS, dumps
+from cams_notebook.sandbox import Sandbox
+from cams_notebook.widgets import Composer
+from cams_notebook.widgets.fields import content_specs, is_pass_through
+
+TEMPLATE = "830174529611842305"  # order_shipped: en, es, pt_BR; variables name, order_id
+SENDER = "8613800000000"
+READ = "15550100001"  # sandbox magic numbers: Sent, Delivered, Read
+NEVER_READ = "15550100002"  # Sent, Delivered, and nothing more
+SECRET = "known-secret-value-4f1d"
+
+# A valid value for every structured content key, as a user types it, and as the model reads it.
+TYPED = {"text": "Hello there", "link": "https://cdn.example.com/a.jpg",
+         "thumbnail": "https://cdn.example.com/t.jpg", "fileSize": "1024", "duration": "30",
+         "fileName": "invoice.pdf", "fileType": "pdf", "caption": "Open",
+         "action": "https://shop.example.com", "latitude": "30.27", "longitude": "120.15",
+         "name": "HQ", "address": "1 Road", "messageId": "m-1", "emoji": "👍"}
+PARSED = {**TYPED, "fileSize": 1024, "duration": 30, "latitude": 30.27, "longitude": 120.15}
+JSON_CONTENT = {("whatsapp", "contacts"): [{"name": {"formatted_name": "Ada Lovelace"}}],
+                ("whatsapp", "interactive"): {"type": "button", "action": {"buttons": []}}}
+
+
+@pytest.fixture
+def client() -> Client:
+    return Sandbox(seed=1, receipt_delay=0).client()
+
+
+@pytest.fixture
+def composer(client: Client) -> Composer:
+    return Composer(client)
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Composer]:
+    """One composer for the channel x MessageType matrix: switching types is part of the test."""
+    composer = Composer(Sandbox(seed=1, receipt_delay=0).client())
+    yield composer
+    for widget in list(walk(composer.widget, set())):
+        widget.close()
+
+
+def shown(widget: W.Widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def content_shown(composer: Composer) -> list[str]:
+    """The content inputs on screen, in screen order."""
+    keys = {id(row): key for key, row in composer.rows.items()}
+    return [keys[id(row)] for row in composer.content_box.children if shown(row)]
+
+
+def parties(channel: str) -> tuple[str, str]:
+    return ("12345", "8613900000000") if channel in ("whatsapp", "viber") else ("page-1", "user-1")
+
+
+def json_value(key: tuple[str, str]) -> Any:
+    if key in JSON_CONTENT:
+        return JSON_CONTENT[key]
+    required = getattr(CONTENT_MODELS[key], "required", ())
+    return {k: "x" for k in required} or {"type": "x"}
+
+
+def fill_template(composer: Composer, to: str = READ, **params: str) -> None:
+    composer.fields["From"].value = SENDER
+    composer.fields["To"].value = to
+    composer.fields["TemplateCode"].value = TEMPLATE
+    for name, value in {"name": "Ada", "order_id": "A-1", **params}.items():
+        composer.fields[f"TemplateParams.{name}"].value = value
+
+
+def walk(widget: W.Widget, seen: set[str]) -> Iterator[W.Widget]:
+    if widget.comm is None or widget.model_id in seen:
+        return
+    seen.add(widget.model_id)
+    yield widget
+    for name in widget.keys:
+        value = getattr(widget, name)
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, W.Widget):
+                yield from walk(item, seen)
+
+
+# -- free-form: every channel and MessageType ---------------------------------------------
+
+
+@pytest.mark.parametrize("key", sorted(CONTENT_MODELS, key=str), ids=lambda k: "-".join(k))
+def test_each_message_type_shows_its_fields_and_builds_the_same_message(
+        shared: Composer, key: tuple[str, str]) -> None:
+    channel, message_type = key
+    sender, recipient = parties(channel)
+    shared.fields["ChannelType"].value = channel
+    shared.fields["Type"].value = "message"
+    shared.fields["MessageType"].value = message_type
+    specs = content_specs(CONTENT_MODELS[key])
+    expected_keys = ["Content" if s.kind == "json" else f"Content.{s.key}" for s in specs]
+    assert content_shown(shared) == expected_keys
+    assert not shown(shared.template_box) and shown(shared.message_box)
+
+    for k in expected_keys:
+        shared.fields[k].value = ""
+    shared.fields["From"].value, shared.fields["To"].value = sender, recipient
+    if is_pass_through(CONTENT_MODELS[key]):
+        content: Any = json_value(key)
+        shared.fields["Content"].value = dumps(content)
+    else:
+        content = {s.key: PARSED[s.key] for s in specs}
+        for s in specs:
+            shared.fields[f"Content.{s.key}"].value = TYPED[s.key]
+
+    assert shared.problems == []
+    direct = Message(channel_type=channel, type="message", from_=sender, to=recipient,
+                     message_type=message_type, content=content)
+    assert shared.message is not None
+    assert shared.message.to_query() == direct.to_query() == shared.value
+    assert not shared.send_button.disabled
+
+
+def test_message_types_follow_the_channel(composer: Composer) -> None:
+    composer.fields["Type"].value = "message"
+    composer.fields["ChannelType"].value = "viber"
+    assert "text_video_button" in [v for _, v in composer.fields["MessageType"].options]
+    composer.fields["ChannelType"].value = "line"
+    assert composer.fields["MessageType"].value == "text"  # viber's choice was not a LINE type
+    assert content_shown(composer) == ["Content"]
+
+
+def test_viber_only_settings_show_for_viber_only(composer: Composer) -> None:
+    assert not shown(composer.rows["Ttl"]) and shown(composer.rows["FallBackContent"])
+    composer.fields["ChannelType"].value = "viber"
+    assert all(shown(composer.rows[k]) for k in ("Label", "Ttl", "Tag", "TrackingData"))
+
+
+def test_hidden_settings_are_left_out_of_the_message(composer: Composer) -> None:
+    composer.set(channel_type="viber", from_="12345", to="8613900000000", message_type="text",
+                 content={"text": "Hi"}, ttl=3600, label="transaction")
+    assert composer.value["Ttl"] == "3600"
+    composer.fields["ChannelType"].value = "whatsapp"
+    assert composer.message is not None and "Ttl" not in composer.value
+
+
+def test_text_shows_a_live_character_count(composer: Composer) -> None:
+    composer.set(message_type="text", content={"text": "Hello"})
+    assert "5 / 4096 characters" in composer.counts["Content.text"].value
+    composer.fields["ChannelType"].value = "viber"
+    assert "5 / 1000 characters" in composer.counts["Content.text"].value
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def test_a_bad_number_disables_send_and_is_explained_next_to_the_field(composer: Composer) -> None:
+    fill_template(composer)
+    assert not composer.send_button.disabled
+    composer.fields["To"].value = "call me"
+    assert composer.send_button.disabled and composer.message is None and composer.value == {}
+    line = html.unescape(composer.errors["To"].value)
+    assert "To</b>: Enter a phone number with its country code, digits only" in line
+    assert "To" in composer.summary.value and "1 thing to fix" in composer.summary.value
+    assert composer.errors["From"].value == ""
+
+
+def test_too_long_text_and_a_bad_link_are_shown_under_their_fields(composer: Composer) -> None:
+    composer.set(from_=SENDER, to=READ, message_type="text", content={"text": "x" * 4097})
+    assert "Too long: this is 4097 characters long" in composer.errors["Content.text"].value
+    assert "#b00020" in composer.counts["Content.text"].value
+    composer.set(message_type="image", content={"link": "ftp://x/a.png"})
+    assert "starts with https://" in composer.errors["Content.link"].value
+    assert composer.send_button.disabled
+
+
+def test_missing_required_content_is_shown_per_field(composer: Composer) -> None:
+    composer.set(from_=SENDER, to=READ, message_type="document")
+    assert "required" in composer.errors["Content.fileName"].value
+    assert "required" in composer.errors["Content.link"].value
+
+
+def test_a_blank_template_variable_is_explained_next_to_it(composer: Composer) -> None:
+    fill_template(composer, name="   ")
+    line = composer.errors["TemplateParams.name"].value
+    assert "is blank" in line and composer.send_button.disabled
+    composer.fields["TemplateParams.name"].value = "Ada"
+    assert composer.errors["TemplateParams.name"].value == "" and composer.message is not None
+
+
+def test_an_advanced_problem_opens_the_advanced_section(composer: Composer) -> None:
+    fill_template(composer)
+    assert composer.advanced.selected_index is None
+    composer.fields["FallBackDuration"].value = "5"
+    assert "between 60 and 43200" in composer.errors["FallBackDuration"].value
+    assert composer.advanced.selected_index == 0
+
+
+def test_invalid_json_content_is_reported(composer: Composer) -> None:
+    composer.set(channel_type="telegram", from_="bot", to="chat", message_type="interactive",
+                 content='{"type": ')
+    assert "not valid JSON" in composer.errors["Content"].value
+
+
+# -- templates --------------------------------------------------------------------------------
+
+
+def test_template_picker_lists_approved_templates_first_with_status_for_others(
+        composer: Composer) -> None:
+    labels = [label for label, _ in composer.fields["TemplateCode"].options]
+    assert labels[:2] == ["(choose a template)", "order_shipped"]
+    assert "pending_template (auditing)" in labels and "rejected_template (fail)" in labels
+    assert labels.index("pending_template (auditing)") > labels.index("appointment_reminder")
+    assert not any("viber" in label for label in labels)
+    composer.fields["ChannelType"].value = "viber"
+    assert [label for label, _ in composer.fields["TemplateCode"].options][1:] == [
+        "viber_promo", "viber_notice"]
+
+
+def test_choosing_a_template_shows_its_languages_and_one_input_per_variable(
+        composer: Composer) -> None:
+    composer.fields["TemplateCode"].value = TEMPLATE
+    assert [v for _, v in composer.fields["Language"].options] == ["en", "es", "pt_BR"]
+    assert composer.fields["Language"].value == "en"
+    assert composer.fields["TemplateParams.name"].placeholder == "Alice"
+    assert composer.fields["TemplateParams.order_id"].placeholder == "A10023"
+    assert composer.fields["TemplateParams.name"].value == ""
+    composer.fields["Language"].value = "es"
+    assert composer.fields["TemplateParams.name"].placeholder == "Lucía"
+
+
+def test_template_preview_shows_the_filled_body(composer: Composer) -> None:
+    fill_template(composer)
+    preview = html.unescape(composer.preview.value)
+    assert "Hi Ada, your order A-1 is on its way!" in preview
+    assert "Track order" in preview and "https://shop.example.com/track/A-1" in preview
+    assert '"TemplateParams": "{\\"name\\":\\"Ada\\",\\"order_id\\":\\"A-1\\"}"' in preview
+
+
+def test_an_unapproved_template_cannot_be_sent(composer: Composer) -> None:
+    composer.set(from_=SENDER, to=READ, template_code="830174529611842995",
+                 template_params={"name": "Ada", "invoice_id": "I-1", "amount": "9"})
+    assert composer.send_button.disabled
+    assert "auditing" in composer.errors["TemplateCode"].value
+
+
+def test_template_details_are_fetched_once_per_language(client: Client,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+    fetch = client.get_template
+
+    def counting(code: str, *, language: str) -> Any:
+        calls.append((code, language))
+        return fetch(code, language=language)
+
+    monkeypatch.setattr(client, "get_template", counting)
+    composer = Composer(client)
+    for language in ("en", "es", "en", "es"):
+        composer.set(template_code=TEMPLATE, language=language)
+    assert calls == [(TEMPLATE, "en"), (TEMPLATE, "es")]
+
+
+def test_a_failed_template_listing_is_shown_once_not_retried_per_keystroke(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    client = Sandbox(seed=1, receipt_delay=0).client(access_key_secret="not-the-secret")
+    calls = []
+    listing = client.list_templates
+    monkeypatch.setattr(client, "list_templates", lambda **kw: calls.append(kw) or listing(**kw))
+    composer = Composer(client)
+    composer.fields["To"].value = "8613900000000"
+    composer.fields["From"].value = SENDER
+    assert len(calls) == 1
+    assert "Could not list templates" in composer.template_note.value
+    assert "SignatureDoesNotMatch" in composer.template_note.value
+
+
+def test_template_variables_survive_a_language_switch(composer: Composer) -> None:
+    fill_template(composer)
+    composer.fields["Language"].value = "pt_BR"
+    assert composer.fields["TemplateParams.name"].value == "Ada"
+    assert "Olá Ada" in composer.preview.value
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+def test_send_click_without_a_loop_sends_and_shows_ids_and_receipts(composer: Composer) -> None:
+    fill_template(composer)
+    composer.send_button.click()
+    result = composer.result
+    assert isinstance(result, SendResult) and result.code == "OK"
+    assert result.message_id in composer.result_view.value
+    assert result.request_id in composer.result_view.value
+    assert "Sent → Delivered → Read" in html.unescape(composer.receipt_view.value)
+
+
+def test_send_async_watches_receipts_in_a_task(composer: Composer) -> None:
+    fill_template(composer)
+
+    async def main() -> tuple[Any, str | None]:
+        result = await composer.send_async()
+        assert composer.receipt_task is not None
+        return result, await composer.receipt_task
+
+    result, status = asyncio.run(main())
+    assert result.code == "OK" and status == "Read"
+    assert "Sent → Delivered → Read" in html.unescape(composer.receipt_view.value)
+
+
+def test_send_click_in_a_running_loop_uses_a_task_and_stop_stops_watching(
+        composer: Composer) -> None:
+    fill_template(composer, to=NEVER_READ)
+
+    async def main() -> None:
+        composer.send_button.click()
+        assert composer.send_task is not None
+        await composer.send_task
+        await asyncio.sleep(0)
+        assert shown(composer.stop_button)
+        composer.stop_button.click()
+        with pytest.raises(asyncio.CancelledError):
+            await composer.receipt_task  # type: ignore[misc]
+
+    asyncio.run(main())
+    assert "Sent → Delivered" in html.unescape(composer.receipt_view.value)
+    assert "stopped watching" in composer.receipt_view.value
+    assert not shown(composer.stop_button)
+
+
+def test_a_refused_send_shows_the_error_class_and_code(composer: Composer) -> None:
+    fill_template(composer, to="15550100007")  # always throttled
+    result = composer.send()
+    assert composer.result is result and getattr(result, "code", None) == "System.LimitControl"
+    assert "ThrottledError" in composer.result_view.value
+    assert "System.LimitControl" in composer.result_view.value
+    assert composer.receipt_view.value == ""
+
+
+def test_sending_an_invalid_message_is_a_value_error(composer: Composer) -> None:
+    with pytest.raises(ValueError, match="not ready to send"):
+        composer.send()
+
+
+# -- API --------------------------------------------------------------------------------------
+
+
+def test_set_prefills_from_snake_case_or_wire_names(composer: Composer) -> None:
+    composer.set(From=SENDER, To="+86 139 0000 0000", TemplateCode=TEMPLATE, Language="pt-br",
+                 TemplateParams={"name": "João", "order_id": "A-9"})
+    assert composer.value == Message(
+        channel_type="whatsapp", type="template", from_=SENDER, to="8613900000000",
+        template_code=TEMPLATE, language="pt_BR",
+        template_params={"name": "João", "order_id": "A-9"}).to_query()
+
+
+def test_set_rejects_fields_the_form_does_not_have(composer: Composer) -> None:
+    with pytest.raises(TypeError, match="payload"):
+        composer.set(payload=["a"])
+    with pytest.raises(ValueError, match="not a content field"):
+        composer.set(message_type="text", content={"link": "https://x.example"})
+    with pytest.raises(ValueError, match="not among"):
+        composer.set(template_code="999")
+
+
+def test_observe_is_called_with_each_new_valid_message(composer: Composer) -> None:
+    seen: list[Message] = []
+    composer.observe(seen.append)
+    fill_template(composer)
+    composer.fields["To"].value = "oops"
+    composer.fields["To"].value = "8613900000001"
+    assert [m.to for m in seen] == [READ, "8613900000001"]
+    assert all(isinstance(m, Message) for m in seen)
+
+
+def test_copy_as_code_round_trips_a_template_message(composer: Composer) -> None:
+    fill_template(composer)
+    composer.code_button.click()
+    assert shown(composer.code_view) and "message = Message(" in composer.code_view.value
+    code = composer.code
+    assert code is not None and "client.send(message)" in code and "from_=" in code
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - the point; it sends to the default sandbox (no keys set)
+    assert namespace["message"] == composer.message
+    assert namespace["result"].code == "OK"
+
+
+@pytest.mark.parametrize("fields", [
+    {"channel_type": "viber", "from_": "12345", "to": "+86 139 0000 0000",
+     "message_type": "text_button", "label": "transaction", "ttl": 3600,
+     "content": {"text": "Hi 🚚", "caption": "Open", "action": "https://x.example"},
+     "fall_back_content": "Hi by SMS"},
+    {"channel_type": "whatsapp", "from_": SENDER, "to": READ, "message_type": "location",
+     "content": {"latitude": 30.27, "longitude": 120, "name": "HQ"}, "task_id": "T-1"},
+    {"channel_type": "line", "from_": "chan", "to": "user", "message_type": "flex",
+     "content": {"altText": "Hi", "contents": {"type": "bubble"}}},
+], ids=["viber-button", "whatsapp-location", "line-json"])
+def test_copy_as_code_round_trips_free_form_messages(composer: Composer,
+                                                     fields: dict[str, Any]) -> None:
+    composer.set(**fields)
+    namespace: dict[str, Any] = {}
+    exec(compile(composer.code or "", "<composer>", "exec"), namespace)  # noqa: S102
+    assert namespace["message"] == composer.message
+    assert namespace["message"].to_query() == Message(**fields, type="message").to_query()
+
+
+def test_fallback_sms_preview_counts_segments(composer: Composer) -> None:
+    fill_template(composer)
+    composer.fields["FallBackContent"].value = "Your order A-1 is on its way"
+    assert "1 SMS segment, GSM-7" in composer.preview.value
+    composer.fields["FallBackContent"].value = "🚚" * 40
+    assert "2 SMS segments, UCS-2" in composer.preview.value
+
+
+def test_widget_state_never_holds_the_secret() -> None:
+    client = Sandbox(access_key_secret=SECRET, seed=1, receipt_delay=0).client()
+    composer = Composer(client)
+    fill_template(composer)
+    composer.fields["TaskId"].value = "T-1"
+    composer.code_button.click()
+    assert composer.send().code == "OK"  # type: ignore[union-attr]
+    widgets = list(walk(composer.widget, set()))
+    assert len(widgets) > 50
+    for widget in widgets:
+        assert SECRET not in repr(widget.get_state())
+    assert SECRET not in repr(composer) and SECRET not in str(composer._repr_mimebundle_())
+
+
+def test_text_repr_is_deterministic(client: Client) -> None:
+    first, second = Composer(client), Composer(client)
+    fill_template(first)
+    fill_template(second)
+    first.send()
+    assert repr(first) == repr(second) == (
+        "Composer(channel='whatsapp', type='template', ready=True)")
+    bundle = first._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(first)
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_without_a_client_the_sandbox_is_used_lazily() -> None:
+    composer = Composer()
+    assert composer.client.sandbox is not None
+    fill_template(composer)
+    assert composer.send().code == "OK"  # type: ignore[union-attr]
+
+
+def test_an_async_client_is_refused() -> None:
+    with pytest.raises(TypeError, match="blocking"):
+        Composer(Sandbox(seed=1).async_client())  # type: ignore[arg-type]
