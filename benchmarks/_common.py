@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cams_notebook.sandbox._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
@@ -32,6 +32,7 @@ __all__ = [
     "fmt_spread",
     "import_seconds",
     "median",
+    "process_cpu_seconds",
     "sandbox_process",
 ]
 
@@ -86,9 +87,9 @@ def sandbox_process(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
 
 
 def cpu_rounds(
-    variants: dict[str, Callable[[int], object]], *, rounds: int, per_round: int,
+    variants: Mapping[str, Callable[[int], object]], *, rounds: int, per_round: int,
     warmup: int = 0, rotate: bool = True,
-    prepare: dict[str, Callable[[int], object]] | None = None,
+    prepare: Mapping[str, Callable[[int], object]] | None = None,
 ) -> dict[str, list[float]]:
     """Client CPU seconds per operation, one figure per round for each variant.
 
@@ -114,6 +115,13 @@ def cpu_rounds(
             variants[name](per_round)
             out[name].append((time.process_time() - start) / per_round)
     return out
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds another process has used so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def median(values: Sequence[float]) -> float:

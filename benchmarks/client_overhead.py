@@ -19,6 +19,7 @@ SDK, own share <= 60 us per message. Needs no arguments; takes about a minute.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -82,16 +83,17 @@ def ours_sender(client: Client) -> Callable[[int], object]:
     return run
 
 
-def bare_httpx_sender(client: Client) -> tuple[Callable[[int], object], Callable[[int], None]]:
-    """``httpx.Client.post`` of requests signed beforehand, off the clock: ``(run, prepare)``.
-    Each request has its own nonce, so the sandbox answers every one as it answers (a)."""
-    http = httpx.Client(timeout=10.0)
+def bare_httpx_sender(http: httpx.Client, client: Client
+                      ) -> tuple[Callable[[int], object], Callable[[int], None]]:
+    """``http.post(url, headers=...)`` of requests signed beforehand, off the clock (URL as a
+    string, headers as a dict): ``(run, prepare)``. Each request has its own nonce, so the
+    sandbox answers every one as it answers (a)."""
     signed: list[tuple[str, dict[str, str]]] = []
 
     def prepare(n: int) -> None:
         signed[:] = [_signed(client) for _ in range(n)]
 
-    def run(n: int) -> object:
+    def run(n: int) -> httpx.Response:
         for url, headers in signed[:n]:
             answer = http.post(url, headers=headers)
         return answer
@@ -103,15 +105,12 @@ def bare_httpx_sender(client: Client) -> tuple[Callable[[int], object], Callable
 
 
 def measure_sends(base_url: str) -> dict[str, list[float]]:
-    client = Client(access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET,
-                    endpoint=base_url)
-    bare, prepare = bare_httpx_sender(client)
-    variants = {"ours": ours_sender(client), "sdk": sdk_sender(base_url), "httpx": bare}
-    try:
+    with Client(access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET,
+                endpoint=base_url) as client, httpx.Client(timeout=10.0) as http:
+        bare, prepare = bare_httpx_sender(http, client)
+        variants = {"ours": ours_sender(client), "sdk": sdk_sender(base_url), "httpx": bare}
         return cpu_rounds(variants, rounds=ROUNDS, per_round=PER_ROUND, warmup=200,
                           prepare={"httpx": prepare})
-    finally:
-        client.close()
 
 
 def measure_own_share(base_url: str) -> dict[str, list[float]]:
@@ -166,8 +165,9 @@ def _signed(client: Client) -> tuple[str, dict[str, str]]:
 
 def main() -> int:
     began = time.perf_counter()
-    print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}; client CPU time "
-          "(time.process_time) per message, median of interleaved rounds (± = half the IQR)")
+    print(f"Python {sys.version.split()[0]}, httpx {httpx.__version__}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; client CPU time (time.process_time) per "
+          "message, median of interleaved rounds (± = half the IQR)")
     with sandbox_process("--qps", "1000000") as (base_url, _):
         sends = measure_sends(base_url)
         own = measure_own_share(base_url)

@@ -125,6 +125,7 @@ class CampaignEngine:
         self._stop_requested = False
         self._proven: asyncio.Event | None = None
         self._probing = False
+        self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.results: dict[str, tuple[Hashable, LedgerRow]] = {}
 
@@ -171,6 +172,7 @@ class CampaignEngine:
         self._stop = asyncio.Event()
         self._proven = asyncio.Event()
         self._probing = False
+        self._failure = None
         if self._stop_requested:
             self._halt()
         queue: asyncio.Queue[RowPlan | None] = asyncio.Queue(maxsize=self.concurrency * 2)
@@ -208,6 +210,7 @@ class CampaignEngine:
             left = queue.get_nowait()
             if left is not None:
                 self._finish(left, self._row(left, "not_sent"))
+        failure = failure or self._failure
         if failure is not None:
             raise failure
         return self.results
@@ -239,7 +242,14 @@ class CampaignEngine:
             if self.stopping:
                 self._finish(plan, self._row(plan, "not_sent"))
                 continue
-            await self._send_row(plan, in_flight)
+            try:
+                await self._send_row(plan, in_flight)
+            except Exception as exc:  # noqa: BLE001 - the journal (or on_progress) failed
+                # Without a journal write the at-most-once promise is gone: stop, and let
+                # run() raise it once the other rows are wound down.
+                if self._failure is None:
+                    self._failure = exc
+                self._halt()
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, but wake at once on a stop (so Stop does not wait out a backoff)."""

@@ -37,6 +37,8 @@ RESULT_COLUMNS = ["status", "message_id", "code", "message", "request_id", "atte
 PROBLEM_COLUMNS = ["index", "field", "rule", "severity", "message", "code"]
 STATUSES = ("sent", "failed", "invalid", "unknown", "not_sent", "skipped")
 _SESSION_JOURNALS: dict[str, MemoryLedger] = {}
+PLAN_SLICE = 20_000
+"""Rows planned (validated, keyed) at a time."""
 
 
 class InvalidFrameError(ValueError):
@@ -129,8 +131,11 @@ def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mappi
         for chunk in _chain(first, chunks):
             if list(chunk.columns) != columns:
                 raise ValueError("every chunk must have the same columns as the first one")
-            rows = ((row[0], row[1:]) for row in chunk.itertuples(index=True, name=None))
-            yield list(plan_rows(rows, mapping, campaign_id, keys_seen))
+            # Planned in slices, so a dry run over millions of rows holds one slice at a time.
+            for start in range(0, max(len(chunk), 1), PLAN_SLICE):
+                piece = chunk.iloc[start:start + PLAN_SLICE]
+                rows = ((row[0], row[1:]) for row in piece.itertuples(index=True, name=None))
+                yield list(plan_rows(rows, mapping, campaign_id, keys_seen))
 
     names = list(first.index.names) if first is not None else [None]
     return campaign_id, plans(), names
@@ -342,7 +347,7 @@ def _summary_line(plans: list[RowPlan], qps: int) -> str:
     valid = [p for p in plans if p.valid]
     channels = pd.Series([p.message.channel_type for p in valid if p.message]).value_counts()
     per = ", ".join(f"{n} {c}" for c, n in channels.items()) or "none"
-    seconds = len(valid) / (qps / 1.02) if qps else 0.0
+    seconds = len(valid) / (qps / 1.025) if qps else 0.0
     return (f"campaign: {len(plans)} rows, {len(valid)} valid ({per}), {len(plans) - len(valid)} "
             f"invalid; about {seconds:.0f} s at {qps}/s")
 
@@ -350,7 +355,7 @@ def _summary_line(plans: list[RowPlan], qps: int) -> str:
 async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progress: bool,
                on_invalid: str, params: Any, key: Any, campaign: str | None,
                concurrency: int | None, constants: Mapping[str, Any],
-               engine_box: dict[str, CampaignEngine] | None = None) -> CampaignResult:
+               engine_box: dict[str, Any] | None = None) -> CampaignResult:
     campaign_id, chunks, index_names = _prepare(frame, client, constants, params, key, campaign,
                                                 on_invalid)
     cache = _TemplateCache()
@@ -427,7 +432,7 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
     row twice.
     """
     async_client = client if isinstance(client, AsyncClient) else client.async_twin()
-    box: dict[str, CampaignEngine] = {}
+    box: dict[str, Any] = {}
 
     async def main() -> CampaignResult:
         try:
@@ -439,7 +444,7 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
                 await async_client.aclose()
 
     def interrupt() -> None:
-        box["interrupted"] = True  # type: ignore[assignment]
+        box["interrupted"] = True
         if "engine" in box:
             box["engine"].stop()
 
@@ -484,3 +489,9 @@ class CamsAccessor:
 
     def summary(self) -> pd.DataFrame:
         return summarise(self._frame)
+
+    def with_receipts(self, receipts: Any, **kwargs: Any) -> pd.DataFrame:
+        """The campaign result with delivery_status, delivered_at, read_at, failed_code, ... added."""
+        from .receipts import join_receipts
+
+        return join_receipts(self._frame, receipts, **kwargs)

@@ -7,6 +7,12 @@ old. The window is a little longer than the service's second (``margin``), so th
 jitter between our clock and the moment a request arrives cannot push ``limit + 1``
 arrivals into one server-side second.
 
+Starts are also spread out: consecutive starts are at least ``span / limit`` apart (4.08 ms
+at 250/s), never a burst of ``limit`` at once. A burst is legal by the window rule, but the
+requests in it leave (and arrive) over however long the CPU takes to build and sign them,
+so the next window's burst can overlap it at the server; measured against the loopback
+sandbox, bursts drew hundreds of throttle answers per 5,000 messages, even spacing none.
+
 On a throttle answer it pauses until the service's ``retry_after`` and lowers its limit
 for a while (multiplicative decrease, at most once per window: the throttles answering one
 burst are one signal, not one each, or a single burst would collapse the rate to 1/s), then
@@ -34,17 +40,18 @@ class WindowPacer:
 
     >>> pacer = WindowPacer(limit=2)
     >>> pacer.reserve(0.0), pacer.reserve(0.0), pacer.reserve(0.0)
-    (0.0, 0.0, 1.02)
+    (0.0, 0.5125, 1.025)
     """
 
-    def __init__(self, limit: int, *, window: float = 1.0, margin: float = 0.02,
-                 cooldown: float = 5.0) -> None:
+    def __init__(self, limit: int, *, window: float = 1.0, margin: float = 0.025,
+                 cooldown: float = 5.0, spread: bool = True) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1 request per window")
         self.ceiling = limit
         self.limit = limit
         self.span = window + margin
         self.cooldown = cooldown
+        self.spread = spread
         self._starts: deque[float] = deque()
         self._paused_until = 0.0
         self._reduced_until = 0.0
@@ -59,6 +66,8 @@ class WindowPacer:
             self._starts.popleft()
         if len(self._starts) >= self.limit:
             start = max(start, self._starts[-self.limit] + self.span)
+        if self.spread and self._starts:
+            start = max(start, self._starts[-1] + self.span / self.limit)
         self._starts.append(start)
         return start
 

@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 import httpx
 from pydantic import SecretStr
@@ -50,10 +50,8 @@ CANONICAL_QUERY_EXTENSION = "cams_canonical_query"
 """Request extension holding the query string when it is already canonical (see ``sign``)."""
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
-
-
 _ESCAPED = [chr(b) if chr(b) in _UNRESERVED else f"%{b:02X}" for b in range(256)]
-"""Each UTF-8 byte value as it appears in an RFC 3986 encoded string."""
+"""Each byte value as it appears in an RFC 3986 encoded string."""
 
 
 def percent_encode(value: str) -> str:
@@ -99,7 +97,7 @@ def canonical_request_v3(
     ``headers`` must have lower-case names; ``signed_headers`` names those to sign.
     """
     names = sorted({name.lower() for name in signed_headers})
-    block = "".join(f"{name}:{headers[name].strip()}\n" for name in names)
+    block = "".join([f"{name}:{headers[name].strip()}\n" for name in names])
     signed = ";".join(names)
     query_string = query if isinstance(query, str) else canonical_query(query)
     canonical = "\n".join((method.upper(), path or "/", query_string, block, signed, payload_sha256))

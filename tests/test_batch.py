@@ -19,9 +19,9 @@ ORDER_SHIPPED = "830174529611842305"  # variables: name, order_id
 PENDING = "830174529611842995"  # not approved
 SENDER = "8613800000000"
 TEMPLATE = {"channel_type": "whatsapp", "type": "template", "from_": SENDER,
-                "template_code": ORDER_SHIPPED, "language": "en"}
+            "template_code": ORDER_SHIPPED, "language": "en"}
 TEXT = {"channel_type": "whatsapp", "type": "message", "from_": SENDER, "message_type": "text",
-            "content": {"text": "hello"}}
+        "content": {"text": "hello"}}
 BLANKS = [None, np.nan, float("nan"), pd.NA, pd.NaT, ""]
 
 

@@ -27,7 +27,7 @@ import pytest
 from cams_notebook.batch import FrameMapping, RowPlan, plan_rows
 from cams_notebook.engine import CampaignEngine, Counts, run_in_thread
 from cams_notebook.errors import ServerError, ThrottledError
-from cams_notebook.ledger import INTENT, Ledger, MemoryLedger, SqliteLedger
+from cams_notebook.ledger import INTENT, Ledger, LedgerRow, MemoryLedger, SqliteLedger
 from cams_notebook.models import Message, SendResult
 from cams_notebook.pacing import Backoff
 from cams_notebook.sandbox import Sandbox
@@ -37,8 +37,8 @@ T = TypeVar("T")
 SLOW = "15550100009"  # accepted, answered after 30 s
 ALWAYS_503 = "15550100008"
 TEMPLATE = {"channel_type": "whatsapp", "type": "template", "from_": "8613800000000",
-                "template_code": "830174529611842305", "language": "en",
-                "template_params": {"name": "Ada", "order_id": "A-1"}}
+            "template_code": "830174529611842305", "language": "en",
+            "template_params": {"name": "Ada", "order_id": "A-1"}}
 
 
 # -- virtual time --------------------------------------------------------------------------------
@@ -182,7 +182,8 @@ def test_rows_go_out_at_the_rate_asked_and_never_faster(vt: VirtualTime) -> None
     assert statuses(results) == {"sent": 600}
     assert sandbox.core.stats["throttled"] == 0
     assert busiest_second([m["time"] for m in sandbox.messages()]) <= 200
-    assert 2.0 < elapsed < 3.0  # three windows of 200, plus the latency of the last ones
+    # 600 starts spread evenly at 200 per 1.025 s, plus the latency of the last ones
+    assert 599 * 1.025 / 200 < elapsed < 599 * 1.025 / 200 + 0.4
 
 
 def test_throttled_rows_are_retried_until_sent(vt: VirtualTime) -> None:
@@ -434,6 +435,30 @@ def test_a_failing_chunk_source_winds_down_records_and_raises(vt: VirtualTime) -
     with pytest.raises(ValueError, match="row 7"):
         vt.run(engine.run(chunks()))
     assert sum(statuses(engine.results).values()) == 5  # every handed-out row has a result
+
+
+class FailingLedger(MemoryLedger):
+    """A journal whose disk fills up after ``room`` intents."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def intent(self, row: LedgerRow) -> None:
+        if self.room == 0:
+            raise OSError("No space left on device")
+        self.room -= 1
+        super().intent(row)
+
+
+@pytest.mark.parametrize("room", [0, 5])
+def test_a_journal_that_cannot_be_written_stops_the_campaign_and_raises(vt: VirtualTime,
+                                                                        room: int) -> None:
+    client = ScriptedClient()
+    engine = CampaignEngine(client, qps=100, ledger=FailingLedger(room))
+    with pytest.raises(OSError, match="No space"):
+        vt.run(engine.run([plans_for(numbers(50))]))
+    assert len(client.calls) == room  # nothing goes out without its intent on record
 
 
 # -- run_in_thread ----------------------------------------------------------------------------------

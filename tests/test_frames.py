@@ -38,9 +38,9 @@ ORDER_SHIPPED = "830174529611842305"  # variables: name, order_id
 PENDING = "830174529611842995"
 SLOW, ALWAYS_503 = "15550100009", "15550100008"
 SHIPPED = {"channel_type": "whatsapp", "type": "template", "from_": "8613800000000",
-               "template_code": ORDER_SHIPPED, "language": "en", "params": ["name", "order_id"]}
+           "template_code": ORDER_SHIPPED, "language": "en", "params": ["name", "order_id"]}
 VIBER_TEXT = {"channel_type": "viber", "type": "message", "from_": "8613800000000",
-                  "message_type": "text", "content": {"text": "Your parcel is on its way"}}
+              "message_type": "text", "content": {"text": "Your parcel is on its way"}}
 RESULT_COLUMNS = ["status", "message_id", "code", "message", "request_id", "attempts",
                   "latency_ms", "sent_at", "error"]
 
@@ -260,7 +260,7 @@ def test_a_journal_file_keeps_a_rerun_from_sending_again(sandbox: Sandbox, tmp_p
 def test_an_unknown_outcome_is_reported_and_not_resent(sandbox: Sandbox) -> None:
     frame = recipients(3)
     frame.loc[1, "to"] = SLOW  # the sandbox answers after 30 s
-    client = sandbox.client(timeout=0.3)
+    client = sandbox.client(timeout=0.1)
     result = send_frame(frame, client=client, progress=False, **SHIPPED)
     assert list(result["status"]) == ["sent", "unknown", "sent"]
     assert result.loc[1, "error"].startswith("OutcomeUnknownError")

@@ -25,9 +25,17 @@ def busiest_second(starts: list[float]) -> int:
     return most
 
 
-def test_first_limit_starts_go_at_once_and_the_next_waits_a_full_window() -> None:
-    pacer = WindowPacer(limit=2)
-    assert [pacer.reserve(0.0) for _ in range(3)] == [0.0, 0.0, pytest.approx(1.02)]
+def test_without_spreading_the_first_limit_starts_go_at_once_and_the_next_waits_a_window() -> None:
+    pacer = WindowPacer(limit=2, spread=False)
+    assert [pacer.reserve(0.0) for _ in range(3)] == [0.0, 0.0, pytest.approx(pacer.span)]
+
+
+def test_starts_are_spread_evenly_instead_of_bursting() -> None:
+    pacer = WindowPacer(limit=250)
+    starts = [pacer.reserve(0.0) for _ in range(500)]
+    gaps = {round(b - a, 9) for a, b in zip(starts, starts[1:])}
+    assert gaps == {round(pacer.span / 250, 9)}
+    assert busiest_second(starts) <= 250
 
 
 def test_limit_below_one_is_refused() -> None:
@@ -38,8 +46,11 @@ def test_limit_below_one_is_refused() -> None:
 def test_a_steady_backlog_is_sent_at_the_full_limit() -> None:
     pacer = WindowPacer(limit=50)
     starts = [pacer.reserve(0.0) for _ in range(500)]
-    assert busiest_second(starts) == 50
-    assert starts[-1] == pytest.approx(9 * pacer.span)  # ten windows' worth, no time lost
+    assert busiest_second(starts) == 49  # 50 per 1.025 s: the margin costs one slot a second
+    assert starts[-1] == pytest.approx(499 * pacer.span / 50)  # evenly spread, no time lost
+    bursty = WindowPacer(limit=50, spread=False)
+    starts = [bursty.reserve(0.0) for _ in range(500)]
+    assert starts[-1] == pytest.approx(9 * bursty.span)  # ten windows' worth, no time lost
 
 
 # Arrival patterns: gaps between calls (bursts of zeros, trickles, pauses longer than a window).
@@ -100,7 +111,7 @@ def test_a_throttle_lowers_the_limit_by_a_fifth() -> None:
     pacer = WindowPacer(limit=100)
     pacer.throttled(0.0)
     assert pacer.limit == 80
-    assert pacer.rate == pytest.approx(80 / 1.02)
+    assert pacer.rate == pytest.approx(80 / pacer.span)
 
 
 def test_throttles_answering_one_burst_lower_the_limit_once() -> None:

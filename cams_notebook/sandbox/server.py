@@ -54,7 +54,7 @@ SLOWLORIS_INTERVAL = 2.0
 _LINGER_SECONDS = 1.0
 _READ_SIZE = 65536
 _NO_BODY_STATUSES = frozenset({204, 304})
-_FAULTS = frozenset({None, "reset", "hang", "slowloris"})
+_FAULTS = frozenset({None, "refuse", "reset", "hang", "slowloris"})
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 _REFUSAL_CODES = {
     413: "RequestEntityTooLarge",
@@ -452,8 +452,11 @@ class _HttpConnection:
             resp = self.core.handle(self._wire_request(request, headers, body))
             if resp.fault not in _FAULTS:
                 raise ValueError(f"unknown fault {resp.fault!r}")
-            head, payload = _response_events(resp, request.method)
             delay, fault = float(resp.delay), resp.fault
+            if fault == "refuse":  # the request is already here: the closest is a reset
+                fault = "reset"
+            head, payload = (None, b"") if fault in ("reset", "hang") else \
+                _response_events(resp, request.method)
         except Exception as exc:
             logger.exception("sandbox core failed on %r %r", request.method, request.target)
             message = f"The sandbox failed to handle the request: {type(exc).__name__}: {exc}"
@@ -472,6 +475,7 @@ class _HttpConnection:
             while await self.reader.read(_READ_SIZE):  # until the client gives up
                 pass
             return False
+        assert head is not None
         out = self.conn.send(head)
         if fault == "slowloris":
             self.writer.write(out)
