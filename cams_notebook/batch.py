@@ -111,6 +111,13 @@ class FrameMapping:
             self.constants[target] = value
         self.columns: dict[str, int] = {}
         position = {c: i for i, c in enumerate(columns)}
+        twice = sorted({str(c) for c in columns if list(columns).count(c) > 1
+                        and (_FIELD_FOR.get(str(c)) or c in _PARAMS_COLUMNS
+                             or c in (params.values() if isinstance(params, Mapping) else params or ())
+                             or c == key)})
+        if twice:
+            raise ValueError(f"column(s) {', '.join(map(repr, twice))} appear more than once in the "
+                             "frame: keep one of each")
         for column, i in position.items():
             target = _FIELD_FOR.get(str(column)) if isinstance(column, str) else None
             if target is None or column in _PARAMS_COLUMNS:
@@ -172,7 +179,7 @@ class FrameMapping:
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapping,

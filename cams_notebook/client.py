@@ -257,7 +257,7 @@ class BaseClient:
         """Decode an answer; raise :class:`ApiError` for a failure, return the JSON for success."""
         try:
             data = json.loads(body) if body else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or absurdly nested
             data = None
         retry_after = _retry_after(headers)
         if not isinstance(data, dict):
@@ -284,7 +284,15 @@ class BaseClient:
     @staticmethod
     def send_result(data: dict[str, Any]) -> SendResult:
         """A :class:`SendResult` from a successful SendChatappMessage answer."""
-        result = SendResult.model_validate(data)
+        message_id = data.get("MessageId")
+        if not isinstance(message_id, str) or not message_id:
+            raise OutcomeUnknownError(
+                "SendChatappMessage answered OK without a MessageId (got "
+                f"{type(message_id).__name__}); the message may have been sent")
+        try:
+            result = SendResult.model_validate(data)
+        except ValueError as exc:
+            raise OutcomeUnknownError(f"SendChatappMessage answered OK with a malformed body: {exc}") from exc
         if not result.message_id:
             raise OutcomeUnknownError(
                 "SendChatappMessage answered OK without a MessageId; the message may have been sent")

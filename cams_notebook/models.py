@@ -125,6 +125,23 @@ _DIGIT_CHANNELS = ("whatsapp", "viber")
 _RANGES = (("ttl", 30, 1209600), ("fall_back_duration", 60, 43200))
 
 
+def _unsendable(value: Any) -> bool:
+    """True when text in ``value`` cannot be encoded as UTF-8 (lone surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_unsendable(k) or _unsendable(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_unsendable(v) for v in value)
+    if isinstance(value, BaseModel):
+        return _unsendable(value.model_dump())
+    return False
+
+
 class Message(BaseModel):
     """One SendChatappMessage request, validated as the service would.
 
@@ -194,6 +211,13 @@ class Message(BaseModel):
     def _rule_problems(self) -> list[Problem]:
         out: list[Problem] = []
         channel, wire = self.channel_type, WIRE_NAMES
+        for name in _TEXT_FIELDS:
+            if _unsendable(getattr(self, name)):
+                out.append(problem(wire[name], "invalid_text",
+                                   "contains characters that cannot be sent (a lone surrogate, "
+                                   "usually from text decoded with errors='surrogateescape')"))
+        if out:
+            return out
         if channel in _DIGIT_CHANNELS:
             if not self.from_.isdigit():
                 out.append(problem("From", "digits_only",
@@ -316,11 +340,14 @@ class Message(BaseModel):
                 f"</small><table>{rows}</table></div>")
 
 
+_TEXT_FIELDS: tuple[str, ...] = ()  # filled in below, once the fields are known
+
 WIRE_NAMES: dict[str, str] = {
     name: str(field.alias) for name, field in Message.model_fields.items()
 }
 ALIASES: dict[str, str] = {name: wire for name, wire in WIRE_NAMES.items()}
 _WIRE_ORDER = sorted(WIRE_NAMES.items(), key=lambda item: item[1])
+_TEXT_FIELDS = tuple(n for n in WIRE_NAMES if n not in ("ttl", "fall_back_duration"))
 
 
 class SendResult(BaseModel):

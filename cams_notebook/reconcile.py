@@ -27,6 +27,7 @@ the last send) so a request still in flight is not taken for one that never arri
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -160,6 +161,9 @@ def _journal_for(result: pd.DataFrame, journal: Any) -> Ledger | None:
         return _SESSION_JOURNALS.get(getattr(result, "campaign", None) or "")
     if journal is False:
         return None
+    if not os.path.exists(journal):  # a typo must not start an empty journal
+        raise FileNotFoundError(f"no journal at {os.fspath(journal)!r}: pass the journal= "
+                                "given to send_frame (None for its default, False for none)")
     return SqliteLedger(journal)
 
 
@@ -179,11 +183,26 @@ def reconcile(result: pd.DataFrame, *, client: Client, receipts: Any = None, jou
     unknown = np.flatnonzero(status == "unknown")
     if len(unknown) == 0:
         return out
+    ledger = _journal_for(result, journal)
+    try:
+        settled = _settle(out, status, unknown, client, receipts, settle, sleep)
+        _apply(out, settled)
+        if ledger is not None:
+            _record(ledger, out, settled)
+    finally:
+        if ledger is not None and not isinstance(journal, Ledger) and journal is not None:
+            ledger.close()
+    return out
+
+
+def _settle(out: pd.DataFrame, status: Any, unknown: Any, client: Client, receipts: Any,
+            settle: float, sleep: Callable[[float], None]) -> dict[int, str | None]:
+    """Position -> MessageId (accepted) or None (not accepted), for each row with a TaskId."""
     sent_times = pd.to_datetime(out["sent_at"], utc=True).dropna()
-    if settle > 0 and len(sent_times):
+    if settle > 0 and len(sent_times):  # at most ``settle``, whatever the clocks say
         age = time.time() - sent_times.max().timestamp()
         if age < settle:
-            sleep(settle - age)
+            sleep(min(settle, settle - age))
 
     evidence, message_ids = _from_receipts(receipts)
     claimed = {m for m in out["message_id"].to_numpy()[status == "sent"] if isinstance(m, str)}
@@ -197,7 +216,6 @@ def reconcile(result: pd.DataFrame, *, client: Client, receipts: Any = None, jou
                 return message_id
         return None
 
-    asked: set[tuple[str, str | None]] = set()
     todo = [(t, n) for _, t, n in rows if t is not None and candidate(t, n, claimed) is None]
     if len(set(todo)) > _FEW and len(sent_times):
         # one listing of the campaign's window finds the accepted rows cheaply; absence in a
@@ -206,7 +224,7 @@ def reconcile(result: pd.DataFrame, *, client: Client, receipts: Any = None, jou
         _scan(client, {t for t, _ in todo}, start, evidence, sleep)
         todo = [(t, n) for t, n in todo if candidate(t, n, claimed) is None]
     _lookup(client, todo, evidence, sleep)
-    asked.update(todo)
+    asked = set(todo)
 
     settled: dict[int, str | None] = {}
     for _ in range(2):  # a second pass asks about rows whose receipt went to an earlier row
@@ -229,10 +247,7 @@ def reconcile(result: pd.DataFrame, *, client: Client, receipts: Any = None, jou
             break
         _lookup(client, late, evidence, sleep)
         asked.update(late)
-
-    _apply(out, settled)
-    _journal(result, out, journal, settled)
-    return out
+    return settled
 
 
 def _apply(out: pd.DataFrame, settled: Mapping[int, str | None]) -> None:
@@ -251,28 +266,21 @@ def _apply(out: pd.DataFrame, settled: Mapping[int, str | None]) -> None:
         out.iat[int(left), col["error"]] = "unknown: the row has no TaskId to look up"
 
 
-def _journal(result: pd.DataFrame, out: pd.DataFrame, journal: Any,
-             settled: Mapping[int, str | None]) -> None:
-    ledger = _journal_for(result, journal)
-    if ledger is None:
-        return
-    try:
-        keys = {p: str(out["key"].iat[p]) for p in settled}
-        known = ledger.get_many(keys.values())
-        for position, message_id in settled.items():
-            key = keys[position]
-            if not message_id:
-                ledger.forget(key)
-                continue
-            row = known.get(key)
-            if row is None:
-                continue  # not this journal's row: nothing to correct
-            row.status, row.message_id, row.code = "sent", message_id, "OK"
-            row.error = "reconciled: the service accepted it"
-            ledger.outcome(row)
-    finally:
-        if not isinstance(journal, Ledger) and journal not in (None, False):
-            ledger.close()
+def _record(ledger: Ledger, out: pd.DataFrame, settled: Mapping[int, str | None]) -> None:
+    """The journal follows: accepted rows get their outcome, the others are forgotten."""
+    keys = {p: str(out["key"].iat[p]) for p in settled}
+    known = ledger.get_many(keys.values())
+    for position, message_id in settled.items():
+        key = keys[position]
+        if not message_id:
+            ledger.forget(key)
+            continue
+        row = known.get(key)
+        if row is None:
+            continue  # not this journal's row: nothing to correct
+        row.status, row.message_id, row.code = "sent", message_id, "OK"
+        row.error = "reconciled: the service accepted it"
+        ledger.outcome(row)
 
 
 def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.DataFrame:
@@ -282,7 +290,7 @@ def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.
     Pass the same ``client``, ``journal`` and constants given to ``send_frame``; rows that
     were sent are not touched (the journal knows them). Returns the combined result.
     """
-    from .frames import send_frame
+    from .frames import CampaignResult, send_frame
 
     if len(frame) != len(result):
         raise ValueError(f"resend needs the campaign's frame and its result row for row; got "
@@ -291,9 +299,13 @@ def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.
     if not todo.any():
         return result
     again = send_frame(frame[todo], **send_kwargs)
-    combined = result.copy()
-    positions = np.flatnonzero(todo)
-    for column in again.columns:
-        if column in combined.columns:
-            combined.iloc[positions, combined.columns.get_loc(column)] = again[column].array
+    # by position, since labels may repeat; concat lets the columns' types meet (a time
+    # column of one resolution and one of another, say)
+    kept = np.flatnonzero(~todo)
+    combined = pd.concat([result.iloc[kept], again])
+    combined = combined.iloc[np.argsort(np.concatenate([kept, np.flatnonzero(todo)]),
+                                        kind="stable")]
+    if isinstance(result, CampaignResult):
+        combined = CampaignResult(combined)
+        combined.campaign = result.campaign
     return combined

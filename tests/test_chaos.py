@@ -16,6 +16,7 @@ A journal cut short (a copy made mid-write) must be refused, not silently reused
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import re
@@ -35,7 +36,7 @@ import pandas as pd
 import pytest
 from chaos_child import CAMPAIGN, client_for, recipients
 
-from cams_notebook import Client, reconcile, resend, send_frame
+from cams_notebook import Client, asend_frame, reconcile, resend, send_frame
 from cams_notebook.ledger import JournalError
 from cams_notebook.sandbox import Sandbox
 
@@ -118,6 +119,31 @@ def settle(frame: pd.DataFrame, result: pd.DataFrame, client: Client, journal: s
 # -- faults ------------------------------------------------------------------------------------
 
 ROWS, QPS, TIMEOUT = 10_000, 1000, 1.5
+LEAST_RATE = 0.1
+"""Of the limit. Two shared cores reach about 0.3 of 1000/s; a pacer that slows down for
+every throttle burst falls to a few hundredths, and would take many minutes."""
+
+
+def send_watched(frame: pd.DataFrame, url: str, **kwargs: Any) -> tuple[pd.DataFrame, float]:
+    """``asend_frame``, stopped with a clear failure if it runs far below the limit."""
+    async def main() -> tuple[pd.DataFrame, float]:
+        started = time.monotonic()
+        task = asyncio.ensure_future(asend_frame(frame, **kwargs))
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=5)
+            elapsed = time.monotonic() - started
+            if done:
+                return task.result(), elapsed
+            accepted = (await asyncio.to_thread(inspect, url, "stats"))["accepted"]
+            if elapsed > 30 and accepted / elapsed < LEAST_RATE * QPS:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                raise AssertionError(
+                    f"{accepted / elapsed:.0f} messages/s after {elapsed:.0f} s at a limit of "
+                    f"{QPS}/s: the pacing collapses under throttle bursts (3 % of answers)")
+
+    return asyncio.run(main())
 
 
 @pytest.mark.slow
@@ -129,9 +155,7 @@ def test_a_10000_row_campaign_under_harsh_faults_ends_true_and_sends_nothing_twi
     send_kwargs: dict[str, Any] = dict(qps=QPS, progress=False, **CAMPAIGN)
     with sandbox_process("--faults", "harsh", "--seed", "11", "--qps", str(QPS)) as url:
         client = client_for(url, TIMEOUT)
-        started = time.monotonic()
-        result = send_frame(frame, client=client, journal=journal, **send_kwargs)
-        elapsed = time.monotonic() - started
+        result, elapsed = send_watched(frame, url, client=client, journal=journal, **send_kwargs)
         assert set(result["status"]) <= {"sent", "failed", "unknown"}
         accepted = inspect(url, "messages")
         rounds = settle(frame, result, client, journal, **send_kwargs)
@@ -146,8 +170,7 @@ def test_a_10000_row_campaign_under_harsh_faults_ends_true_and_sends_nothing_twi
     assert set(first.loc[first["status"] == "sent", "to"]) == took
     check_true_and_once(frame, rounds[-1], accepted_after)
     assert set(stats["faults_by_kind"]) == FAULT_KINDS  # every kind of fault was met
-    # pacing must not collapse under throttle bursts that are 3 % of the answers
-    assert ROWS / elapsed >= 0.25 * QPS, f"{ROWS / elapsed:.0f} rows/s at a limit of {QPS}/s"
+    assert ROWS / elapsed >= LEAST_RATE * QPS, f"{ROWS / elapsed:.0f} rows/s at {QPS}/s"
 
 
 # -- kills -------------------------------------------------------------------------------------
