@@ -114,6 +114,11 @@ class _QueryUrl:
         return httpx.URL(f"{self._root}?{query}")
 
 
+def _secret(value: str | SecretStr | None) -> SecretStr | None:
+    """Kept for async_twin() as a SecretStr, so no repr of the client shows it."""
+    return SecretStr(value) if isinstance(value, str) else value
+
+
 def _mask(key_id: str) -> str:
     return key_id if len(key_id) <= 8 else f"{key_id[:4]}****{key_id[-4:]}"
 
@@ -144,8 +149,8 @@ class BaseClient:
         self.sandbox = sandbox
         """The in-process sandbox this client talks to, or None for a real endpoint."""
         self._settings: dict[str, Any] = dict(
-            access_key_id=access_key_id, access_key_secret=access_key_secret,
-            security_token=security_token, region=region, endpoint=endpoint, timeout=timeout,
+            access_key_id=access_key_id, access_key_secret=_secret(access_key_secret),
+            security_token=_secret(security_token), region=region, endpoint=endpoint, timeout=timeout,
             clock=clock, nonce=nonce, sandbox=sandbox)
         extra = {"nonce": nonce} if nonce is not None else {}
         self.auth = AcsV3Auth(access_key_id, access_key_secret, security_token=security_token,

@@ -154,7 +154,7 @@ class CampaignEngine:
         key = (self.client.access_key_id, cust_space_id or "")
         pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = self._pacers[key] = WindowPacer(self.qps)
+            pacer = self._pacers[key] = WindowPacer(self.qps, react_after=max(2, self.qps // 50))
         return pacer
 
     # -- running --------------------------------------------------------------------------

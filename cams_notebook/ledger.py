@@ -136,6 +136,17 @@ class SqliteLedger(Ledger):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._lock = threading.Lock()
+        if os.path.exists(self.path):
+            size = os.path.getsize(self.path)
+            with open(self.path, "rb") as handle:
+                head = handle.read(18)
+            header, page = head[:16], int.from_bytes(head[16:18], "big") if len(head) >= 18 else 0
+            page = 65536 if page == 1 else page
+            if size < 512 or header != b"SQLite format 3\x00" or not page or size % page:
+                # An existing journal this small or without the SQLite header is a copy cut
+                # short mid-write: reusing it would forget what was sent.
+                raise JournalError(self.path, f"file is not a database, or a journal cut short "
+                                   f"mid-write ({size} bytes)")
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except sqlite3.DatabaseError as exc:

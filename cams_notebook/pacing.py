@@ -44,7 +44,7 @@ class WindowPacer:
     """
 
     def __init__(self, limit: int, *, window: float = 1.0, margin: float = 0.025,
-                 cooldown: float = 5.0, spread: bool = True) -> None:
+                 cooldown: float = 5.0, spread: bool = True, react_after: int = 1) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1 request per window")
         self.ceiling = limit
@@ -52,10 +52,12 @@ class WindowPacer:
         self.span = window + margin
         self.cooldown = cooldown
         self.spread = spread
+        self.react_after = react_after
         self._starts: deque[float] = deque()
         self._paused_until = 0.0
         self._reduced_until = 0.0
         self._decreased_at = float("-inf")
+        self._recent: deque[float] = deque()
         self.throttles = 0
 
     def reserve(self, now: float) -> float:
@@ -72,8 +74,17 @@ class WindowPacer:
         return start
 
     def throttled(self, now: float, retry_after: float | None = None) -> None:
-        """The service said 'too fast': pause, and lower the limit for ``cooldown`` seconds."""
+        """The service said 'too fast': pause, and lower the limit for ``cooldown`` seconds.
+
+        With ``react_after`` above 1, stray throttle answers (the gateway has bursts of its
+        own) only delay their rows; the pacer reacts once that many arrive within one window.
+        """
         self.throttles += 1
+        self._recent.append(now)
+        while self._recent and self._recent[0] <= now - self.span:
+            self._recent.popleft()
+        if len(self._recent) < self.react_after:
+            return
         self._paused_until = max(self._paused_until, now + (retry_after if retry_after else 0.2))
         self._reduced_until = now + self.cooldown
         if now >= self._decreased_at + self.span:  # one decrease per window, not per answer
