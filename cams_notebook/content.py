@@ -52,9 +52,13 @@ VIBER_TEXT_LIMIT = 1000
 _PLACEHOLDER = re.compile(r"\{\{\s*\d+\s*\}\}")
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for all: ``json.dumps`` with options builds a new one on every call."""
+
+
 def dumps(value: Any) -> str:
     """Compact JSON with non-ASCII kept raw: the wire form of every JSON parameter."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def _check_link(value: str | None) -> str | None:

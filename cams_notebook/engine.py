@@ -154,7 +154,7 @@ class CampaignEngine:
         key = (self.client.access_key_id, cust_space_id or "")
         pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = self._pacers[key] = WindowPacer(self.qps, react_after=max(2, self.qps // 50))
+            pacer = self._pacers[key] = WindowPacer(self.qps, react_after=max(2, self.qps // 10))
         return pacer
 
     # -- running --------------------------------------------------------------------------
@@ -286,6 +286,8 @@ class CampaignEngine:
                 return
             start = pacer.reserve(self.clock())
             await self._pause(start - self.clock())
+            while (late := pacer.admit(self.clock())) and not self.stopping:
+                await self._pause(late)  # others left late, together: keep the window rule
             if self.stopping:
                 self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
                 return
@@ -306,6 +308,9 @@ class CampaignEngine:
                     self._fail(plan, row, error, began)
                     return
                 self.ledger.forget(plan.key)
+                # the row waits as told even when the pacer (seeing a stray throttle, not a
+                # rate that is too high) lets the others go on
+                await self._pause(error.retry_after or 0.0)
                 continue
             except OutcomeUnknownError as error:
                 in_flight.pop(plan.key, None)

@@ -7,14 +7,24 @@ old. The window is a little longer than the service's second (``margin``), so th
 jitter between our clock and the moment a request arrives cannot push ``limit + 1``
 arrivals into one server-side second.
 
+Bookings are plans; a request may leave later than booked (the event loop was busy, the
+process paused for garbage collection), and a late group leaves together. So right before a
+request goes out, :meth:`WindowPacer.admit` checks the same rule against the times requests
+actually left, and holds it back until the window allows it: a stall longer than the margin
+cannot put ``limit + 1`` actual starts into one window. That check uses half the margin, so
+ordinary lateness (a millisecond or two) is left to the margin instead of being turned into
+more waiting: with the full margin, 5,000 sends at 250/s were held back 16,000 times.
+
 Starts are also spread out: consecutive starts are at least ``span / limit`` apart (4.08 ms
 at 250/s), never a burst of ``limit`` at once. A burst is legal by the window rule, but the
 requests in it leave (and arrive) over however long the CPU takes to build and sign them,
 so the next window's burst can overlap it at the server; measured against the loopback
 sandbox, bursts drew hundreds of throttle answers per 5,000 messages, even spacing none.
 
-On a throttle answer it pauses until the service's ``retry_after`` and lowers its limit
-for a while (multiplicative decrease, at most once per window: the throttles answering one
+On throttle answers (``react_after`` of them within a window: the engine asks for a tenth
+of the limit, so the odd throttle a gateway hands out at any rate only delays its own row;
+reacting to every few, a campaign under 3 % random throttles sank to a fifth of its limit)
+it pauses until the service's ``retry_after`` and lowers its limit for a while (multiplicative decrease, at most once per window: the throttles answering one
 burst are one signal, not one each, or a single burst would collapse the rate to 1/s), then
 climbs back one step per quiet window (additive increase), so a shared account or a lower
 real limit settles instead of hammering the gateway.
@@ -50,10 +60,15 @@ class WindowPacer:
         self.ceiling = limit
         self.limit = limit
         self.span = window + margin
+        # admit() checks actual starts against a window halfway between the service's and
+        # ours: lateness that varies by less than half the margin is the margin's to absorb
+        # (holding those back only makes more lateness), a stall beyond that is held back.
+        self._admit_span = window + margin / 2
         self.cooldown = cooldown
         self.spread = spread
         self.react_after = react_after
         self._starts: deque[float] = deque()
+        self._sent: deque[float] = deque()
         self._paused_until = 0.0
         self._reduced_until = 0.0
         self._decreased_at = float("-inf")
@@ -72,6 +87,19 @@ class WindowPacer:
             start = max(start, self._starts[-1] + self.span / self.limit)
         self._starts.append(start)
         return start
+
+    def admit(self, now: float) -> float:
+        """Right before a request leaves: ``0.0`` (and its start recorded) when leaving ``now``
+        keeps at most ``limit`` actual starts in the window, else the seconds to wait first.
+        """
+        sent = self._sent
+        span = self._admit_span
+        while sent and sent[0] <= now - span:
+            sent.popleft()
+        if len(sent) >= self.limit:
+            return max(1e-4, sent[-self.limit] + span - now)
+        sent.append(now)
+        return 0.0
 
     def throttled(self, now: float, retry_after: float | None = None) -> None:
         """The service said 'too fast': pause, and lower the limit for ``cooldown`` seconds.

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,8 @@ _PAGE = 100
 _FEW = 20
 """Up to this many rows to look up, one query each; more, and the campaign's window is listed."""
 _MARGIN_MS = 600_000
+_LOOKUPS = 8
+"""ListChatappMessage questions in flight at once while settling rows one by one."""
 _TRIES = 5
 
 Evidence = dict[str, dict[str, str | None]]
@@ -133,14 +136,26 @@ def _pages(client: Client, params: dict[str, str], sleep: Callable[[float], None
 
 def _lookup(client: Client, rows: Iterable[tuple[str, str | None]], evidence: Evidence,
             sleep: Callable[[float], None]) -> None:
-    """Ask the service about each (TaskId, number), with no time bound."""
-    for task_id, to in set(rows):
+    """Ask the service about each (TaskId, number), with no time bound.
+
+    Each question is one round trip; a few run at once (``_LOOKUPS``), so settling a
+    thousand rows takes seconds rather than a thousand round trips.
+    """
+    def ask(row: tuple[str, str | None]) -> list[Mapping[str, Any]]:
+        task_id, to = row
         params = {"TaskId": task_id}
         if to:
             params["ClientNumber"] = to
-        for item in _pages(client, params, sleep):
-            if item.get("TaskId") == task_id:
-                _add(evidence, task_id, item.get("MessageId"), item.get("ClientNumber"))
+        return [item for item in _pages(client, params, sleep) if item.get("TaskId") == task_id]
+
+    todo = sorted(set(rows), key=lambda row: (row[0], row[1] or ""))
+    if not todo:
+        return
+    with ThreadPoolExecutor(max_workers=min(_LOOKUPS, len(todo)),
+                            thread_name_prefix="cams-reconcile") as pool:
+        for items in pool.map(ask, todo):  # in order, so evidence is added as it was before
+            for item in items:
+                _add(evidence, item.get("TaskId"), item.get("MessageId"), item.get("ClientNumber"))
 
 
 def _scan(client: Client, tasks: set[str], start_ms: int | None, evidence: Evidence,

@@ -25,7 +25,7 @@ import hmac
 import math
 import os
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -68,7 +68,22 @@ def percent_encode(value: str) -> str:
 
 def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     """Sorted, RFC 3986-encoded ``key=value`` pairs joined by ``&``."""
-    encoded = sorted([(percent_encode(k), percent_encode(v)) for k, v in pairs])
+    encoded: list[tuple[str, str]] = []
+    letters_only = True
+    for key, value in pairs:
+        if not value.isalnum() or not value.isascii():
+            value = "".join(map(_ESCAPED.__getitem__, value.encode("utf-8")))
+        if not key.isalpha() or not key.isascii():
+            letters_only = False
+            key = percent_encode(key)
+        encoded.append((key, value))
+    if letters_only:
+        # Keys of letters only (every CAMS parameter): "=" sorts before every letter, so
+        # sorting the "key=value" strings orders them as sorting the pairs would, for less.
+        joined = [f"{k}={v}" for k, v in encoded]
+        joined.sort()
+        return "&".join(joined)
+    encoded.sort()
     return "&".join([f"{k}={v}" for k, v in encoded])
 
 
@@ -111,6 +126,34 @@ def signature_v3(secret: str, canonical_request: str) -> str:
     return hmac.digest(secret.encode("utf-8"), string_to_sign.encode("utf-8"), "sha256").hex()
 
 
+class _HmacSha256:
+    """HMAC-SHA256 (RFC 2104) under one key, with the key's two padded blocks hashed once.
+
+    ``hmac.digest`` keys a new OpenSSL context on every call; copying two hash states that
+    already hold the padded key is a third of the time, and a client signs every request
+    with the same key.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:  # the SHA-256 block size
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def __repr__(self) -> str:
+        return "_HmacSha256(...)"
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
 def authorization_v3(access_key_id: str, signed_headers: str, signature: str) -> str:
     """The ``Authorization`` header value (no spaces after the commas)."""
     return f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
@@ -129,6 +172,7 @@ def signature_v1(params: Mapping[str, str], method: str, secret: str) -> str:
 
 _SIGNED_NAMES = frozenset({"host", "content-type"})
 """Signed besides every ``x-acs-*`` header."""
+_SIGNED_BYTES = frozenset(name.encode() for name in _SIGNED_NAMES)
 
 
 def _signed_headers(headers: httpx.Headers, added: Mapping[str, str]) -> dict[str, str]:
@@ -136,18 +180,25 @@ def _signed_headers(headers: httpx.Headers, added: Mapping[str, str]) -> dict[st
 
     Repeated headers are joined with ``", "``, as ``httpx.Headers.items()`` joins them.
     """
+    # httpx keeps each header as (name, lower-case name, value) in ``_list``; reading that
+    # directly saves building ``headers.raw`` and lower-casing every name again.
+    entries = getattr(headers, "_list", None)
+    if entries is None:  # another httpx: the public view
+        entries = [(name, name.lower(), value) for name, value in headers.raw]
     try:
-        return _decoded_signed_headers(headers.raw, added, "ascii")
+        return _decoded_signed_headers(entries, added, "ascii")
     except UnicodeDecodeError:  # rare: let httpx say how these headers are encoded
-        return _decoded_signed_headers(headers.raw, added, headers.encoding)
+        return _decoded_signed_headers(entries, added, headers.encoding)
 
 
-def _decoded_signed_headers(raw: list[tuple[bytes, bytes]], added: Mapping[str, str],
+def _decoded_signed_headers(entries: list[tuple[bytes, bytes, bytes]], added: Mapping[str, str],
                             encoding: str) -> dict[str, str]:
     signed: dict[str, str] = {}
-    for raw_name, raw_value in raw:
-        name = raw_name.lower().decode(encoding)
-        if name in added or not (name.startswith("x-acs-") or name in _SIGNED_NAMES):
+    for _, lower, raw_value in entries:
+        if not (lower.startswith(b"x-acs-") or lower in _SIGNED_BYTES):
+            continue
+        name = lower.decode(encoding)
+        if name in added:
             continue
         value = raw_value.decode(encoding)
         signed[name] = f"{signed[name]}, {value}" if name in signed else value
@@ -155,13 +206,65 @@ def _decoded_signed_headers(raw: list[tuple[bytes, bytes]], added: Mapping[str, 
     return signed
 
 
+_NAME_BYTES: dict[str, tuple[bytes, bytes]] = {}
+"""Header name -> (as sent, lower-case), encoded once: ``sign`` adds the same few names."""
+
+
+def _set_headers(headers: httpx.Headers, added: Mapping[str, str]) -> None:
+    """``headers[name] = value`` for each of ``added``, in one pass over the headers."""
+    entries = getattr(headers, "_list", None)
+    encoding = getattr(headers, "_encoding", None) or "utf-8"
+    if entries is None or encoding != "utf-8" and encoding != "ascii":
+        for name, value in added.items():
+            headers[name] = value
+        return
+    new = []
+    for name, value in added.items():
+        names = _NAME_BYTES.get(name)
+        if names is None:
+            names = _NAME_BYTES[name] = (name.encode(), name.lower().encode())
+        new.append((*names, value.encode(encoding)))
+    # Any earlier value of these names is replaced, as ``__setitem__`` would do (scanning
+    # every header once per name set); a request of ours has none of them.
+    lowered = {entry[1] for entry in new}
+    if not lowered.isdisjoint([entry[1] for entry in entries]):
+        entries[:] = [entry for entry in entries if entry[1] not in lowered]
+    entries.extend(new)
+
+
 _UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _UUID4_SET = (0x8000 << 48) | (4 << 76)
 
 
+_NONCE_BATCH = 256
+_nonces: Iterator[str] = iter(())
+
+
 def _default_nonce() -> str:
-    """A random (version 4) UUID as 32 hex digits: ``uuid.uuid4().hex`` without the object."""
-    return f"{int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+    """A random (version 4) UUID as 32 hex digits, like ``uuid.uuid4().hex``.
+
+    Drawn from the system's random source 256 at a time (one ``os.urandom`` call instead of
+    one per request); ``next`` on a list iterator is atomic, so threads never share one,
+    and a forked child starts a batch of its own.
+    """
+    global _nonces
+    try:
+        return next(_nonces)
+    except StopIteration:
+        pool = os.urandom(16 * _NONCE_BATCH)
+        batch = [f"{int.from_bytes(pool[i:i + 16], 'big') & _UUID4_CLEAR | _UUID4_SET:032x}"
+                 for i in range(0, len(pool), 16)]
+        _nonces = iter(batch[1:])
+        return batch[0]
+
+
+def _forget_nonces() -> None:
+    global _nonces
+    _nonces = iter(())
+
+
+if hasattr(os, "register_at_fork"):  # a child must not reuse the nonces its parent holds
+    os.register_at_fork(after_in_child=_forget_nonces)
 
 
 class AcsV3Auth(httpx.Auth):
@@ -194,6 +297,7 @@ class AcsV3Auth(httpx.Auth):
         self._secret = (
             access_key_secret if isinstance(access_key_secret, SecretStr) else SecretStr(access_key_secret)
         )
+        self._hmac = _HmacSha256(self._secret.get_secret_value().encode("utf-8"))
         if isinstance(security_token, str):
             security_token = SecretStr(security_token)
         self._token = security_token
@@ -222,14 +326,18 @@ class AcsV3Auth(httpx.Auth):
         query: str | list[tuple[str, str]] = raw_query
         if request.extensions.get(CANONICAL_QUERY_EXTENSION) != raw_query:
             query = parse_qsl(raw_query, keep_blank_values=True)
-        canonical, names = canonical_request_v3(
-            request.method, request.url.path, query, signed, signed, payload_sha256
-        )
-        signature = signature_v3(self._secret.get_secret_value(), canonical)
-        added["Authorization"] = authorization_v3(self.access_key_id, names, signature)
-        headers = request.headers
-        for name, value in added.items():
-            headers[name] = value
+        # canonical_request_v3, for names that are lower-case already
+        names = sorted(signed)
+        block = "".join([f"{name}:{signed[name].strip()}\n" for name in names])
+        if not isinstance(query, str):
+            query = canonical_query(query)
+        signed_names = ";".join(names)
+        canonical = "\n".join((request.method.upper(), request.url.path or "/", query, block,
+                               signed_names, payload_sha256))
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        signature = self._hmac.hexdigest(f"{ALGORITHM}\n{digest}".encode())  # = signature_v3
+        added["Authorization"] = authorization_v3(self.access_key_id, signed_names, signature)
+        _set_headers(request.headers, added)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)

@@ -162,6 +162,8 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         async def timed(awaitable: Any) -> Any:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if asyncio.iscoroutine(awaitable):
+                    awaitable.close()  # never started: say so, instead of a "never awaited" warning
                 raise httpx.ReadTimeout("the answer took longer than the read timeout", request=request)
             try:
                 return await asyncio.wait_for(awaitable, remaining)

@@ -199,6 +199,35 @@ def test_throttled_rows_are_retried_until_sent(vt: VirtualTime) -> None:
     assert vt.loop.time() - began < 12.0
 
 
+def test_stray_throttles_delay_their_rows_but_not_the_campaign(vt: VirtualTime) -> None:
+    # 3 % of rows are throttled once at random (the gateway's own hiccups, not our rate): the
+    # pacer keeps the full rate, and each such row waits its retry_after and is sent.
+    rows = numbers(2000)
+    client = ScriptedClient({to: [throttled()] for to in rows[::33]})
+    began = vt.loop.time()
+    engine, results = vt.run(run_engine(client, [plans_for(rows)], qps=200))
+    assert statuses(results) == {"sent": 2000}
+    assert engine.counts.throttled == len(rows[::33])
+    assert engine.pacer_for(None).limit == 200
+    assert vt.loop.time() - began < 2000 * 1.025 / 200 + 1.0
+    retried = {to: [t for t, n, _ in client.calls if n == to] for to in rows[::33]}
+    assert all(len(ts) == 2 and ts[1] - ts[0] >= 0.01 + 0.1 for ts in retried.values())
+
+
+def test_a_throttle_storm_lowers_the_rate(vt: VirtualTime) -> None:
+    # A third of the rows throttled: that is a rate problem, and the pacer slows down.
+    rows = numbers(900)
+    client = ScriptedClient({to: [throttled()] for to in rows[::3]})
+    engine = CampaignEngine(client, qps=200, ledger=MemoryLedger())
+    pacer = engine.pacer_for(None)
+    limits: list[int] = []
+    reserve = pacer.reserve
+    pacer.reserve = lambda now: limits.append(pacer.limit) or reserve(now)  # type: ignore[method-assign]
+    results = vt.run(engine.run([plans_for(rows)]))
+    assert statuses(results) == {"sent": 900}
+    assert min(limits) <= 200 * 0.8 * 0.8  # lowered, window after window, while it lasted
+
+
 def test_a_row_throttled_too_often_fails(vt: VirtualTime) -> None:
     client = ScriptedClient({"8613900000000": [throttled() for _ in range(10)]})
     _, results = vt.run(run_engine(client, [plans_for(numbers(2))], max_throttle_retries=3))

@@ -3,11 +3,18 @@ lives in test_sdk_conformance.py)."""
 
 from __future__ import annotations
 
+import hmac
+import uuid
+
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cams_notebook.signing import (
     EMPTY_SHA256,
     AcsV3Auth,
+    _default_nonce,
+    _HmacSha256,
     authorization_v3,
     canonical_query,
     canonical_request_v3,
@@ -96,3 +103,16 @@ def test_a_form_body_is_hashed_and_its_content_type_signed() -> None:
 def test_repr_never_shows_the_secret() -> None:
     assert "topsecret" not in repr(AcsV3Auth("id", "topsecret", security_token="tok-secret"))
     assert "tok-secret" not in repr(AcsV3Auth("id", "topsecret", security_token="tok-secret"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.binary(min_size=0, max_size=200), message=st.binary(max_size=300))
+def test_the_signers_keyed_hmac_is_rfc_2104_hmac_sha256(key: bytes, message: bytes) -> None:
+    # keys shorter than, equal to and longer than the 64-byte block
+    assert _HmacSha256(key).hexdigest(message) == hmac.new(key, message, "sha256").hexdigest()
+
+
+def test_default_nonces_are_unique_version_4_uuids_across_batches() -> None:
+    nonces = [_default_nonce() for _ in range(3 * 256 + 7)]
+    assert len(set(nonces)) == len(nonces)
+    assert all(uuid.UUID(n).version == 4 and uuid.UUID(n).hex == n for n in nonces)

@@ -105,6 +105,10 @@ class SandboxCore:
             self._windows: dict[str, deque[float]] = {}
             self._nonces = NonceCache()
             self._messages: list[dict[str, Any]] = []
+            # ListChatappMessage looks rows up by TaskId or MessageId; reconciling a large
+            # campaign asks thousands of times, so these are indexed, not scanned
+            self._by_task: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            self._by_id: dict[str, dict[str, Any]] = {}
             self._timeline: list[tuple[float, int, dict[str, Any]]] = []
             self._released: list[dict[str, Any]] = []
             self._push_pending: list[dict[str, Any]] = []
@@ -250,11 +254,15 @@ class SandboxCore:
         self.stats["accepted"] += 1
         self._senders.add(message.from_)
         query = message.to_query()
-        self._messages.append({
+        record = {
             "time": now, "access_key_id": key_id, "to": message.to, "from": message.from_,
             "message_id": message_id, "request_id": request_id, "task_id": message.task_id,
             "channel_type": message.channel_type, "type": message.type, "params": query,
-        })
+        }
+        self._messages.append(record)
+        self._by_id[message_id] = record
+        if message.task_id:
+            self._by_task.setdefault((key_id, message.task_id), []).append(record)
         fate = fate_for(message.to, self._rng)
         if (message.channel_type == "whatsapp" and message.type == "message"
                 and now - self._inbound.get(message.to, float("-inf")) >= INBOUND_WINDOW
@@ -377,19 +385,27 @@ class SandboxCore:
         except (ValueError, KeyError, TypeError):
             return self._reject("InvalidParameter.PageInvalid", "Page/StartTime/EndTime are invalid",
                                 request_id)
-        wanted = {k: params[k] for k in ("MessageId", "TaskId", "ClientNumber") if params.get(k)}
-        rows = [
+        task, message_id, number = (params.get(k) for k in ("TaskId", "MessageId", "ClientNumber"))
+        if message_id:
+            found = self._by_id.get(message_id)
+            candidates = [found] if found is not None else []
+        elif task:
+            candidates = self._by_task.get((key_id, task), [])
+        else:
+            candidates = self._messages
+        matches = [
+            m for m in candidates
+            if m["access_key_id"] == key_id and start <= m["time"] <= end
+            and (not task or m["task_id"] == task) and (not number or m["to"] == number)
+        ]
+        chunk = [
             {"MessageId": m["message_id"], "TaskId": m["task_id"], "BusinessNumber": m["from"],
              "ClientNumber": m["to"], "ChannelType": m["channel_type"], "EventAction": "DOWN",
              "SendTime": int(m["time"] * 1000)}
-            for m in self._messages
-            if m["access_key_id"] == key_id and start <= m["time"] <= end
-            and all(str({"MessageId": m["message_id"], "TaskId": m["task_id"],
-                         "ClientNumber": m["to"]}[k]) == v for k, v in wanted.items())
+            for m in matches[max(0, index - 1) * size: index * size]
         ]
-        chunk = rows[(index - 1) * size: index * size]
         return _json_response(200, {"RequestId": request_id, "Code": "OK", "Success": True,
-                                    "Data": {"Total": len(rows), "List": chunk}})
+                                    "Data": {"Total": len(matches), "List": chunk}})
 
     def _mns_token(self, key_id: str, params: dict[str, str], now: float,
                    request_id: str) -> WireResponse:
