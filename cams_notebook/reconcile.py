@@ -153,7 +153,7 @@ def _lookup(client: Client, rows: Iterable[tuple[str, str | None]], evidence: Ev
         return
     with ThreadPoolExecutor(max_workers=min(_LOOKUPS, len(todo)),
                             thread_name_prefix="cams-reconcile") as pool:
-        for items in pool.map(ask, todo):  # in order, so evidence is added as it was before
+        for items in pool.map(ask, todo):  # in a fixed order: evidence does not depend on timing
             for item in items:
                 _add(evidence, item.get("TaskId"), item.get("MessageId"), item.get("ClientNumber"))
 

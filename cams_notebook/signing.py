@@ -111,7 +111,7 @@ def canonical_request_v3(
     ``query`` is the decoded parameters, or an already canonical query string.
     ``headers`` must have lower-case names; ``signed_headers`` names those to sign.
     """
-    names = sorted({name.lower() for name in signed_headers})
+    names = sorted(set(map(str.lower, signed_headers)))
     block = "".join([f"{name}:{headers[name].strip()}\n" for name in names])
     signed = ";".join(names)
     query_string = query if isinstance(query, str) else canonical_query(query)
@@ -119,11 +119,14 @@ def canonical_request_v3(
     return canonical, signed
 
 
+def _string_to_sign(canonical_request: str) -> bytes:
+    digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
+    return f"{ALGORITHM}\n{digest}".encode()
+
+
 def signature_v3(secret: str, canonical_request: str) -> str:
     """Hex HMAC-SHA256 of the V3 string-to-sign."""
-    digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
-    string_to_sign = f"{ALGORITHM}\n{digest}"
-    return hmac.digest(secret.encode("utf-8"), string_to_sign.encode("utf-8"), "sha256").hex()
+    return hmac.digest(secret.encode("utf-8"), _string_to_sign(canonical_request), "sha256").hex()
 
 
 class _HmacSha256:
@@ -326,17 +329,11 @@ class AcsV3Auth(httpx.Auth):
         query: str | list[tuple[str, str]] = raw_query
         if request.extensions.get(CANONICAL_QUERY_EXTENSION) != raw_query:
             query = parse_qsl(raw_query, keep_blank_values=True)
-        # canonical_request_v3, for names that are lower-case already
-        names = sorted(signed)
-        block = "".join([f"{name}:{signed[name].strip()}\n" for name in names])
-        if not isinstance(query, str):
-            query = canonical_query(query)
-        signed_names = ";".join(names)
-        canonical = "\n".join((request.method.upper(), request.url.path or "/", query, block,
-                               signed_names, payload_sha256))
-        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-        signature = self._hmac.hexdigest(f"{ALGORITHM}\n{digest}".encode())  # = signature_v3
-        added["Authorization"] = authorization_v3(self.access_key_id, signed_names, signature)
+        canonical, names = canonical_request_v3(
+            request.method, request.url.path, query, signed, signed, payload_sha256
+        )
+        signature = self._hmac.hexdigest(_string_to_sign(canonical))  # = signature_v3
+        added["Authorization"] = authorization_v3(self.access_key_id, names, signature)
         _set_headers(request.headers, added)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:

@@ -7,6 +7,8 @@ service (sent with the row's TaskId, its answer "lost") or one that never did.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,29 @@ def test_few_unknown_rows_cost_one_exact_query_each(client: Client) -> None:
     calls = counting(client)
     reconcile(frame_of([row(i) for i in range(5)]), client=client, journal=False, settle=0)
     assert len(calls) == 5 and all(set(c) >= {"TaskId", "ClientNumber"} for c in calls)
+
+
+def test_row_by_row_questions_are_asked_several_at_once(client: Client) -> None:
+    # each question takes a round trip; a thousand rows must not take a thousand in a row
+    lock, busy, most = threading.Lock(), [0], [0]
+    call = client.call
+
+    def slow(action: str, params: Any) -> Any:
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            time.sleep(0.05)
+            return call(action, params)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    client.call = slow  # type: ignore[method-assign]
+    settled = reconcile(frame_of([row(i) for i in range(12)]), client=client, journal=False,
+                        settle=0)
+    assert set(settled["status"]) == {"not_sent"}
+    assert most[0] >= 4
 
 
 def test_many_unknown_rows_are_found_by_one_listing_of_the_campaigns_window(client: Client,
