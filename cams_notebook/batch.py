@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,10 +112,10 @@ class FrameMapping:
             self.constants[target] = value
         self.columns: dict[str, int] = {}
         position = {c: i for i, c in enumerate(columns)}
-        twice = sorted({str(c) for c in columns if list(columns).count(c) > 1
-                        and (_FIELD_FOR.get(str(c)) or c in _PARAMS_COLUMNS
-                             or c in (params.values() if isinstance(params, Mapping) else params or ())
-                             or c == key)})
+        # a column read by the mapping must be there once: which copy would it be?
+        read = {*(params.values() if isinstance(params, Mapping) else params or ()), key}
+        twice = sorted(str(c) for c, n in Counter(columns).items() if n > 1
+                       and (_FIELD_FOR.get(str(c)) or c in _PARAMS_COLUMNS or c in read))
         if twice:
             raise ValueError(f"column(s) {', '.join(map(repr, twice))} appear more than once in the "
                              "frame: keep one of each")
