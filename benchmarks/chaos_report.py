@@ -8,8 +8,9 @@
    started again with its journal until a run ends (same faults).
 
 After each, ``reconcile`` settles the ``unknown`` rows from the sandbox's record
-(``ListChatappMessage``) and ``resend`` sends the ``not_sent`` ones, until every row is
-``sent`` or ``failed``. Printed per scenario: rows, faults injected by kind, retries,
+(``ListChatappMessage`` in its official shape: each row found by sender, recipient, space
+and the window of its attempt) and ``resend`` sends the ``not_sent`` ones, until every row
+is ``sent`` or ``failed``. Printed per scenario: rows, faults injected by kind, retries,
 unknowns before and after reconciliation, duplicates (target 0), lost rows (target 0: not
 accepted, yet not reported failed), rows reported sent that were not accepted (target 0),
 and the achieved rate under faults as a fraction of the limit (accepted messages per second
@@ -36,6 +37,7 @@ import httpx
 import pandas as pd
 
 from cams_notebook import Client, reconcile, resend, send_frame
+from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import ACCESS_KEY_ID, ACCESS_KEY_SECRET, sandbox_process
@@ -78,7 +80,8 @@ def settle(frame: pd.DataFrame, result: pd.DataFrame, url: str, journal: str, qp
                             "resent": 0, "retries": int((result["attempts"] - 1).clip(lower=0).sum())}
     started = time.monotonic()
     for _ in range(8):
-        result = reconcile(result, client=client, journal=journal)
+        result = reconcile(result, client=client, journal=journal,
+                           cust_space_id=DEFAULT_CUST_SPACE_ID)
         took["rounds"] += 1
         if took["rounds"] == 1:
             took["reconciled_sent"] = int(result["error"].fillna("").str.contains(

@@ -3,6 +3,10 @@ CAMS from a notebook, one at a time or a whole DataFrame at the account's rate l
 
 The heavy parts (widgets, the sandbox, the campaign engine) load when first used, so
 ``import cams_notebook`` stays light.
+
+>>> from cams_notebook import Client
+>>> client = Client.from_env()  # real CAMS; MissingCredentialsError without keys # doctest: +SKIP
+>>> client = Client.sandbox()   # the local sandbox: nothing leaves this machine  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ._config import API_VERSION, DEFAULT_ENDPOINT, DEFAULT_QPS, DEFAULT_REGION
-from .client import AsyncClient, Client
+from .client import AsyncClient, Client, connect
 from .errors import (
     ApiError,
     AuthError,
     CamsError,
     InvalidRequestError,
+    MissingCredentialsError,
     NotSubscribedError,
     OutcomeUnknownError,
     RequestNotSentError,
@@ -87,6 +92,7 @@ __all__ = sorted([
     "InvalidFrameError",
     "InvalidRequestError",
     "Message",
+    "MissingCredentialsError",
     "NotSubscribedError",
     "OutcomeUnknownError",
     "Problem",
@@ -102,6 +108,7 @@ __all__ = sorted([
     "TransportError",
     "__version__",
     "asend_frame",
+    "connect",
     "join_receipts",
     "preview_frame",
     "reconcile",

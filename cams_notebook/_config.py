@@ -18,5 +18,15 @@ ENV_ACCESS_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 ENV_SECURITY_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
 ENV_ENDPOINT = "CAMS_NOTEBOOK_ENDPOINT"
 ENV_REGION = "CAMS_NOTEBOOK_REGION"
+CREDENTIAL_VARIABLES = (ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET)
+"""Both must be set (non-empty) for ``Client.from_env()``; there is no fallback."""
+
+SANDBOX_ENDPOINT = "sandbox:in-process"
+"""What ``client.account`` names as the endpoint of a client wired to the in-process sandbox."""
+SANDBOX_HINT = "use Client.sandbox() for the local sandbox (nothing leaves this machine)"
+"""How a ``MissingCredentialsError`` says to get the sandbox on purpose, from Python."""
+SANDBOX_NOTICE = ("cams_notebook: this client talks to the local CAMS sandbox, in this process; "
+                  "nothing leaves this machine.")
+"""Printed once per process, to stdout (stderr shows as an error box in a notebook)."""
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

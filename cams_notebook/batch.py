@@ -15,10 +15,20 @@ Mapping rules (what a user can rely on):
   number read as a float is sent as its digits; numbers used as template variables become
   text.
 
-Each row gets a stable ``key`` (the input index plus a hash of the request it makes, or a
-user ``key=`` column) that the journal uses to send a row at most once, and a ``TaskId``
-derived from the campaign and the key (unless the frame gives one), so receipts and the
-service's own records can be matched to rows later.
+What makes a row the same row: its ``key``, which the journal uses to send it at most
+once. By default a row is its recipient within the campaign: the campaign id, ChannelType,
+From and To (after normalisation, so ``+86 139-0000-0000`` and ``8613900000000`` are one
+person). With ``key="customer_id"`` it is the campaign and that column's value instead, for
+a campaign that sends several messages to one person. The input index plays no part: it
+only maps results back to the input, so an edited, re-sorted or re-indexed frame keeps
+every row's identity. Two rows with the same identity in one campaign are an error
+(``duplicate_recipient``, or ``duplicate_key`` with ``key=``): one of them would never be
+sent, and sending both is what a campaign must not do by accident.
+
+Each row also gets a ``digest`` of the request it makes (its wire parameters, less the
+derived TaskId), so a re-run can tell a row already sent with the same message from one
+whose message has changed since; and a ``TaskId`` derived from the campaign and the key
+(unless the frame gives one), so receipts can be matched to rows later.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ from .models import WIRE_NAMES, Message
 from .problems import Problem, problem
 from .templates import Template
 
-__all__ = ["FrameMapping", "RowPlan", "check_plans", "plan_rows", "template_requests"]
+__all__ = ["FrameMapping", "RowPlan", "check_plans", "plan_rows", "request_digest",
+           "template_requests"]
 
 _FIELD_FOR: dict[str, str] = {}
 for _name, _wire in WIRE_NAMES.items():
@@ -55,6 +66,10 @@ class RowPlan:
     message: Message | None
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    digest: str | None = None
+    """A hash of the request (wire parameters but a derived TaskId); None for invalid rows."""
+    keyed: bool = False
+    """True when the key comes from the user's ``key=`` column, not the recipient."""
 
     @property
     def valid(self) -> bool:
@@ -183,23 +198,37 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapping,
-              campaign: str, keys_seen: dict[str, int] | None = None) -> Iterator[RowPlan]:
-    """Turn ``(index, values)`` pairs into plans: fields, key, TaskId, Message or problems.
+_KEY_LENGTH = 32
+"""Hex digits of a row key: 128 bits, so two recipients never share one by chance."""
 
-    Keys are unique within a campaign: a row identical to an earlier one (a duplicated
-    index with the same request, or a repeated ``key=`` value) gets its occurrence number
-    in its key, so each row keeps its own journal record and result. Pass the same
-    ``keys_seen`` dict for every chunk of one campaign.
+
+def _identity_text(value: Any) -> str:
+    """A key cell as text that does not depend on how the file was read (``42``, ``"42"``, ``42.0``)."""
+    value = normalise_cell(value)
+    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+
+
+def request_digest(message: Message) -> str:
+    """A hash of what ``message`` asks the service to send (its wire parameters)."""
+    return _digest(json.dumps(message.to_query(), sort_keys=True, ensure_ascii=False))[:_KEY_LENGTH]
+
+
+def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapping,
+              campaign: str, keys_seen: dict[str, Hashable] | None = None) -> Iterator[RowPlan]:
+    """Turn ``(index, values)`` pairs into plans: fields, key, digest, TaskId, Message or problems.
+
+    A row's key is its recipient (ChannelType, From, To) in ``campaign``, or its ``key=``
+    value in ``campaign``; a second row with a key already seen is an error naming the first
+    row's index. Pass the same ``keys_seen`` dict for every chunk of one campaign.
     """
     seen = keys_seen if keys_seen is not None else {}
     for index, values in rows:
         try:
             fields = mapping.fields_for(values)
         except (ValueError, TypeError) as exc:
-            key = _unique(_digest(repr(index), "unreadable"), seen)
-            yield RowPlan(index, key, {}, None, [problem("TemplateParams", "invalid_json",
-                                                         f"cannot be read as a JSON object ({exc})")])
+            yield RowPlan(index, _digest(campaign, "unreadable", repr(index))[:_KEY_LENGTH], {},
+                          None, [problem("TemplateParams", "invalid_json",
+                                         f"cannot be read as a JSON object ({exc})")])
             continue
         null_params = [k for k, v in (fields.get("template_params") or {}).items() if v is None]
         check_fields = dict(fields)
@@ -207,28 +236,49 @@ def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapp
             check_fields["template_params"] = {k: v for k, v in fields["template_params"].items()
                                                if v is not None}
         message, problems = Message.check(check_fields)
-        identity = (json.dumps(message.to_query(), sort_keys=True, ensure_ascii=False)
-                    if message is not None else repr(sorted(fields.items(), key=str)))
-        user_key = None if mapping.key_column is None else values[mapping.key_column]
-        if user_key is not None and is_blank(user_key):
-            problems = problems + [problem("key", "required", "the key column has no value in this "
-                                           "row, so the journal could not tell it apart")]
-            user_key = None
-        key = _digest("key", repr(normalise_cell(user_key))) if user_key is not None else \
-            _digest(repr(index), identity)
-        key = _unique(key, seen)
+        keyed = mapping.key_column is not None
+        if keyed:
+            user_key = values[mapping.key_column]  # type: ignore[index]
+            if is_blank(user_key):
+                problems = problems + [problem("key", "required", "the key column has no value in "
+                                               "this row, so the journal could not tell it apart")]
+                identity = None
+            else:
+                identity = ("key", _identity_text(user_key))
+        elif message is not None:
+            identity = ("to", message.channel_type, message.from_, message.to)
+        else:
+            identity = None
+        if identity is None:  # an invalid row: never journaled, its key only has to be its own
+            key = _digest(campaign, "invalid", repr(index), repr(sorted(fields.items(), key=str)))
+        else:
+            key = _digest(campaign, *identity)
+        key = key[:_KEY_LENGTH]
+        if identity is not None:
+            if key in seen:
+                problems = problems + [_duplicate(keyed, seen[key])]
+            else:
+                seen[key] = index
         if null_params:
             problems = problems + [problem(f"TemplateParams.{k}", "null_variable",
                                            "has no value in this row") for k in null_params]
-        if message is not None and not problems and message.task_id is None:
+        if message is None or problems:
+            yield RowPlan(index, key, fields, None, problems, keyed=keyed)
+            continue
+        digest = request_digest(message)
+        if message.task_id is None:
             message = message.model_copy(update={"task_id": f"cn-{campaign}-{key[:16]}"})
-        yield RowPlan(index, key, fields, message if not problems else None, problems)
+        yield RowPlan(index, key, fields, message, problems, digest=digest, keyed=keyed)
 
 
-def _unique(key: str, seen: dict[str, int]) -> str:
-    count = seen.get(key, 0)
-    seen[key] = count + 1
-    return key if count == 0 else _digest(key, str(count))
+def _duplicate(keyed: bool, first: Hashable) -> Problem:
+    if keyed:
+        return problem("key", "duplicate_key", f"has the same value as row {first!r}; a key must "
+                       "tell each row of a campaign apart")
+    return problem("To", "duplicate_recipient",
+                   f"is also the recipient of row {first!r} with the same sender and channel; a "
+                   "campaign sends one message per recipient: drop one of the rows, or name a key= "
+                   "column when one person is meant to get several messages")
 
 
 TemplateRef = tuple[str, str, str]
@@ -257,7 +307,8 @@ def check_plans(
 
     ``templates`` maps each template a row uses to its detail (None: it does not exist);
     ``window_open(number)`` tells whether a WhatsApp 24-hour window is open (None: unknown);
-    ``seen_recipients`` carries the recipients of earlier chunks, to report duplicates.
+    ``seen_recipients`` carries the recipients of earlier chunks, to point out a person who
+    gets several rows under different ``key=`` values (a warning: that is what keys are for).
     """
     seen = seen_recipients if seen_recipients is not None else {}
     for plan in plans:
@@ -265,9 +316,12 @@ def check_plans(
         if message is None:
             continue
         recipient = (message.channel_type, message.to)
-        if recipient in seen:
-            plan.warnings.append(problem("To", "duplicate_recipient",
-                                         f"also appears in row {seen[recipient]!r} of this campaign"))
+        if not plan.keyed:
+            pass  # one row per recipient is already an error in plan_rows
+        elif recipient in seen:
+            plan.warnings.append(problem("To", "same_recipient",
+                                         f"also gets row {seen[recipient]!r} of this campaign "
+                                         "(under another key)"))
         else:
             seen[recipient] = plan.index
         if message.channel_type == "whatsapp" and message.type == "message" and window_open:

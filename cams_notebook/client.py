@@ -13,6 +13,12 @@ Transport failures are sorted by what they mean for the message: a connect failu
 the request surely never arrived (:class:`~.errors.RequestNotSentError`, safe to retry);
 a timeout or reset after the request was written means it may have been acted on
 (:class:`~.errors.OutcomeUnknownError`, never retried blindly).
+
+Where a client talks is always asked for, never guessed: ``Client.from_env()`` reads the
+credentials from ``ALIBABA_CLOUD_*`` and raises :class:`~.errors.MissingCredentialsError`
+without them (a cron job with a missing variable must fail, not "send" to a fake service);
+``Client.sandbox()`` is the local sandbox, by name, with a one-time notice; :func:`connect`
+picks between the two only when told to (``sandbox_fallback=True``).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +38,7 @@ from pydantic_core import from_json
 from . import _config as cfg
 from .content import dumps
 from .errors import (
+    MissingCredentialsError,
     OutcomeUnknownError,
     RequestNotSentError,
     TransportError,
@@ -41,7 +48,12 @@ from .models import Message, SendResult
 from .signing import CANONICAL_QUERY_EXTENSION, AcsV3Auth, canonical_query
 from .templates import Template, TemplateSummary
 
-__all__ = ["AsyncClient", "BaseClient", "Client"]
+if TYPE_CHECKING:  # the sandbox is a subpackage: loaded only when a sandbox client is made
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations are not evaluated
+
+    from .sandbox import Sandbox
+
+__all__ = ["AsyncClient", "BaseClient", "Client", "connect", "missing_credentials"]
 
 _USER_AGENT = f"cams-notebook/0.1.0 httpx/{httpx.__version__}"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -55,6 +67,7 @@ _DIRECT = hasattr(httpx.Client, "_transport_for_url") and hasattr(httpx.AsyncCli
                                                                   "_transport_for_url")
 """Whether requests may go straight to the transport (see ``BaseClient.prepare_direct``)."""
 _sandbox_notice_shown = False
+"""Whether this process has printed :data:`~._config.SANDBOX_NOTICE` (tests reset it)."""
 
 
 def resolve_endpoint(endpoint: str | None, region: str) -> str:
@@ -123,8 +136,45 @@ def _mask(key_id: str) -> str:
     return key_id if len(key_id) <= 8 else f"{key_id[:4]}****{key_id[-4:]}"
 
 
+def missing_credentials(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The credential variables that are unset or blank in ``environ`` (``os.environ``); ``()``
+    when ``Client.from_env()`` can start. Names only: no value is read out.
+
+    >>> missing_credentials({"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI..."})
+    ('ALIBABA_CLOUD_ACCESS_KEY_SECRET',)
+    """
+    env = os.environ if environ is None else environ
+    return tuple(name for name in cfg.CREDENTIAL_VARIABLES if not env.get(name, "").strip())
+
+
+class _SandboxName:
+    """One name, two faces: on the class, ``Client.sandbox()`` makes a client wired to the local
+    sandbox; on a client, ``client.sandbox`` is the in-process sandbox it talks to, or None.
+
+    Both are what a user means by "the sandbox" where they meet it, so they share the name; a
+    data descriptor keeps each face typed (a plain classmethod shadowed by an attribute
+    would not be).
+    """
+
+    @overload
+    def __get__(self, obj: None, owner: type[_C]) -> Callable[..., _C]: ...
+    @overload
+    def __get__(self, obj: BaseClient, owner: type[BaseClient] | None = None) -> Sandbox | None: ...
+
+    def __get__(self, obj: BaseClient | None, owner: Any = None) -> Any:
+        if obj is None:
+            return owner._sandbox_client
+        return obj.__dict__.get("sandbox")
+
+    def __set__(self, obj: BaseClient, value: Sandbox | None) -> None:
+        obj.__dict__["sandbox"] = value
+
+
 class BaseClient:
     """Configuration, request building and answer reading shared by both clients; no I/O."""
+
+    sandbox = _SandboxName()
+    _is_async: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -137,17 +187,17 @@ class BaseClient:
         timeout: float = cfg.DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] | None = None,
-        sandbox: Any = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         if not access_key_id or not access_key_secret:
-            raise ValueError("access_key_id and access_key_secret are both required "
-                             "(or use Client.from_env() to fall back to the local sandbox)")
+            raise ValueError("access_key_id and access_key_secret are both required (or "
+                             "Client.from_env() to read them from ALIBABA_CLOUD_*, or "
+                             "Client.sandbox() for the local sandbox)")
         self.region = region
         self.base_url = resolve_endpoint(endpoint, region)
         self.access_key_id = access_key_id
         self.timeout = float(timeout)
-        self.sandbox = sandbox
-        """The in-process sandbox this client talks to, or None for a real endpoint."""
+        self.sandbox = sandbox  # the in-process sandbox this client talks to, or None
         self._settings: dict[str, Any] = dict(
             access_key_id=access_key_id, access_key_secret=_secret(access_key_secret),
             security_token=_secret(security_token), region=region, endpoint=endpoint, timeout=timeout,
@@ -162,26 +212,57 @@ class BaseClient:
         self._templates: dict[str, httpx.Request] = {}
 
     @classmethod
-    def _env_kwargs(cls, environ: Mapping[str, str] | None, is_async: bool) -> dict[str, Any]:
+    def _env_kwargs(cls, environ: Mapping[str, str] | None) -> dict[str, Any]:
+        """Client arguments from the environment; :class:`MissingCredentialsError` without keys."""
         env = os.environ if environ is None else environ
-        key_id = env.get(cfg.ENV_ACCESS_KEY_ID, "").strip()
-        secret = env.get(cfg.ENV_ACCESS_KEY_SECRET, "").strip()
-        kwargs: dict[str, Any] = {}
+        missing = missing_credentials(env)
+        if missing:
+            raise MissingCredentialsError(missing=missing)
+        kwargs: dict[str, Any] = {"access_key_id": env[cfg.ENV_ACCESS_KEY_ID].strip(),
+                                  "access_key_secret": env[cfg.ENV_ACCESS_KEY_SECRET].strip()}
         if env.get(cfg.ENV_REGION):
             kwargs["region"] = env[cfg.ENV_REGION]
-        if key_id and secret:
-            kwargs.update(access_key_id=key_id, access_key_secret=secret)
-            if env.get(cfg.ENV_SECURITY_TOKEN):
-                kwargs["security_token"] = env[cfg.ENV_SECURITY_TOKEN]
-            if env.get(cfg.ENV_ENDPOINT):
-                kwargs["endpoint"] = env[cfg.ENV_ENDPOINT]
-            return kwargs
+        if env.get(cfg.ENV_SECURITY_TOKEN):
+            kwargs["security_token"] = env[cfg.ENV_SECURITY_TOKEN]
+        if env.get(cfg.ENV_ENDPOINT):
+            kwargs["endpoint"] = env[cfg.ENV_ENDPOINT]
+        return kwargs
+
+    @classmethod
+    def _sandbox_client(cls, **overrides: Any) -> Self:
+        """A client wired to the process-wide local sandbox; nothing leaves this machine.
+
+        The only way to the sandbox besides building a :class:`~.sandbox.Sandbox` yourself:
+        asked for by name, so it is never a silent stand-in for the real service. Every client
+        made this way shares one sandbox (``cams_notebook.sandbox.default_sandbox()``: its
+        templates, magic numbers, messages and receipts); the first one prints a notice.
+        ``overrides`` are client arguments (``timeout=``, ``clock=``...).
+
+        >>> client = Client.sandbox()                     # doctest: +ELLIPSIS
+        cams_notebook: this client talks to the local CAMS sandbox, in this process; ...
+        >>> client.account
+        ('sandbox:in-process', 'sandbox-access-key-id')
+        >>> aclient = AsyncClient.sandbox(timeout=2.0)    # the same sandbox, for asyncio
+        """
         from .sandbox import default_sandbox  # loaded only when used
 
-        sandbox = default_sandbox()
+        kwargs = default_sandbox().client_kwargs(is_async=cls._is_async)
         _announce_sandbox()
-        kwargs.update(sandbox.client_kwargs(is_async=is_async))
-        return kwargs
+        return cls(**{**kwargs, **overrides})
+
+    @property
+    def account(self) -> tuple[str, str]:
+        """``(endpoint, access_key_id)``: which account at which service this client talks to.
+
+        The endpoint is ``"sandbox:in-process"`` for a client wired to an in-process sandbox,
+        else the base URL (a loopback sandbox server shows as its ``http://127.0.0.1:PORT``).
+        For journals and logs: never the secret.
+
+        >>> Client(access_key_id="LTAI5t", access_key_secret="s").account
+        ('https://cams.ap-southeast-1.aliyuncs.com', 'LTAI5t')
+        """
+        endpoint = cfg.SANDBOX_ENDPOINT if self.sandbox is not None else self.base_url
+        return endpoint, self.access_key_id
 
     # -- building --------------------------------------------------------------------------
 
@@ -372,22 +453,42 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 
 def _announce_sandbox() -> None:
+    """Say once per process that a client talks to the local sandbox; stdout, because a notebook
+    shows stderr as an error box and this is not an error."""
     global _sandbox_notice_shown
     if not _sandbox_notice_shown:
         _sandbox_notice_shown = True
-        print(
-            "cams_notebook: no ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET set, so this client talks to the "
-            "local CAMS sandbox; nothing leaves this machine.",
-            file=sys.stderr,
-        )
+        print(cfg.SANDBOX_NOTICE, file=sys.stdout, flush=True)
+
+
+def connect(*, sandbox_fallback: bool = False, environ: Mapping[str, str] | None = None,
+            **overrides: Any) -> Client:
+    """A :class:`Client` for the real service when credentials are set; the sandbox only if asked.
+
+    With ``ALIBABA_CLOUD_ACCESS_KEY_ID`` and ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` set this is
+    ``Client.from_env(**overrides)``. Without them it is ``Client.sandbox(**overrides)`` when
+    ``sandbox_fallback=True`` (for a notebook meant to run anywhere), and otherwise a
+    :class:`~.errors.MissingCredentialsError` naming what to set. ``environ`` replaces
+    ``os.environ`` (for tests).
+
+    >>> client = connect()                        # doctest: +SKIP
+    >>> demo = connect(sandbox_fallback=True)     # doctest: +SKIP
+    """
+    if missing_credentials(environ) and sandbox_fallback:
+        return Client.sandbox(**overrides)
+    return Client.from_env(environ=environ, **overrides)
 
 
 class Client(BaseClient):
     """Blocking CAMS client.
 
+    ``Client.from_env()`` reaches the real service with the credentials of the environment;
+    ``Client.sandbox()`` is the local sandbox, where nothing leaves this machine.
+
     >>> from cams_notebook import Client, Message
     >>> with Client.from_env() as client:                                # doctest: +SKIP
     ...     result = client.send(Message(channel_type="whatsapp", ...))
+    >>> Client.sandbox().send(Message(channel_type="whatsapp", ...))     # doctest: +SKIP
     """
 
     def __init__(self, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
@@ -405,8 +506,20 @@ class Client(BaseClient):
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> Client:
-        """Credentials from ``ALIBABA_CLOUD_*``; without them, the in-process sandbox (with a notice)."""
-        return cls(**{**cls._env_kwargs(environ, is_async=False), **overrides})
+        """A client for the real service, with the credentials of the environment.
+
+        Reads ``ALIBABA_CLOUD_ACCESS_KEY_ID`` and ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` (both
+        needed), ``ALIBABA_CLOUD_SECURITY_TOKEN`` (STS), ``CAMS_NOTEBOOK_ENDPOINT`` and
+        ``CAMS_NOTEBOOK_REGION``; ``overrides`` win over them. Without the two keys it raises
+        :class:`~.errors.MissingCredentialsError` and never falls back to the sandbox (that is
+        ``Client.sandbox()``, asked for by name). ``environ`` replaces ``os.environ``.
+
+        >>> Client.from_env(environ={})                   # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        cams_notebook.errors.MissingCredentialsError: no CAMS credentials: set ALIBABA_CLOUD_...
+        """
+        return cls(**{**cls._env_kwargs(environ), **overrides})
 
     def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One signed RPC call; the decoded JSON of a successful answer."""
@@ -474,7 +587,13 @@ class Client(BaseClient):
 
 
 class AsyncClient(BaseClient):
-    """The asyncio twin of :class:`Client`: the same arguments, ``await`` on the calls."""
+    """The asyncio twin of :class:`Client`: the same arguments, ``await`` on the calls.
+
+    >>> async with AsyncClient.from_env() as client:                   # doctest: +SKIP
+    ...     result = await client.send(message)
+    """
+
+    _is_async = True
 
     def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, limits: httpx.Limits | None = None,
                  **kwargs: Any) -> None:
@@ -489,8 +608,9 @@ class AsyncClient(BaseClient):
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> AsyncClient:
-        """Credentials from ``ALIBABA_CLOUD_*``; without them, the in-process sandbox (with a notice)."""
-        return cls(**{**cls._env_kwargs(environ, is_async=True), **overrides})
+        """The asyncio twin of :meth:`Client.from_env`: :class:`MissingCredentialsError` without
+        credentials, never the sandbox (that is ``AsyncClient.sandbox()``)."""
+        return cls(**{**cls._env_kwargs(environ), **overrides})
 
     async def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One signed RPC call; the decoded JSON of a successful answer."""

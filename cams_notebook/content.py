@@ -12,10 +12,22 @@ Telegram and LINE pass-through bodies) the model checks only the keys the refere
 are required and passes everything else through untouched, so that a user is never
 blocked by our guess about a shape the service accepts.
 
-Limits enforced: WhatsApp text <= 4096 characters, caption <= 1024, interactive body <= 1024,
-header/footer <= 60, at most 3 reply buttons with titles <= 20; Viber text <= 1000;
-media links must be http(s); no ``{{digits}}`` placeholders in a body (the service rejects
-them with ``InvalidParameter.MessageInvalid``).
+Keys left empty (``""`` or ``null``) are dropped before validation, on every model: the
+service ignores them, and the reference's own example Content for a WhatsApp text is
+``{"text": "hello whatsapp", "link": "", "caption": "", "fileName": ""}``. A required key
+left empty is therefore reported as missing. Only the top level is looked at; nested
+objects (an interactive ``header``...) pass as given. What goes on the wire is decided in
+:meth:`~.models.Message.to_query`: a model (or a dict) is sent as this module serialises it,
+without the empty keys; JSON text is sent exactly as it was given, as the SDK does.
+
+Limits enforced (reference section 2; the WhatsApp and Viber platform figures it quotes):
+WhatsApp text <= 4096 characters, caption <= 1024, interactive body <= 1024, header/footer
+<= 60, at most 3 reply buttons with titles <= 20 and ids <= 256, list button text <= 20,
+at most 10 sections and 10 rows in all, section and row titles <= 24, row descriptions <= 72;
+Viber text <= 1000, button caption <= 30, file name <= 25; media links must be http(s); no
+``{{digits}}`` placeholders in a body (the service rejects them with
+``InvalidParameter.MessageInvalid``). The size of the whole request is bounded in
+:mod:`~.models` (``MAX_QUERY_LENGTH``).
 """
 
 from __future__ import annotations
@@ -49,6 +61,7 @@ __all__ = [
 WHATSAPP_TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 VIBER_TEXT_LIMIT = 1000
+VIBER_FILE_NAME_LIMIT = 25
 _PLACEHOLDER = re.compile(r"\{\{\s*\d+\s*\}\}")
 
 
@@ -86,6 +99,17 @@ def _check_body(value: str | None, limit: int | None) -> str | None:
     return value
 
 
+def _without_empty_keys(data: Any) -> Any:
+    """``data`` without its top-level keys whose value is ``""`` or ``None``; the service
+    ignores them (see the module docstring)."""
+    if type(data) is dict:
+        for value in data.values():
+            if value is None or (isinstance(value, str) and not value):
+                return {k: v for k, v in data.items()
+                        if v is not None and not (isinstance(v, str) and not v)}
+    return data
+
+
 def _wire_key(cls: type[BaseModel], key: str) -> str:
     """The wire (alias) name for an input key: a field name, its alias, or an alias choice."""
     for name, info in cls.model_fields.items():
@@ -108,6 +132,7 @@ class ContentModel(BaseModel):
     @classmethod
     def _remember_key_order(cls, data: Any, handler: Any) -> Any:
         # The SDK sends Content as the caller wrote it; keep the caller's key order.
+        data = _without_empty_keys(data)
         model = handler(data)
         if isinstance(data, dict) and isinstance(model, ContentModel):
             model._order = tuple(_wire_key(cls, str(k)) for k in data)
@@ -267,28 +292,53 @@ class WhatsAppInteractive(ContentModel):
     @model_validator(mode="after")
     def _limits(self) -> WhatsAppInteractive:
         for part, limit in (("header", 60), ("body", 1024), ("footer", 60)):
-            obj = getattr(self, part)
-            text = obj.get("text") if isinstance(obj, dict) else None
-            if isinstance(text, str) and len(text) > limit:
-                raise PydanticCustomError(
-                    "too_long", "{part}.text is {length} characters long; the limit is {limit}",
-                    {"part": part, "length": len(text), "limit": limit},
-                )
-        buttons = self.action.get("buttons")
+            _at_most(f"{part}.text", _dig(getattr(self, part), "text"), limit)
+        action = self.action
+        buttons = action.get("buttons")
         if isinstance(buttons, list):
-            if len(buttons) > 3:
-                raise PydanticCustomError(
-                    "too_many", "action.buttons has {n} buttons; at most 3 are allowed",
-                    {"n": len(buttons)},
-                )
-            for b in buttons:
-                title = (b.get("reply") or {}).get("title") if isinstance(b, dict) else None
-                if isinstance(title, str) and len(title) > 20:
-                    raise PydanticCustomError(
-                        "too_long", "button title '{title}' is longer than 20 characters",
-                        {"title": title},
-                    )
+            _no_more_than("action.buttons", buttons, 3)
+            for button in buttons:
+                _at_most("a reply button title", _dig(button, "reply", "title"), 20)
+                _at_most("a reply button id", _dig(button, "reply", "id"), 256)
+        _at_most("action.button", action.get("button"), 20)  # a list message's menu button
+        sections = action.get("sections")
+        if isinstance(sections, list):
+            _no_more_than("action.sections", sections, 10)
+            rows: list[Any] = []
+            for section in sections:
+                _at_most("a section title", _dig(section, "title"), 24)
+                found = _dig(section, "rows")
+                rows += found if isinstance(found, list) else []
+            _no_more_than("the rows of action.sections", rows, 10)
+            for row in rows:
+                _at_most("a row title", _dig(row, "title"), 24)
+                _at_most("a row description", _dig(row, "description"), 72)
         return self
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    """``obj[k1][k2]...``, or None where a step is not a dict or has no such key."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _at_most(what: str, text: Any, limit: int) -> None:
+    if isinstance(text, str) and len(text) > limit:
+        raise PydanticCustomError(
+            "too_long", "{what} is {length} characters long; the limit is {limit}",
+            {"what": what, "length": len(text), "limit": limit},
+        )
+
+
+def _no_more_than(what: str, items: list[Any], limit: int) -> None:
+    if len(items) > limit:
+        raise PydanticCustomError(
+            "too_many", "{what} has {n} items; at most {limit} are allowed",
+            {"what": what, "n": len(items), "limit": limit},
+        )
 
 
 # --- Viber ----------------------------------------------------------------------------------
@@ -327,8 +377,20 @@ class ViberVideo(_ViberVideo):
 
 
 class ViberDocument(_Link, _FileName):
+    """A file: ``link``, ``fileName`` (at most 25 characters on Viber) and ``fileType``."""
+
     channel, message_type = "viber", "document"
     file_type: str = Field(alias="fileType", min_length=1)
+
+    @field_validator("file_name")
+    @classmethod
+    def _viber_file_name(cls, value: str) -> str:
+        if len(value) > VIBER_FILE_NAME_LIMIT:
+            raise PydanticCustomError(
+                "too_long", "is {length} characters long; the limit is {limit}",
+                {"length": len(value), "limit": VIBER_FILE_NAME_LIMIT},
+            )
+        return value
 
 
 class ViberTextButton(_ViberText, _ViberButton):
@@ -379,6 +441,11 @@ class PassThroughContent(RootModel[dict[str, Any]]):
     required: ClassVar[tuple[str, ...]] = ()
     channel: ClassVar[str] = ""
     message_type: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty_keys(cls, data: Any) -> Any:
+        return _without_empty_keys(data)
 
     @model_validator(mode="after")
     def _required(self) -> PassThroughContent:

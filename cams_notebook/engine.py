@@ -24,6 +24,9 @@ auth or subscription error             ``failed``, and the whole campaign stops:
                                        remaining rows are ``not_sent``
 any other service error                ``failed`` at once
 any other exception from the client    ``unknown`` (the request may have gone out)
+already in the journal, same message   its recorded result (``skipped`` in the counts)
+already sent, message changed since    ``changed``, not sent; sent again only with
+                                       ``on_changed="send"`` (or when it had failed)
 stop (Ctrl-C, Stop button)             no new requests (waits for a slot or a backoff
                                        end at once); in-flight ones get ``grace``
                                        seconds, then are ``unknown``; the rest
@@ -69,6 +72,7 @@ class Counts:
     throttled: int = 0
     retries: int = 0
     skipped: int = 0
+    changed: int = 0
     done: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
@@ -105,8 +109,14 @@ class CampaignEngine:
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_progress: Callable[[Counts], None] | None = None,
+        campaign: str | None = None,
+        on_changed: str = "skip",
     ) -> None:
+        if on_changed not in ("skip", "send"):
+            raise ValueError("on_changed must be 'skip' or 'send'")
         self.client = client
+        self.campaign = campaign
+        self.on_changed = on_changed
         self.qps = qps
         self.ledger = ledger
         self.concurrency = concurrency or max(16, min(512, qps))
@@ -128,6 +138,8 @@ class CampaignEngine:
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.results: dict[str, tuple[Hashable, LedgerRow]] = {}
+        self._previous: dict[str, LedgerRow] = {}
+        """Journal records of rows sent again in a new version, put back if the new one never leaves."""
 
     # -- control --------------------------------------------------------------------------
 
@@ -185,9 +197,13 @@ class CampaignEngine:
                 for plan in chunk:
                     if not plan.valid:
                         continue  # invalid rows are reported by the caller
-                    if plan.key in known:
-                        self._replay(plan, known[plan.key])
-                    elif self.stopping:
+                    record = known.get(plan.key)
+                    if record is not None and not self._sends_again(plan, record):
+                        self._replay(plan, record)
+                        continue
+                    if record is not None:
+                        self._previous[plan.key] = record
+                    if self.stopping:
                         self._finish(plan, self._row(plan, "not_sent"))
                     else:
                         await queue.put(plan)
@@ -292,7 +308,7 @@ class CampaignEngine:
                 self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
                 return
             attempts += 1
-            row = self._row(plan, INTENT, attempts=attempts)
+            row = self._row(plan, INTENT, attempts=attempts, attempted_at=_utc(self.wall()))
             self.ledger.intent(row)
             in_flight[plan.key] = plan
             began = self.clock()
@@ -307,7 +323,7 @@ class CampaignEngine:
                 if throttles > self.max_throttle_retries:
                     self._fail(plan, row, error, began)
                     return
-                self.ledger.forget(plan.key)
+                self._undo_intent(plan.key)
                 # the row waits as told even when the pacer (seeing a stray throttle, not a
                 # rate that is too high) lets the others go on
                 await self._pause(error.retry_after or 0.0)
@@ -328,7 +344,7 @@ class CampaignEngine:
                 self._proven.set()
                 failures += 1  # throttles have their own budget; only these use the backoff's
                 if error.retry_safe and not self.backoff.gives_up(failures) and not self.stopping:
-                    self.ledger.forget(plan.key)
+                    self._undo_intent(plan.key)
                     self.counts.retries += 1
                     await self._pause(self.backoff.delay(failures))
                     continue
@@ -354,9 +370,15 @@ class CampaignEngine:
 
     def _row(self, plan: RowPlan, status: str, **extra: Any) -> LedgerRow:
         message = plan.message
+        if message is None:
+            return LedgerRow(key=plan.key, status=status, index=encode_index(plan.index),
+                             campaign=self.campaign, **extra)
         return LedgerRow(key=plan.key, status=status, index=encode_index(plan.index),
-                         to=message.to if message else None,
-                         task_id=message.task_id if message else None, **extra)
+                         to=message.to, task_id=message.task_id, campaign=self.campaign,
+                         channel=message.channel_type, sender=message.from_,
+                         cust_space_id=message.cust_space_id,
+                         template_code=message.template_code or message.template_name,
+                         digest=plan.digest, **extra)
 
     def _with_error(self, row: LedgerRow, status: str, error: CamsError, began: float) -> LedgerRow:
         row.status = status
@@ -370,17 +392,48 @@ class CampaignEngine:
     def _fail(self, plan: RowPlan, row: LedgerRow, error: CamsError, began: float) -> None:
         self._finish(plan, self._with_error(row, "failed", error, began))
 
+    def _undo_intent(self, key: str) -> None:
+        """The request surely did not take effect: the journal goes back to what it knew."""
+        previous = self._previous.get(key)
+        if previous is None:
+            self.ledger.forget(key)
+        else:
+            self.ledger.outcome(previous)
+
+    def _sends_again(self, plan: RowPlan, record: LedgerRow) -> bool:
+        """Whether a row the journal knows goes out (again): only when its message changed
+        since, and it either failed (the person got nothing) or ``on_changed="send"``."""
+        if record.digest is None or record.digest == plan.digest:
+            return False
+        return record.status == "failed" or (record.status == "sent" and self.on_changed == "send")
+
     def _replay(self, plan: RowPlan, row: LedgerRow) -> None:
         """A row the journal already knows: report it, never send it again."""
+        changed = row.digest is not None and row.digest != plan.digest
         if row.status == INTENT:
             row = LedgerRow(**{**row.__dict__, "status": "unknown",
-                               "error": "a request may have gone out before the previous run stopped"})
+                               "error": "a request may have gone out before the previous run stopped"
+                               + ("; the row's message has changed since" if changed else "")})
+        elif changed and row.status == "sent":
+            self.counts.changed += 1
+            row = LedgerRow(**{**row.__dict__, "status": "changed", "message_id": None, "code": None,
+                               "message": None, "error": (
+                                   f"already sent in this campaign at {row.sent_at} (MessageId "
+                                   f"{row.message_id}) with a different message; the new version "
+                                   "was not sent (pass on_changed='send' to send it)")})
+            self._finish(plan, row, journal=False)
+            return
         self.counts.skipped += 1
         self._finish(plan, row, journal=False)
 
     def _finish(self, plan: RowPlan, row: LedgerRow, journal: bool = True) -> None:
         if journal and row.status not in ("not_sent",):
-            self.ledger.outcome(row)
+            previous = self._previous.get(plan.key)
+            if row.status == "failed" and previous is not None and previous.status == "sent":
+                # a new version that failed leaves the record of the one that arrived
+                self.ledger.outcome(previous)
+            else:
+                self.ledger.outcome(row)
         self.results[plan.key] = (plan.index, row)
         counts = self.counts
         counts.done += 1

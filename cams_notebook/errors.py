@@ -22,18 +22,26 @@ or ``ValueError`` (pydantic's ``ValidationError`` is a ``ValueError``), not a ``
 
 The batch engine reads ``retry_safe`` to decide whether a request may be sent again without
 risking a duplicate message: only when the service surely did not act on it.
+
+Outside the tree, :class:`MissingCredentialsError` (a ``ValueError``: the program was started
+without its configuration) is raised by ``Client.from_env()`` when the credentials are not in
+the environment, before any request exists. The local sandbox is never a silent stand-in for
+the real service: it is asked for by name, with ``Client.sandbox()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
+
+from . import _config as cfg
 
 __all__ = [
     "ApiError",
     "AuthError",
     "CamsError",
     "InvalidRequestError",
+    "MissingCredentialsError",
     "NotSubscribedError",
     "OutcomeUnknownError",
     "RequestNotSentError",
@@ -146,6 +154,34 @@ class OutcomeUnknownError(TransportError):
     Sending it again could deliver the message twice, so the batch engine marks the row
     ``unknown`` instead and leaves it to reconciliation.
     """
+
+
+class MissingCredentialsError(ValueError):
+    """The CAMS credentials are not in the environment, and the sandbox was not asked for.
+
+    Raised by ``Client.from_env()`` (and ``connect()``, the CLI, the campaign panel) instead of
+    quietly talking to the local sandbox: a scheduled job with a missing variable must fail,
+    not "send" to a fake service and exit 0. ``missing`` names the variables that are unset
+    or empty; the message says what to set, and ``hint`` how to get the sandbox on purpose.
+    No value of any variable is ever part of it.
+
+    >>> str(MissingCredentialsError(missing=["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]))[:64]
+    'no CAMS credentials: ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set;'
+    """
+
+    def __init__(self, *, missing: Sequence[str] = cfg.CREDENTIAL_VARIABLES,
+                 hint: str = cfg.SANDBOX_HINT) -> None:
+        self.missing: tuple[str, ...] = tuple(missing) or cfg.CREDENTIAL_VARIABLES
+        """The variables that are not set (or are empty), by name."""
+        self.hint = hint
+        """How to use the local sandbox instead, on purpose."""
+        key_id, secret = cfg.CREDENTIAL_VARIABLES
+        which = ("" if set(self.missing) >= {key_id, secret}
+                 else f"{' and '.join(self.missing)} {'is' if len(self.missing) == 1 else 'are'} "
+                 "not set; ")
+        super().__init__(
+            f"no CAMS credentials: {which}set {key_id} and {secret} "
+            f"(and {cfg.ENV_SECURITY_TOKEN} for STS credentials) to reach CAMS, or {hint}")
 
 
 _AUTH_CODES = frozenset(

@@ -7,14 +7,27 @@ refuses to start on invalid rows unless told ``on_invalid="skip"``.
 
 Sending is safe to repeat. Each row's outcome goes to a journal: ``journal="send.db"`` (a
 SQLite file that survives restarts and kills), the default in-memory journal of this
-campaign (re-running the same cell in the same kernel sends nothing twice), or
+campaign and account (re-running the same cell in the same kernel sends nothing twice), or
 ``journal=False`` (no journal: every valid row is sent, use it to resend on purpose).
+
+A campaign has an identity: its name (``campaign="spring-sale"``, or one derived from the
+message definition: the constants and which columns feed which fields), the account it is
+sent from (endpoint and AccessKeyId), its CustSpaceId and a fingerprint of the definition.
+The journal records it, and refuses to serve another account. A row within a campaign is
+its recipient (or its ``key=`` value), never its position, so editing, re-sorting or
+re-indexing the input and running again sends exactly the rows that never went out; a
+recipient already sent a *different* message in this campaign is reported ``changed`` and
+not sent, unless ``on_changed="send"``. See :mod:`cams_notebook.batch` and
+:mod:`cams_notebook.ledger`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import sys
+import threading
 import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -26,17 +39,29 @@ from .batch import FrameMapping, RowPlan, TemplateRef, check_plans, plan_rows, t
 from .client import AsyncClient, Client
 from .engine import CampaignEngine, Counts, run_in_thread
 from .errors import CamsError
-from .ledger import Ledger, LedgerRow, MemoryLedger, SqliteLedger
+from .ledger import (
+    SANDBOX_ENDPOINT,
+    CampaignIdentity,
+    JournalBusyError,
+    Ledger,
+    LedgerRow,
+    MemoryLedger,
+    SqliteLedger,
+)
 from .templates import Template
 
 __all__ = ["CampaignResult", "InvalidFrameError", "asend_frame", "preview_frame", "send_frame",
-           "validate_frame"]
+           "session_journal", "validate_frame"]
 
 RESULT_COLUMNS = ["status", "message_id", "code", "message", "request_id", "attempts",
                   "latency_ms", "sent_at", "error", "to", "task_id", "key"]
 PROBLEM_COLUMNS = ["index", "field", "rule", "severity", "message", "code"]
-STATUSES = ("sent", "failed", "invalid", "unknown", "not_sent", "skipped")
-_SESSION_JOURNALS: dict[str, MemoryLedger] = {}
+STATUSES = ("sent", "failed", "invalid", "unknown", "not_sent", "changed", "skipped")
+_SESSION_JOURNALS: dict[tuple[str, str, str], MemoryLedger] = {}
+"""The default in-memory journals of this process, by (endpoint, AccessKeyId, campaign)."""
+_RUNNING: set[int] = set()
+"""ids of the journals a run in this process is using right now."""
+_RUNNING_LOCK = threading.Lock()
 PLAN_SLICE = 20_000
 """Rows planned (validated, keyed) at a time."""
 
@@ -70,7 +95,7 @@ class CampaignResult(pd.DataFrame):
     A normal DataFrame (filter, join, plot it); its HTML display leads with the summary.
     """
 
-    _metadata = ["campaign"]
+    _metadata = ["campaign", "account"]
 
     @property
     def _constructor(self) -> type[CampaignResult]:
@@ -115,7 +140,8 @@ def _chunks(source: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFr
 
 def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mapping[str, Any],
                  params: Sequence[str] | Mapping[str, str] | None, key: str | None,
-                 campaign: str | None) -> tuple[str, Iterator[list[RowPlan]], list[Hashable]]:
+                 campaign: str | None
+                 ) -> tuple[str, Iterator[list[RowPlan]], list[Hashable], FrameMapping]:
     chunks = _chunks(source)
     first = next(chunks, None)
     columns = list(first.columns) if first is not None else []
@@ -123,7 +149,7 @@ def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mappi
     campaign_id = hashlib.sha256(f"{campaign}|{mapping.signature}".encode()).hexdigest()[:10] \
         if campaign is None or len(campaign) > 24 else campaign
 
-    keys_seen: dict[str, int] = {}
+    keys_seen: dict[str, Hashable] = {}
 
     def plans() -> Iterator[list[RowPlan]]:
         if first is None:
@@ -138,7 +164,7 @@ def _plan_chunks(source: pd.DataFrame | Iterable[pd.DataFrame], constants: Mappi
                 yield list(plan_rows(rows, mapping, campaign_id, keys_seen))
 
     names = list(first.index.names) if first is not None else [None]
-    return campaign_id, plans(), names
+    return campaign_id, plans(), names, mapping
 
 
 def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -216,7 +242,7 @@ def validate_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Clie
     checked against them. Errors block a send; warnings (duplicate recipients, a WhatsApp
     24-hour window that may be closed) do not.
     """
-    _, chunks, _ = _plan_chunks(frame, constants, params, key, None)
+    _, chunks, _, _ = _plan_chunks(frame, constants, params, key, None)
     cache, rows = _TemplateCache(), []
     seen: dict[tuple[str, str], Hashable] = {}
     for plans in chunks:
@@ -228,10 +254,13 @@ def validate_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Clie
 
 
 def preview_frame(frame: pd.DataFrame, n: int = 5, *, client: Client | None = None,
-                  params: Sequence[str] | Mapping[str, str] | None = None,
+                  params: Sequence[str] | Mapping[str, str] | None = None, key: str | None = None,
                   **constants: Any) -> pd.DataFrame:
-    """The first ``n`` rows as they will arrive: recipient, kind, and the text with variables filled."""
-    _, chunks, _ = _plan_chunks(frame.head(n), constants, params, None, None)
+    """The first ``n`` rows as they will arrive: recipient, kind, and the text with variables filled.
+
+    ``key`` is accepted (and checked) as ``send_frame`` takes it, so one set of campaign
+    arguments serves the dry run, the preview and the send."""
+    _, chunks, _, _ = _plan_chunks(frame.head(n), constants, params, key, None)
     plans = [p for chunk in chunks for p in chunk]
     cache = _TemplateCache()
     if client is not None:
@@ -264,14 +293,53 @@ def preview_frame(frame: pd.DataFrame, n: int = 5, *, client: Client | None = No
 # -- sending -----------------------------------------------------------------------------------
 
 
-def _ledger(journal: Any, campaign_id: str) -> Ledger:
+def _account(client: Any) -> tuple[str, str]:
+    """(endpoint, AccessKeyId) of the account ``client`` sends from; never the secret."""
+    account = getattr(client, "account", None)
+    if account is not None:
+        return (str(account[0]), str(account[1]))
+    endpoint = SANDBOX_ENDPOINT if getattr(client, "sandbox", None) is not None else \
+        str(getattr(client, "base_url", ""))
+    return (endpoint, str(getattr(client, "access_key_id", "")))
+
+
+def _ledger(journal: Any, identity: CampaignIdentity) -> Ledger:
     if journal is None:
-        return _SESSION_JOURNALS.setdefault(campaign_id, MemoryLedger())
+        return _SESSION_JOURNALS.setdefault(
+            (identity.endpoint, identity.access_key_id, identity.campaign), MemoryLedger())
     if journal is False:
         return MemoryLedger()
     if isinstance(journal, Ledger):
         return journal
     return SqliteLedger(journal)
+
+
+def session_journal(result: pd.DataFrame) -> Ledger | None:
+    """The default in-memory journal that wrote ``result`` (a :class:`CampaignResult`), if any."""
+    campaign, account = getattr(result, "campaign", None), getattr(result, "account", None)
+    if not campaign or not account:
+        return None
+    return _SESSION_JOURNALS.get((account[0], account[1], campaign))
+
+
+class _InUse:
+    """One run at a time per journal in this process (another process is kept out by the
+    journal file's own lock): two cells sending with one journal would each send every row."""
+
+    def __init__(self, ledger: Ledger, where: str) -> None:
+        self.ledger, self.where = ledger, where
+
+    def __enter__(self) -> None:
+        with _RUNNING_LOCK:
+            if id(self.ledger) in _RUNNING:
+                raise JournalBusyError(self.where, {
+                    "pid": f"{os.getpid()} (this process: another campaign run)",
+                    "host": socket.gethostname(), "since": "now"})
+            _RUNNING.add(id(self.ledger))
+
+    def __exit__(self, *exc: object) -> None:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(id(self.ledger))
 
 
 class _Progress:
@@ -312,21 +380,22 @@ def _announce(text: str) -> None:
 
 def _prepare(frame: Any, client: Any, constants: Mapping[str, Any], params: Any, key: Any,
              campaign: str | None, on_invalid: str
-             ) -> tuple[str, Iterator[list[RowPlan]], list[Hashable]]:
+             ) -> tuple[str, Iterator[list[RowPlan]], list[Hashable], FrameMapping]:
     if on_invalid not in ("raise", "skip"):
         raise ValueError("on_invalid must be 'raise' or 'skip'")
     if client is None:
-        raise TypeError("send_frame needs client=: Client.from_env() (the sandbox without "
-                        "credentials) or Client(...)")
+        raise TypeError("send_frame needs client=: Client.from_env() (the real service), "
+                        "Client.sandbox() (the local sandbox) or Client(...)")
     return _plan_chunks(frame, constants, params, key, campaign)
 
 
-def _result_frame(order: list[tuple[Hashable, str]], rows: Mapping[str, tuple[Hashable, LedgerRow]],
-                  invalid: Mapping[str, tuple[Hashable, LedgerRow]], campaign_id: str,
-                  index_names: list[Hashable] | None = None) -> CampaignResult:
+def _result_frame(order: list[tuple[Hashable, str, LedgerRow | None]],
+                  rows: Mapping[str, tuple[Hashable, LedgerRow]], campaign_id: str,
+                  account: tuple[str, str], index_names: list[Hashable] | None = None
+                  ) -> CampaignResult:
     records, index = [], []
-    for idx, key in order:
-        _, row = rows.get(key) or invalid.get(key) or (idx, LedgerRow(key=key, status="not_sent"))
+    for idx, key, invalid in order:
+        row = invalid or (rows[key][1] if key in rows else LedgerRow(key=key, status="not_sent"))
         records.append({c: getattr(row, c) for c in RESULT_COLUMNS})
         index.append(idx)
     names = index_names or [None]
@@ -340,29 +409,41 @@ def _result_frame(order: list[tuple[Hashable, str]], rows: Mapping[str, tuple[Ha
     result["attempts"] = result["attempts"].fillna(0).astype("int64")
     result["latency_ms"] = result["latency_ms"].astype("float64")
     result.campaign = campaign_id
+    result.account = account
     return result
 
 
-def _summary_line(plans: list[RowPlan], qps: int) -> str:
+def _summary_line(plans: list[RowPlan], qps: int, identity: CampaignIdentity) -> str:
     valid = [p for p in plans if p.valid]
     channels = pd.Series([p.message.channel_type for p in valid if p.message]).value_counts()
     per = ", ".join(f"{n} {c}" for c, n in channels.items()) or "none"
     seconds = len(valid) / (qps / 1.025) if qps else 0.0
-    return (f"campaign: {len(plans)} rows, {len(valid)} valid ({per}), {len(plans) - len(valid)} "
-            f"invalid; about {seconds:.0f} s at {qps}/s")
+    return (f"campaign {identity.name!r}: {len(plans)} rows, {len(valid)} valid ({per}), "
+            f"{len(plans) - len(valid)} invalid; about {seconds:.0f} s at {qps}/s")
+
+
+def _identity(campaign_id: str, campaign: str | None, client: Any, mapping: FrameMapping,
+              constants: Mapping[str, Any]) -> CampaignIdentity:
+    endpoint, key_id = _account(client)
+    space = constants.get("cust_space_id", constants.get("CustSpaceId"))
+    return CampaignIdentity(campaign=campaign_id, name=campaign or campaign_id, endpoint=endpoint,
+                            access_key_id=key_id, fingerprint=mapping.signature,
+                            cust_space_id=None if space is None else str(space))
 
 
 async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progress: bool,
                on_invalid: str, params: Any, key: Any, campaign: str | None,
-               concurrency: int | None, constants: Mapping[str, Any],
+               concurrency: int | None, constants: Mapping[str, Any], on_changed: str = "skip",
                engine_box: dict[str, Any] | None = None) -> CampaignResult:
-    campaign_id, chunks, index_names = _prepare(frame, client, constants, params, key, campaign,
-                                                on_invalid)
+    if on_changed not in ("skip", "send"):
+        raise ValueError("on_changed must be 'skip' (report the row as 'changed') or 'send'")
+    campaign_id, chunks, index_names, mapping = _prepare(frame, client, constants, params, key,
+                                                         campaign, on_invalid)
+    identity = _identity(campaign_id, campaign, client, mapping, constants)
     cache = _TemplateCache()
     seen: dict[tuple[str, str], Hashable] = {}
     is_frame = isinstance(frame, pd.DataFrame)
-    order: list[tuple[Hashable, str]] = []
-    invalid: dict[str, tuple[Hashable, LedgerRow]] = {}
+    order: list[tuple[Hashable, str, LedgerRow | None]] = []
 
     async def checked(plans: list[RowPlan]) -> list[RowPlan]:
         await cache.afetch(client, plans)
@@ -371,23 +452,43 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
         if bad and on_invalid == "raise":
             raise InvalidFrameError(_problems_frame(_problem_rows(plans)))
         for plan in plans:
-            order.append((plan.index, plan.key))
+            invalid = None
             if not plan.valid:
-                reason = "; ".join(str(p) for p in plan.problems)
                 to = plan.fields.get("to")
-                invalid[plan.key] = (plan.index, LedgerRow(key=plan.key, status="invalid", error=reason,
-                                                            to=None if to is None else str(to)))
+                invalid = LedgerRow(key=plan.key, status="invalid", to=None if to is None else str(to),
+                                    error="; ".join(str(p) for p in plan.problems))
+            order.append((plan.index, plan.key, invalid))
         return plans
 
     first: list[list[RowPlan]] = []
     if is_frame:  # the whole frame is checked before anything is sent
         first = [await checked(p) for p in chunks]
-    ledger = _ledger(journal, campaign_id)
+    ledger = _ledger(journal, identity)
+    owned = not isinstance(journal, Ledger) and journal not in (None, False)
+    try:
+        with _InUse(ledger, str(journal) if owned else "(this campaign's journal)"):
+            ledger.bind(identity)
+            return await _send(frame, client, identity, ledger, first, chunks, checked, order,
+                               index_names, qps=qps, progress=progress, concurrency=concurrency,
+                               on_changed=on_changed, engine_box=engine_box)
+    finally:
+        if owned:
+            ledger.close()
+
+
+async def _send(frame: Any, client: AsyncClient, identity: CampaignIdentity, ledger: Ledger,
+                first: list[list[RowPlan]], chunks: Iterator[list[RowPlan]], checked: Any,
+                order: list[tuple[Hashable, str, LedgerRow | None]],
+                index_names: list[Hashable], *, qps: int, progress: bool,
+                concurrency: int | None, on_changed: str,
+                engine_box: dict[str, Any] | None) -> CampaignResult:
+    is_frame = isinstance(frame, pd.DataFrame)
     total = sum(p.valid for c in first for p in c) if is_frame else None
     if progress and is_frame:
-        _announce(_summary_line([p for c in first for p in c], qps))
+        _announce(_summary_line([p for c in first for p in c], qps, identity))
     bar = _Progress(total, progress)
-    engine = CampaignEngine(client, qps=qps, ledger=ledger, concurrency=concurrency, on_progress=bar)
+    engine = CampaignEngine(client, qps=qps, ledger=ledger, concurrency=concurrency,
+                            on_progress=bar, campaign=identity.campaign, on_changed=on_changed)
     if engine_box is not None:
         engine_box["engine"] = engine
         if engine_box.get("interrupted"):  # Ctrl-C came during the dry run: send nothing
@@ -409,27 +510,38 @@ async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progr
         raise InvalidFrameError(error.problems, sent=engine.counts.sent) from None
     finally:
         bar.close(engine.counts)
-        if not isinstance(journal, Ledger) and journal not in (None, False):
-            ledger.close()
     if engine.counts.skipped and progress:
         _announce(f"{engine.counts.skipped} row(s) were already in this campaign's journal and were "
                   "not sent again (pass journal=False to send them anyway).")
+    if engine.counts.changed and progress:
+        _announce(f"{engine.counts.changed} row(s) were already sent in this campaign with a "
+                  "different message and were not sent again (status 'changed'; pass "
+                  "on_changed='send' to send the new version).")
     if engine.stop_reason is not None:
         _announce(f"campaign stopped early: {engine.stop_reason}")
-    return _result_frame(order, results, invalid, campaign_id, index_names)
+    return _result_frame(order, results, identity.campaign,
+                         (identity.endpoint, identity.access_key_id), index_names)
 
 
 def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client | AsyncClient,
                qps: int = DEFAULT_QPS, journal: Any = None, progress: bool = True,
                on_invalid: str = "raise", params: Sequence[str] | Mapping[str, str] | None = None,
                key: str | None = None, campaign: str | None = None, concurrency: int | None = None,
-               **constants: Any) -> CampaignResult:
+               on_changed: str = "skip", **constants: Any) -> CampaignResult:
     """Send one message per row, paced at ``qps``; return one result row per input row.
 
     Works in a script and in a notebook cell alike (the engine runs on a private loop in a
     worker thread). Ctrl-C or a kernel interrupt stops issuing requests and returns what
     was done; the rest is ``not_sent``. Re-running with the same journal never sends a
-    row twice.
+    row twice: a row is its recipient in the campaign (or its ``key=`` value), so the input
+    may be edited, re-sorted or re-indexed in between.
+
+    ``campaign`` names the campaign (default: derived from the constants and the column
+    mapping); ``on_changed`` says what to do with a recipient this campaign already sent a
+    different message to: ``"skip"`` (report it ``changed``) or ``"send"`` the new version.
+    A ``journal`` file is used by one run at a time and belongs to one account: another
+    process gets :class:`~.ledger.JournalBusyError`, another endpoint or AccessKeyId
+    :class:`~.ledger.JournalAccountError`, and nothing is sent.
     """
     async_client = client if isinstance(client, AsyncClient) else client.async_twin()
     box: dict[str, Any] = {}
@@ -438,7 +550,8 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
         try:
             return await _run(frame, async_client, qps=qps, journal=journal, progress=progress,
                               on_invalid=on_invalid, params=params, key=key, campaign=campaign,
-                              concurrency=concurrency, constants=constants, engine_box=box)
+                              concurrency=concurrency, constants=constants, on_changed=on_changed,
+                              engine_box=box)
         finally:
             if async_client is not client:
                 await async_client.aclose()
@@ -456,13 +569,14 @@ async def asend_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: A
                       on_invalid: str = "raise",
                       params: Sequence[str] | Mapping[str, str] | None = None,
                       key: str | None = None, campaign: str | None = None,
-                      concurrency: int | None = None, **constants: Any) -> CampaignResult:
+                      concurrency: int | None = None, on_changed: str = "skip",
+                      **constants: Any) -> CampaignResult:
     """``send_frame`` for async code: runs on the caller's event loop."""
     async_client = client if isinstance(client, AsyncClient) else client.async_twin()
     try:
         return await _run(frame, async_client, qps=qps, journal=journal, progress=progress,
                           on_invalid=on_invalid, params=params, key=key, campaign=campaign,
-                          concurrency=concurrency, constants=constants)
+                          concurrency=concurrency, constants=constants, on_changed=on_changed)
     finally:
         if async_client is not client:
             await async_client.aclose()

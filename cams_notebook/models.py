@@ -8,10 +8,30 @@ it is. JSON parameters (``TemplateParams``, ``Payload``, ``ProductAction``, ``Fl
 
 Validation enforces locally what the service would reject (reference ``cams_api.md``
 sections 1, 2 and 8.4) and reports every problem at once, each naming the wire field and the
-rule (see :mod:`cams_notebook.problems`). Two normalisations are made, and only these:
-on WhatsApp and Viber, spaces, dashes, dots, brackets and a leading ``+`` are removed
-from ``To`` (``+86 139-0000-0000`` becomes ``8613900000000``), and numbers given for
-string fields become strings.
+rule (see :mod:`cams_notebook.problems`): a field of the wrong type does not hide the rules
+the other fields break. Two normalisations are made, and only these: phone numbers are put
+in digits (below), and numbers given for string fields become strings.
+
+Phone numbers (``To`` on WhatsApp and Viber unless ``RecipientType`` is ``userId``; ``From``
+on WhatsApp and Viber, which must be digits):
+
+* A number written as a float, as a spreadsheet or pandas writes a float column and reads it
+  back as text (``8613900000001.0``, ``8.613900000001e12``, ``8.6139E+12``), or a Python
+  ``float``, stands for its whole-number value, computed exactly with :mod:`decimal`. A
+  fraction that is not zero is a problem. What counts as "written as a float": the whole
+  value is ASCII digits with one decimal point and/or an exponent (and at most a leading
+  ``+``), nothing else.
+* Otherwise, in ``To``, spaces, dashes, brackets, a leading ``+`` and dots *between digit
+  groups* are removed: ``+1 (555) 010.0001`` and ``555.010.0001`` become ``15550100001`` and
+  ``5550100001``. A dot that does not sit between two digits, or a single dot followed only by
+  zeros at the end (``+86 13900000001.0``: a float column, not a group), is a problem rather
+  than a guess that could name somebody else.
+* Only ASCII digits ``0-9`` may remain: full-width, Arabic-Indic or superscript digits are a
+  problem. ``To`` has 7 to 15 digits and does not start with 0.
+
+The whole request is bounded too: every parameter travels in the URL, so a request whose
+percent-encoded query is longer than :data:`MAX_QUERY_LENGTH` is a ``too_long`` problem of
+its largest field (see there for why that limit).
 
 :meth:`Message.to_query` gives the wire parameters exactly as the official SDK 5.3.1 puts
 them in the query string.
@@ -23,14 +43,17 @@ import html
 import json
 import re
 import warnings
-from typing import Any, Literal
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -38,13 +61,39 @@ from pydantic import (
 from .content import MESSAGE_TYPES, Content, content_model_for, dumps
 from .problems import Problem, problem, problems_from_validation_error, raise_problems
 
-__all__ = ["FlowAction", "Message", "ProductAction", "ProductItem", "ProductSection", "SendResult"]
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is 3.11+; annotations are not evaluated
+
+__all__ = ["MAX_QUERY_LENGTH", "MAX_URL_LENGTH", "FlowAction", "Message", "ProductAction",
+           "ProductItem", "ProductSection", "SendResult"]
 
 ChannelType = Literal["whatsapp", "messenger", "instagram", "viber", "telegram", "line"]
 CHANNELS: tuple[str, ...] = ("whatsapp", "messenger", "instagram", "viber", "telegram", "line")
 
-_TO_STRIP = re.compile(r"[\s\-().]")
 _CONFIG = ConfigDict(populate_by_name=True, coerce_numbers_to_str=True, extra="forbid")
+
+MAX_URL_LENGTH = 65_536
+"""The longest URL httpx accepts (``httpx._urlparse.MAX_URL_LENGTH``, pinned by a test):
+a longer one raises ``httpx.InvalidURL`` before anything is sent."""
+MAX_QUERY_LENGTH = MAX_URL_LENGTH - 512
+"""The longest percent-encoded query a message may make (65,024 characters).
+
+Every SendChatappMessage parameter travels in the URL of a POST, as the SDK 5.3.1 sends it
+(reference 3.2), so the request's size is its URL's. Why this limit: httpx refuses a URL
+longer than :data:`MAX_URL_LENGTH` and 512 characters are kept for ``https://host:port/?``
+(a DNS name is at most 253). The service's own URL limit is not documented ("gateway URL
+limit unconfirmed", reference 3.2), but it must take what the reference documents as valid,
+and the longest documented field, a 4,096-character WhatsApp text, encodes to up to 49,152
+characters (4-byte characters are 12 once percent-encoded): a lower limit would refuse
+messages the reference allows. The per-field limits the reference gives (WhatsApp text,
+captions, interactive parts, Viber text and buttons) are enforced by the content models.
+"""
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+_FIELD_WEIGHT = 32
+"""Characters counted per parameter for ``Key=`` and ``&`` in the cheap size bound."""
+_JSON_WEIGHT = 18
+"""Most encoded characters one character of a JSON value can become: ``\\u001f`` is 6
+characters, each at most 3 once percent-encoded (a non-ASCII one is at most 12)."""
 
 
 def _json_or_value(value: Any) -> Any:
@@ -123,6 +172,13 @@ _WHATSAPP_ONLY = ("payload", "product_action", "flow_action", "category")
 _VIBER_ONLY = ("label", "ttl", "tag", "tracking_data")
 _DIGIT_CHANNELS = ("whatsapp", "viber")
 _RANGES = (("ttl", 30, 1209600), ("fall_back_duration", 60, 43200))
+_RANGED = frozenset(name for name, _, _ in _RANGES)
+_FIELDS_ONLY = object()
+"""Validation context: the fields alone, without the rules between them (_rules_beside)."""
+_AS_SENT = object()
+"""Validation context: values as they arrive at the service, which rewrites nothing."""
+_STAND_INS = {"channel_type": "whatsapp", "type": "template", "from_": "0", "to": "0"}
+"""Values that validate for the required fields, standing in for broken or missing ones."""
 
 
 def _unsendable(value: Any) -> bool:
@@ -150,6 +206,115 @@ def _lone_surrogate(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+# -- phone numbers (see the module docstring) ---------------------------------------------
+
+_AS_FLOAT = re.compile(r"\s*\+?(?P<mantissa>[0-9]+(?:\.[0-9]*)?)(?:[eE](?P<exponent>[+-]?[0-9]{1,3}))?\s*")
+_PUNCTUATION = re.compile(r"[\s\-().]")
+_STRAY_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
+_FLOAT_TAIL = re.compile(r"\.0+\s*$")
+_GROUPING = ", spaces, dashes, brackets, dots between digit groups and a leading +"
+_PHONE = ("must be a phone number in international form with its country code, in ASCII "
+          "digits 0-9 (e.g. 8613900000000)")
+
+
+def _whole_number(text: str) -> str | None:
+    """The digits of ``text`` if it is a whole number written as a float; None if it is not
+    written as a float at all; "" if it is, but is not a whole number (or starts with 0).
+
+    Exact: ``decimal`` reads the text as written, so ``8.613900000001e12`` is
+    ``8613900000001`` and never a binary float's neighbour of it.
+    """
+    match = _AS_FLOAT.fullmatch(text)
+    if match is None or (match["exponent"] is None and "." not in text):
+        return None
+    mantissa = match["mantissa"]
+    if mantissa.startswith("0"):
+        return ""
+    number = Decimal(f"{mantissa}e{match['exponent'] or 0}").as_tuple()
+    digits, exponent = number.digits, int(number.exponent)
+    if exponent < 0:
+        if any(digits[exponent:]):
+            return ""  # a fraction that is not zero
+        digits, exponent = digits[:exponent], 0
+    return "".join(map(str, digits)) + "0" * exponent
+
+
+def _not_ascii_digits(text: str, besides: str) -> str:
+    """Why ``text`` is not ASCII digits (and ``besides``, the punctuation allowed)."""
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        return ("only ASCII digits 0-9 are accepted, and it has others (full-width, "
+                "Arabic-Indic, superscript...)")
+    return f"it has characters other than digits{besides}"
+
+
+def _recipient_number(to: str) -> tuple[str, str]:
+    """``(digits, "")`` for a recipient phone number written any accepted way, or
+    ``("", why)`` when it is not one."""
+    if to.isdigit() and to.isascii():
+        digits = to
+    else:
+        whole = _whole_number(to)
+        if whole == "":
+            return "", "it reads as a number with a fraction, not a whole number"
+        if whole is not None:
+            digits = whole
+        elif _STRAY_DOT.search(to) or (to.count(".") == 1 and _FLOAT_TAIL.search(to)):
+            return "", ("a dot may only separate groups of digits, and a single final '.0' is "
+                        "how a float column reads back, not a group")
+        else:
+            digits = _PUNCTUATION.sub("", to).removeprefix("+")
+            if not (digits.isdigit() and digits.isascii()):
+                return "", _not_ascii_digits(digits, _GROUPING)
+    if not 7 <= len(digits) <= 15:
+        return "", f"it has {len(digits)} digits; a phone number has 7 to 15"
+    if digits.startswith("0"):
+        return "", "it starts with 0; give the country code without 00 or a trunk 0"
+    return digits, ""
+
+
+def _sender_number(sender: str) -> tuple[str, str]:
+    """``(digits, "")`` for a sender that must be digits (no punctuation: it is the
+    business's own number, written once), or ``("", why)``."""
+    if sender.isdigit() and sender.isascii():
+        return sender, ""
+    whole = _whole_number(sender)
+    if whole:
+        return whole, ""
+    if whole == "":
+        return "", "it reads as a number with a fraction, not a whole number"
+    return "", _not_ascii_digits(sender, "")
+
+
+# -- the size of a request ----------------------------------------------------------------
+
+
+def _encoded_length(text: str) -> int:
+    """The length of ``text`` percent-encoded as :func:`~.signing.canonical_query` encodes it:
+    each UTF-8 byte outside ``A-Za-z0-9-_.~`` becomes three characters."""
+    raw = text.encode("utf-8")
+    return len(raw) + 2 * len(raw.translate(None, _UNRESERVED))
+
+
+def _json_chars(value: Any) -> int:
+    """At least the number of characters of ``value`` as compact JSON, escapes aside (which
+    :data:`_JSON_WEIGHT` covers). Cheap: no JSON is made."""
+    kind = type(value)
+    if kind is str:
+        return len(value) + 2
+    if kind is dict:
+        return 2 + sum(_json_chars(k) + _json_chars(v) + 2 for k, v in value.items())
+    if kind is list or kind is tuple:
+        return 2 + sum(_json_chars(v) + 1 for v in value)
+    if value is None or kind is bool or kind is float:
+        return 24
+    if kind is int:
+        return int(value.bit_length()) // 3 + 2  # decimal digits, without making them
+    if isinstance(value, BaseModel):
+        extra = value.__pydantic_extra__
+        return _json_chars(value.__dict__) + (_json_chars(extra) if extra else 0)
+    return len(str(value)) + 2
 
 
 class Message(BaseModel):
@@ -208,24 +373,88 @@ class Message(BaseModel):
     def _parse_json_text(cls, value: Any) -> Any:
         return _json_or_value(value)
 
-    @model_validator(mode="after")
-    def _cross_field_rules(self) -> Message:
-        problems = self._rule_problems()
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate(cls, data: Any, handler: ModelWrapValidatorHandler[Self],
+                  info: ValidationInfo[Any]) -> Self:
+        # Fields first (pydantic), then the rules between them. When a field is broken, the
+        # rules still run on the fields that are not (see _rules_beside), so that one type
+        # error does not hide every other problem of the request.
+        context = info.context
+        try:
+            message = handler(data)
+        except ValidationError as exc:
+            if context is _FIELDS_ONLY:
+                raise
+            beside = cls._rules_beside(data, exc, as_sent=context is _AS_SENT)
+            if not beside:
+                raise
+            raise_problems("Message", [*problems_from_validation_error(exc, ALIASES), *beside],
+                           data)
+            raise  # not reached: raise_problems raised
+        if context is _FIELDS_ONLY:
+            return message
+        problems = message._rule_problems(as_sent=context is _AS_SENT)
         if problems:
-            raise_problems("Message", problems, self.model_dump(exclude_none=True))
-        if self.cust_waba_id is not None or self.isv_code is not None:
+            raise_problems("Message", problems, message.model_dump(exclude_none=True))
+        if message.cust_waba_id is not None or message.isv_code is not None:
             warnings.warn("CustWabaId and IsvCode are deprecated; use cust_space_id (CustSpaceId)",
                           DeprecationWarning, stacklevel=4)
-        return self
+        return message
 
-    def _rule_problems(self) -> list[Problem]:
-        # Runs for every message a campaign sends, so it reads the field values straight from
-        # ``__dict__`` and looks closer only at what is set (see the client_overhead benchmark).
+    @classmethod
+    def _rules_beside(cls, data: Any, error: ValidationError, *, as_sent: bool) -> list[Problem]:
+        """The rule problems of the fields of ``data`` that did validate, when others did not.
+
+        The broken fields (and unknown keys) are left out; a required one is stood in for by a
+        value that validates, then set to None, so the rules that need it are skipped and the
+        others run. A rule problem on a broken field is dropped: that field has its own.
+        """
+        if not isinstance(data, dict):
+            return []
+        broken: set[str] = set()
+        for err in error.errors(include_url=False):
+            if not err["loc"]:
+                return []  # the input as a whole is wrong: there are no fields to look at
+            broken.add(_FIELD_OF.get(str(err["loc"][0]), ""))
+        good = {k: v for k, v in data.items() if _FIELD_OF.get(str(k), "") not in broken}
+        present = {_FIELD_OF[str(k)] for k in good}
+        stand_ins = {n: v for n, v in _STAND_INS.items() if n not in present}
+        try:
+            partial = cls.model_validate({**good, **stand_ins}, context=_FIELDS_ONLY)
+        except ValidationError:  # pragma: no cover - each of these fields validated already
+            return []
+        for name in stand_ins:
+            partial.__dict__[name] = None
+        partial.__pydantic_fields_set__.difference_update(stand_ins)
+        skip = {WIRE_NAMES[n] for n in broken if n} | {WIRE_NAMES[n] for n in stand_ins}
+        return [p for p in partial._rule_problems(as_sent=as_sent)
+                if p.field.partition(".")[0] not in skip]
+
+    def _rule_problems(self, *, as_sent: bool = False) -> list[Problem]:
+        # Runs for every message a campaign sends (see the client_overhead benchmark), so it
+        # reads the values straight from ``__dict__``, visits only the fields that were given,
+        # and does a costly check only where a cheap one says it could fail. It also runs on
+        # a partial message (see _rules_beside), where any field may be None.
         out: list[Problem] = []
-        channel, wire, fields = self.channel_type, WIRE_NAMES, self.__dict__
-        for name, value in fields.items():
-            if value is None or type(value) is str and value.isascii():
+        wire, fields = WIRE_NAMES, self.__dict__
+        given = self.__pydantic_fields_set__
+        channel, kind = fields["channel_type"], fields["type"]
+        bound = _FIELD_WEIGHT * len(given)  # the encoded query is at most this long
+        for name in given:
+            value = fields[name]
+            if value is None:
                 continue
+            if type(value) is str:
+                if value.isascii():
+                    bound += 3 * len(value)
+                    continue
+                bound += 12 * len(value)
+            elif name == "template_params":  # dict[str, str]: no need to look deeper
+                bound += _JSON_WEIGHT * (sum(map(len, value)) + sum(map(len, value.values()))
+                                         + 6 * len(value) + 2)
+            else:
+                bound += _JSON_WEIGHT * _json_chars(value)
             if name in _TEXT_FIELDS and _unsendable(value):
                 out.append(problem(wire[name], "invalid_text",
                                    "contains characters that cannot be sent (a lone surrogate, "
@@ -233,55 +462,102 @@ class Message(BaseModel):
         if out:
             return out
         if channel in _DIGIT_CHANNELS:
-            if not self.from_.isdigit():
-                out.append(problem("From", "digits_only",
-                                   f"must contain only digits on {channel} (got {self.from_!r})"))
-            if self.recipient_type != "userId":
-                to = self.to
-                if not to.isdigit():
-                    to = _TO_STRIP.sub("", to).removeprefix("+")
-                if not to.isdigit() or to.startswith("0") or not 7 <= len(to) <= 15:
-                    out.append(problem("To", "digits_only", "must be a phone number in international "
-                                       f"form with its country code, e.g. 8613900000000 (got {self.to!r})"))
-                elif to != self.to:
-                    self.to = to
-        for name, low, high in _RANGES:
-            value = fields[name]
-            if value is not None and not low <= value <= high:
-                out.append(problem(wire[name], "out_of_range",
-                                   f"must be between {low} and {high} seconds (got {value})"))
-        if self.recipient_type == "userId" and channel != "whatsapp":
-            out.append(problem("RecipientType", "not_allowed", "userId is for WhatsApp only"))
-        if channel != "whatsapp":
-            out += [problem(wire[name], "not_allowed", "is for WhatsApp only")
-                    for name in _WHATSAPP_ONLY if fields[name] is not None]
-        if channel != "viber":
+            sender, to = fields["from_"], fields["to"]
+            # the usual case, decided without a call: both plain digits already
+            if not (sender is None or sender.isdigit() and sender.isascii()) or not (
+                    to is None or to.isdigit() and to.isascii() and 7 <= len(to) <= 15
+                    and to[0] != "0" or fields["recipient_type"] == "userId"):
+                out += self._number_problems(channel, as_sent)
+        if not given.isdisjoint(_RANGED):
+            for name, low, high in _RANGES:
+                value = fields[name]
+                if value is not None and not low <= value <= high:
+                    out.append(problem(wire[name], "out_of_range",
+                                       f"must be between {low} and {high} seconds (got {value})"))
+        if channel is not None and channel != "whatsapp":
+            if fields["recipient_type"] == "userId":
+                out.append(problem("RecipientType", "not_allowed", "userId is for WhatsApp only"))
+            if not given.isdisjoint(_WHATSAPP_ONLY):
+                out += [problem(wire[name], "not_allowed", "is for WhatsApp only")
+                        for name in _WHATSAPP_ONLY if fields[name] is not None]
+        if channel is not None and channel != "viber" and not given.isdisjoint(_VIBER_ONLY):
             out += [problem(wire[name], "not_allowed", "is for Viber only")
                     for name in _VIBER_ONLY if fields[name] is not None]
-        if self.type == "template":
-            if not self.template_code and not self.template_name:
+        if kind == "template":
+            if not fields["template_code"] and not fields["template_name"]:
                 out.append(problem("TemplateCode", "required",
                                    "is required for a template message (or give TemplateName)"))
-            if not self.language:
+            if not fields["language"]:
                 out.append(problem("Language", "required", "is required for a template message"))
-            out += [problem(wire[n], "not_allowed", "is for free-form messages (Type=message) only")
-                    for n in _MESSAGE_ONLY if fields[n] is not None]
-        else:
-            out += [problem(wire[n], "not_allowed", "is for template messages (Type=template) only")
-                    for n in _TEMPLATE_ONLY if fields[n] is not None]
+            if not given.isdisjoint(_MESSAGE_ONLY):
+                out += [problem(wire[n], "not_allowed", "is for free-form messages (Type=message) "
+                                "only") for n in _MESSAGE_ONLY if fields[n] is not None]
+        elif kind == "message":
+            if not given.isdisjoint(_TEMPLATE_ONLY):
+                out += [problem(wire[n], "not_allowed", "is for template messages (Type=template) "
+                                "only") for n in _TEMPLATE_ONLY if fields[n] is not None]
             out += self._content_problems()
+        if bound > MAX_QUERY_LENGTH:
+            out += self._size_problems()
         return out
 
+    def _number_problems(self, channel: str, as_sent: bool) -> list[Problem]:
+        """``From`` and ``To`` on a channel that wants phone numbers; puts them in digits
+        (or, ``as_sent``, finds it a problem that they are not in digits already)."""
+        out: list[Problem] = []
+        fields = self.__dict__
+        sender, to = fields["from_"], fields["to"]
+        if sender is not None:
+            digits, why = _sender_number(sender)
+            if why:
+                out.append(problem("From", "digits_only", f"must contain only ASCII digits 0-9 on "
+                                   f"{channel}; {why} (got {sender!r})"))
+            elif digits != sender and as_sent:
+                out.append(problem("From", "digits_only", f"must be sent as ASCII digits 0-9 only "
+                                   f"on {channel}; the service rewrites nothing (got {sender!r})"))
+            elif digits != sender:
+                fields["from_"] = digits
+        if to is not None and fields["recipient_type"] != "userId":
+            digits, why = _recipient_number(to)
+            if why:
+                out.append(problem("To", "digits_only", f"{_PHONE}; {why} (got {to!r})"))
+            elif digits != to and as_sent:
+                out.append(problem("To", "digits_only", f"{_PHONE}, as sent: the service rewrites "
+                                   f"nothing ({digits} was meant?) (got {to!r})"))
+            elif digits != to:
+                fields["to"] = digits
+        return out
+
+    def _size_problems(self) -> list[Problem]:
+        """``too_long`` on the largest field when the encoded query is over the limit."""
+        try:
+            query = self.to_query()
+        except (TypeError, ValueError, RecursionError):
+            return []  # it cannot be put on the wire at all, whatever its size
+        sizes = {key: len(key) + 1 + _encoded_length(value) for key, value in query.items()}
+        total = sum(sizes.values()) + len(sizes) - 1
+        if total <= MAX_QUERY_LENGTH:
+            return []
+        field = max(sizes, key=sizes.__getitem__)
+        return [problem(field, "too_long", (
+            f"makes the request too long to send: {field} is {sizes[field] - len(field) - 1} "
+            f"characters once percent-encoded and the whole query {total}; the limit is "
+            f"{MAX_QUERY_LENGTH} (every parameter travels in the URL, and httpx refuses URLs "
+            f"over {MAX_URL_LENGTH} characters)"))]
+
     def _content_problems(self) -> list[Problem]:
-        channel, mtype = self.channel_type, self.message_type
+        fields = self.__dict__
+        channel, mtype = fields["channel_type"], fields["message_type"]
         if not mtype:
             return [problem("MessageType", "required", "is required for a free-form message")]
+        if channel is None:
+            return []  # which content is right depends on the channel
         model = content_model_for(channel, mtype)
         if model is None:
             valid = ", ".join(MESSAGE_TYPES[channel])
             return [problem("MessageType", "not_for_channel",
                             f"{mtype!r} is not a {channel} message type; use one of: {valid}")]
-        value = self.content
+        value = fields["content"]
         if value is None or value == "":
             return [problem("Content", "required", f"is required for a {mtype} message")]
         if isinstance(value, model):
@@ -295,8 +571,11 @@ class Message(BaseModel):
             except json.JSONDecodeError as exc:
                 return [problem("Content", "invalid_json", f"is not valid JSON ({exc.msg})")]
         try:
-            self.content = model.model_validate(value)
-            self._content_text = raw  # the SDK sends Content text exactly as given
+            fields["content"] = model.model_validate(value)
+            # JSON text goes on the wire exactly as given, as the SDK sends it: keys left empty
+            # (the reference's own example has "link": "") are ignored by the service, and
+            # the validated model without them is what the checks saw.
+            self._content_text = raw
         except ValidationError as exc:
             return [
                 problem(f"Content.{p.field}".rstrip(".") if p.field else "Content", p.rule, p.message)
@@ -305,12 +584,19 @@ class Message(BaseModel):
         return []
 
     @classmethod
-    def check(cls, data: dict[str, Any]) -> tuple[Message | None, list[Problem]]:
-        """Validate without raising: ``(message, [])`` or ``(None, problems)``."""
+    def check(cls, data: dict[str, Any], *,
+              as_sent: bool = False) -> tuple[Message | None, list[Problem]]:
+        """Validate without raising: ``(message, [])`` or ``(None, problems)``.
+
+        ``as_sent=True`` holds ``data`` to what the service takes as it arrives, from any
+        client: it rewrites nothing, so a phone number must already be bare ASCII digits
+        (``8613900000001.0`` or ``+86 139...`` is a problem, not a number to put right). The
+        sandbox checks every request this way.
+        """
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             try:
-                return cls.model_validate(data), []
+                return cls.model_validate(data, context=_AS_SENT if as_sent else None), []
             except ValidationError as exc:
                 return None, problems_from_validation_error(exc, ALIASES)
 
@@ -365,6 +651,7 @@ WIRE_NAMES: dict[str, str] = {
     name: str(field.alias) for name, field in Message.model_fields.items()
 }
 ALIASES: dict[str, str] = {name: wire for name, wire in WIRE_NAMES.items()}
+_FIELD_OF: dict[str, str] = {**{w: n for n, w in WIRE_NAMES.items()}, **{n: n for n in WIRE_NAMES}}
 _WIRE_ORDER = sorted(WIRE_NAMES.items(), key=lambda item: item[1])
 _TEXT_FIELDS = frozenset(n for n in WIRE_NAMES if n not in ("ttl", "fall_back_duration"))
 

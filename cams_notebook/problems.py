@@ -15,9 +15,10 @@ rule               meaning
 ``not_allowed``    the field does not apply here (channel, Type, MessageType)
 ``one_of``         the value is not one of the accepted values
 ``not_for_channel`` the MessageType does not exist on this channel
-``digits_only``    a phone number or sender has characters other than digits
+``digits_only``    a phone number or sender is not a whole number in ASCII digits 0-9 (or,
+                   for ``To``, not 7 to 15 of them)
 ``out_of_range``   a number outside its documented range
-``too_long``       text longer than the platform allows
+``too_long``       text longer than the platform allows, or a request too large to send
 ``too_many``       more items than allowed (buttons, sections, products)
 ``bad_url``        not an http(s) URL
 ``placeholder``    ``{{1}}``-style placeholders in a body
@@ -150,7 +151,7 @@ def problems_from_validation_error(
         field = _field_name(err["loc"], aliases)
         kind = err["type"]
         rule = _PYDANTIC_RULES.get(kind, kind)
-        if kind == "too_long" and isinstance(err.get("input"), str):
+        if kind == "too_long" and (isinstance(err.get("input"), str) or "field_type" not in ctx):
             rule = "too_long"  # our own text-length rule shares pydantic's list-length name
         if kind.endswith("_type") or kind.endswith("_parsing"):
             rule = "wrong_type"

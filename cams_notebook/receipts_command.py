@@ -6,12 +6,20 @@
                            [--secret S] [--allow 10.0.0.0/8 ...]      # HTTP push receiver
     cams-notebook receipts --pull [--message-type ChatAppStatus] [--queue NAME]
                            [--preset intl|cn] [--store FILE] [--drain]  # queue consumer
+                           [--endpoint URL | --sandbox]
 
 The receiver answers each push only after storing it; the consumer deletes queue messages
 only after storing them. Both run until Ctrl-C or SIGTERM (``--drain``: until the queue is
-empty), then print what they stored. Credentials come from ``ALIBABA_CLOUD_*`` as for
-``send``; without them the pull talks to the in-process sandbox. Exit status 0, or 2 for a
-usage error (a port in use, a bad argument).
+empty), then print what they stored.
+
+The pull asks CAMS for its queue, so it needs a client, found as for ``send``: the
+credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``ALIBABA_CLOUD_ACCESS_KEY_SECRET``
+(``ALIBABA_CLOUD_SECURITY_TOKEN`` for STS), the endpoint from ``--endpoint`` or
+``CAMS_NOTEBOOK_ENDPOINT``. Without credentials it refuses to start (one line on stderr
+naming the variables; no store is opened) unless ``--sandbox`` asks for the in-process local
+sandbox, which has no endpoint: ``--sandbox --endpoint`` is a usage error. The push receiver
+needs no client, so ``--endpoint`` and ``--sandbox`` without ``--pull`` are usage errors too.
+Exit status 0, or 2 for a usage error (a port in use, a bad argument, no credentials).
 """
 
 from __future__ import annotations
@@ -21,10 +29,15 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from .mns import MAX_WAIT_SECONDS
 from .receipt_server import DEFAULT_MAX_BODY
 from .receipt_store import DEFAULT_STORE
+from .send_command import add_client_arguments, client_from_args
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __all__ = ["add_arguments", "run"]
 
@@ -52,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pull.add_argument("--queue", help="queue name (default: asked of QueryChatappPhoneNumbers)")
     pull.add_argument("--preset", choices=("intl", "cn"),
                       help="Dybaseapi/MNS endpoints (default: from the region)")
-    pull.add_argument("--endpoint", help="CAMS endpoint (host or URL; http only for loopback)")
+    add_client_arguments(pull)
     pull.add_argument("--dybaseapi-endpoint", help="override the Dybaseapi endpoint")
     pull.add_argument("--mns-endpoint", help="override the MNS endpoint")
     pull.add_argument("--wait", type=int, default=MAX_WAIT_SECONDS,
@@ -74,15 +87,27 @@ def _on_sigterm(stop: threading.Event) -> None:
 def run(args: argparse.Namespace) -> int:
     from .receipt_store import ReceiptStore
 
+    client: Client | None = None
+    if args.pull:  # first: without a client, no store is opened (no file is created)
+        client = client_from_args(args, "receipts")
+        if client is None:
+            return 2
+    elif args.sandbox or args.endpoint:
+        flag = "--sandbox" if args.sandbox else "--endpoint"
+        print(f"cams-notebook receipts: {flag} is for --pull (the queue consumer); the HTTP "
+              "push receiver talks to no CAMS endpoint", file=sys.stderr)
+        return 2
     try:
         store = ReceiptStore(args.store)
     except Exception as exc:  # noqa: BLE001 - sqlite3 errors, OSError
+        if client is not None:
+            client.close()
         print(f"cams-notebook receipts: cannot open {args.store!r}: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
     _on_sigterm(stop)
     try:
-        code = _pull(args, store, stop) if args.pull else _serve(args, store)
+        code = _pull(client, args, store, stop) if client is not None else _serve(args, store)
     finally:
         counts = {k: store.count(k) for k in ("status", "inbound", "undecodable")}
         store.close()
@@ -110,13 +135,10 @@ def _serve(args: argparse.Namespace, store: object) -> int:
     return 0
 
 
-def _pull(args: argparse.Namespace, store: object, stop: threading.Event) -> int:
-    from .client import Client
+def _pull(client: Client, args: argparse.Namespace, store: object, stop: threading.Event) -> int:
     from .errors import CamsError
     from .receipt_queue import ReceiptQueue
 
-    overrides = {"endpoint": args.endpoint} if args.endpoint else {}
-    client = Client.from_env(**overrides)
     queue = None
     try:
         queue = ReceiptQueue(client, message_type=args.message_type, queue_name=args.queue,

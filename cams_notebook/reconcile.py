@@ -1,28 +1,57 @@
-"""Turn ``unknown`` rows into ``sent`` or ``not_sent`` from evidence, so none stays unknown.
+"""Settle ``unknown`` rows as ``sent`` or ``not_sent`` from evidence, and never guess.
 
-A row is ``unknown`` when its request may have reached the service but no answer could be
-read (a timeout, a reset, a killed process). Sending it again could deliver the message
-twice, so the campaign never does; :func:`reconcile` settles it instead, from two kinds of
-evidence, both matched by the row's ``TaskId`` (every campaign row carries one, derived
-from the campaign and the row key) and recipient:
+A row is ``unknown`` when its request may have reached the service but no answer was read
+(a timeout, a reset, a killed process). Sending it again could deliver the message twice, so
+the campaign never does; :func:`reconcile` looks for proof instead, in this order:
 
-1. delivery receipts (ChatAppStatus events, from a store, the queue, a push receiver, or a
-   list of dicts): a receipt for the row proves the message was accepted;
-2. the service's own record of sent messages (``ListChatappMessage``): the row there proves
-   it was accepted; its absence, once the service has had time to record it, means the
-   request never took effect. Absence is only ever concluded from a lookup of that row's
-   TaskId and number with no time bound, so a row sent long before the others (a campaign
-   resumed days later) cannot be missed and sent twice.
+1. **Delivery receipts** (ChatAppStatus events from a store, the queue, a push receiver, a
+   DataFrame or a list of dicts) for the row's ``TaskId`` and recipient: a receipt proves
+   the service accepted the message, so the row is ``sent`` with the receipt's MessageId.
+2. **The service's record** (``ListChatappMessage``). It has no TaskId or MessageId filter,
+   so a row is found the way a person would find it in the console: by its sender
+   (``BusinessNumber``, the row's From), recipient (``UserNumber``), ``ChannelType``,
+   ``CustSpaceId``, outbound direction (``EventAction=DOWN``) and a time window around the
+   start of its latest attempt, then by its template (a template row's message names its
+   TemplateCode or TemplateName; a free-form row's names none). These facts come from the
+   campaign's journal, which writes them with the intent, before the request goes out.
+   Every page is read, until a page shorter than the page size. Rows of one person whose
+   windows overlap share one listing.
 
-Matching on TaskId *and* number, and never giving one MessageId to two rows, keeps a
-TaskId that the frame gives to many rows (a campaign name, say) from settling every row
-with one message. A row without a TaskId has nothing to look up and stays ``unknown``.
+What the listing proves:
 
-The journal is updated to match: ``sent`` rows get their outcome; ``not_sent`` rows are
-dropped from it, so re-running the same ``send_frame`` call with the same journal sends
-exactly them (that is :func:`resend`). The service records a message when it accepts it;
-run reconciliation a little after the campaign (the default waits ``settle`` seconds from
-the last send) so a request still in flight is not taken for one that never arrived.
+* exactly one candidate (a record that fits, whose MessageId no other row of the result
+  or the journal holds, and that no other unsettled send to this person could be): the
+  service accepted this row's request: ``sent`` with that MessageId;
+* no candidate in a complete, readable listing: the request never took effect: ``not_sent``
+  (safe to send again; the journal forgets the row, so re-running ``send_frame`` with it, or
+  :func:`resend`, sends exactly these rows);
+* several candidates, after removing the messages the journal knows as other sends to this
+  person: they cannot be told apart: the row stays ``unknown``, and says so;
+* an answer that cannot be read (``Data`` not a list, a record without MessageId or
+  UserNumber, a page that repeats earlier ones), or a page that still fails after the
+  retries that are safe for a query: nothing is proven: ``unknown``, never ``not_sent``;
+* a row lacking a fact the query needs (no journal record, no CustSpaceId; pass
+  ``cust_space_id=`` for rows sent without one) stays ``unknown`` saying what is missing.
+
+The window. The gateway accepts a signed request only while its ``x-acs-date`` is within
+15 minutes of the service's clock (reference ``cams_api.md`` section 3). The date is signed
+right after the journal records the attempt, by this machine's clock, so a request the
+service accepted arrived while the service's clock read within 15 minutes of that moment:
+that one bound covers clock skew between this machine and the service *and* a request
+delayed in flight. The window is the attempt's start +/- 16 minutes (:data:`WINDOW_MS`): the
+15-minute rule, plus a minute for the second the date is truncated to and the time the
+service takes to record a message. A record's ``SendTime`` is used to tell apart rows of one
+person only when it can be read with its time zone (ISO text with an offset, or Unix ms);
+one that cannot be read excludes nothing.
+
+Absence needs the service to have recorded what it accepted: reconciliation waits until
+``settle`` seconds have passed since the latest attempt (at most ``settle``, whatever the
+clocks say). A request still in flight after that is not covered; run reconciliation later
+if the network was very slow.
+
+The questions go out several at once (``_LOOKUPS`` threads), in a fixed order, so the
+outcome does not depend on timing. The journal is updated to match: ``sent`` rows get their
+outcome; ``not_sent`` rows are dropped from it.
 """
 
 from __future__ import annotations
@@ -31,7 +60,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,20 +69,68 @@ import pandas as pd
 from .client import Client
 from .content import dumps
 from .errors import CamsError, TransportError
-from .ledger import Ledger, SqliteLedger
+from .ledger import INTENT, Ledger, LedgerRow, SqliteLedger
 
-__all__ = ["reconcile", "resend"]
+__all__ = ["WINDOW_MS", "reconcile", "resend"]
 
-_PAGE = 100
-_FEW = 20
-"""Up to this many rows to look up, one query each; more, and the campaign's window is listed."""
-_MARGIN_MS = 600_000
+WINDOW_MS = 16 * 60 * 1000
+"""Half the listing window around an attempt: the gateway's 15-minute rule plus a minute."""
+PAGE_SIZE = 100
+_MAX_PAGES = 50
+"""5,000 messages to one person in half an hour is no listing to trust to an end."""
 _LOOKUPS = 8
-"""ListChatappMessage questions in flight at once while settling rows one by one."""
+"""ListChatappMessage questions in flight at once."""
 _TRIES = 5
+_OPEN = frozenset({INTENT, "unknown"})
+"""Journal statuses of a send whose fate is not known: it may own any message in its window."""
+_NO_SPACE = ("no CustSpaceId: the row was sent without one and ListChatappMessage needs one; pass "
+             "reconcile(cust_space_id=...) (the sandbox's is "
+             "cams_notebook.sandbox.DEFAULT_CUST_SPACE_ID)")
 
 Evidence = dict[str, dict[str, str | None]]
 """TaskId -> {MessageId: recipient number, or None when the evidence does not say}."""
+Records = list[Mapping[str, Any]]
+
+
+class _Outcome(NamedTuple):
+    status: str
+    """``sent``, ``not_sent`` or ``unknown``."""
+    message_id: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a query needs to find one send, and what its message must look like."""
+
+    channel: str
+    sender: str
+    to: str
+    space: str
+    template: str | None
+    start: int
+    end: int
+
+    @property
+    def person(self) -> tuple[str, str, str, str]:
+        return (self.channel, self.sender, self.to, self.space)
+
+
+@dataclass
+class _Case:
+    """One unknown row of the result."""
+
+    position: int
+    key: str
+    to: str | None
+    task_id: str | None
+    message_id: str | None
+    facts: _Facts | None = None
+    missing: str = ""
+    candidates: set[str] = field(default_factory=set)
+
+
+# -- reading values ----------------------------------------------------------------------------
 
 
 def _number(value: Any) -> str | None:
@@ -61,17 +139,73 @@ def _number(value: Any) -> str | None:
     return value.strip().lstrip("+").replace(" ", "").replace("-", "")
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _ms(value: Any) -> int | None:
+    """Unix ms from Unix ms or ISO text with a zone; None when it cannot be read for sure."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, (int, float)):
+        # seconds, or a number that is no time at all, read as ms would land in 1970
+        return int(value) if value >= 10**11 else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        stamp = pd.Timestamp(value.strip())
+    except (ValueError, TypeError):
+        return None
+    if pd.isna(stamp) or stamp.tzinfo is None:  # without its zone it could be hours off
+        return None
+    return int(stamp.timestamp() * 1000)
+
+
+def _facts(record: LedgerRow | None, space: str | None) -> _Facts | str:
+    """The query facts of one journal record, or what is missing."""
+    if record is None:
+        return "the journal has no record of this row (pass the journal= given to send_frame)"
+    attempted = _ms(record.attempted_at)
+    to = _number(record.to)
+    lacking = [name for name, value in (("ChannelType", record.channel), ("sender", record.sender),
+                                        ("recipient", to), ("attempt time", attempted)) if not value]
+    if lacking:
+        return f"the journal does not record this row's {', '.join(lacking)}"
+    assert attempted is not None and to is not None and record.channel and record.sender
+    space = record.cust_space_id or space
+    if not space:
+        return _NO_SPACE
+    return _Facts(record.channel.lower(), _number(record.sender) or "", to, space,
+                  record.template_code or None, attempted - WINDOW_MS, attempted + WINDOW_MS)
+
+
+def _fits(facts: _Facts, record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` could be the message of the send ``facts`` describe."""
+    if _number(record.get("UserNumber")) != facts.to:
+        return False
+    sender, channel, action = (_text(record.get(k)) for k in
+                               ("BusinessNumber", "ChannelType", "EventAction"))
+    if (sender and _number(sender) != facts.sender) or (channel and channel.lower() != facts.channel) \
+            or (action and action.upper() != "DOWN"):
+        return False
+    named = {v for v in (_text(record.get("TemplateCode")), _text(record.get("TemplateName"))) if v}
+    if named and (facts.template is None or facts.template not in named):
+        return False  # another template's message, or a template message for a free-form row
+    when = _ms(record.get("SendTime"))
+    return when is None or facts.start <= when <= facts.end
+
+
+# -- evidence from receipts -------------------------------------------------------------------
+
+
 def _field(record: Any, *names: str) -> Any:
     for name in names:
         value = record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
         if isinstance(value, str) and value:
             return value
     return None
-
-
-def _add(evidence: Evidence, task_id: Any, message_id: Any, to: Any) -> None:
-    if isinstance(task_id, str) and task_id and isinstance(message_id, str) and message_id:
-        evidence.setdefault(task_id, {}).setdefault(message_id, _number(to))
 
 
 def _from_receipts(receipts: Any) -> tuple[Evidence, set[str]]:
@@ -89,12 +223,16 @@ def _from_receipts(receipts: Any) -> tuple[Evidence, set[str]]:
     evidence: Evidence = {}
     ids: set[str] = set()
     for r in rows:
-        message_id = _field(r, "MessageId", "message_id")
+        message_id, task_id = _field(r, "MessageId", "message_id"), _field(r, "TaskId", "task_id")
         if message_id:
             ids.add(message_id)
-            _add(evidence, _field(r, "TaskId", "task_id"), message_id,
-                 _field(r, "To", "to", "number"))
+            if task_id:
+                evidence.setdefault(task_id, {}).setdefault(
+                    message_id, _number(_field(r, "To", "to", "number")))
     return evidence, ids
+
+
+# -- asking the service ------------------------------------------------------------------------
 
 
 def _call(client: Client, params: dict[str, str], sleep: Callable[[float], None]) -> dict[str, Any]:
@@ -105,222 +243,380 @@ def _call(client: Client, params: dict[str, str], sleep: Callable[[float], None]
         except CamsError as error:
             if attempt == _TRIES or not (error.retry_safe or isinstance(error, TransportError)):
                 raise
-            sleep(getattr(error, "retry_after", None) or 0.2 * 2 ** attempt)
+            sleep(getattr(error, "retry_after", None) or min(5.0, 0.2 * 2 ** attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _pages(client: Client, params: dict[str, str], sleep: Callable[[float], None]
-           ) -> Iterable[Mapping[str, Any]]:
-    """Every record of a listing, page by page; a page with nothing new ends it (a service
-    that answers the same page again, or claims more than it lists, cannot loop us forever)."""
-    seen: set[str] = set()
-    page = 1
-    while True:
-        data = _call(client, {**params, "EventAction": "DOWN",
-                              "Page": dumps({"Index": page, "Size": _PAGE})}, sleep)
-        body = data.get("Data")
-        body = body if isinstance(body, Mapping) else {}
-        items = body.get("List")
-        records = [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
-        fresh = [r for r in records if str(r.get("MessageId")) not in seen]
-        seen.update(str(r.get("MessageId")) for r in records)
-        yield from fresh
+def _records(data: Mapping[str, Any]) -> Records | str:
+    """The records of one answer, or why the answer cannot be read."""
+    if data.get("Success") is False:
+        return "Success is false"
+    items = data.get("Data")
+    if not isinstance(items, list):
+        return f"Data is {type(items).__name__}, not a list of records"
+    for item in items:
+        if not isinstance(item, Mapping):
+            return f"a record is {type(item).__name__}, not an object"
+        for name in ("MessageId", "UserNumber"):
+            if not _text(item.get(name)):
+                return f"a record has no {name}"
+    return items
+
+
+def _listing(client: Client, person: tuple[str, str, str, str], start: int, end: int,
+             sleep: Callable[[float], None]) -> Records | str:
+    """Every outbound record to one person in [start, end], or why they could not all be read."""
+    channel, sender, to, space = person
+    params = {"ChannelType": channel, "CustSpaceId": space, "BusinessNumber": sender,
+              "UserNumber": to, "EventAction": "DOWN", "StartTime": str(start),
+              "EndTime": str(end)}
+    found: dict[str, Mapping[str, Any]] = {}
+    for index in range(1, _MAX_PAGES + 1):
+        page_params = {**params, "Page": dumps({"Index": index, "Size": PAGE_SIZE})}
         try:
-            total = int(body.get("Total") or 0)
-        except (TypeError, ValueError):
-            total = 0
-        if not fresh or page * _PAGE >= total:
+            page = _records(_call(client, page_params, sleep))
+        except CamsError as error:
+            return f"ListChatappMessage page {index} failed: {type(error).__name__}: {error}"
+        if isinstance(page, str):
+            return f"ListChatappMessage page {index} cannot be read: {page}"
+        fresh = {str(r["MessageId"]): r for r in page if str(r["MessageId"]) not in found}
+        if len(page) >= PAGE_SIZE and not fresh:  # a service that serves one page forever
+            return f"ListChatappMessage page {index} repeats earlier pages; its end was never seen"
+        found.update(fresh)
+        if len(page) < PAGE_SIZE:
+            return list(found.values())
+    return f"more than {_MAX_PAGES * PAGE_SIZE} messages listed; the listing was not read to its end"
+
+
+# -- settling ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Settler:
+    """The evidence of one reconciliation, and the outcome it proves for each case."""
+
+    client: Client
+    sleep: Callable[[float], None]
+    claimed: set[str]
+    """MessageIds that belong to other rows: sent rows of the result, sends the journal knows."""
+    rivals: list[_Facts] = field(default_factory=list)
+    """Other sends of the journal whose fate is not known: each may own a message in its window."""
+    blind: set[str] = field(default_factory=set)
+    """Numbers of such sends whose window is not known: every message to them is theirs too."""
+    contested: set[str] = field(default_factory=set)
+    """Candidates that such a send could own as well as a row of the result."""
+    settled: dict[int, _Outcome] = field(default_factory=dict)
+
+    def receipts(self, cases: list[_Case], receipts: Any) -> None:
+        """Rows a receipt proves accepted, matched by TaskId and recipient."""
+        evidence, ids = _from_receipts(receipts)
+        for case in cases:
+            found = next((m for m, number in (evidence.get(case.task_id or "") or {}).items()
+                          if m not in self.claimed and number in (None, _number(case.to))), None)
+            if found is None and case.message_id in ids and case.message_id not in self.claimed:
+                found = case.message_id
+            if found is not None:
+                self.claimed.add(found)
+                self.settled[case.position] = _Outcome("sent", found, "a delivery receipt shows it")
+
+    def listings(self, cases: list[_Case]) -> None:
+        """Ask the service about every case with facts; keep each case's candidates."""
+        queries = _queries([c for c in cases if c.facts is not None])
+        if not queries:
             return
-        page += 1
+        with ThreadPoolExecutor(max_workers=min(_LOOKUPS, len(queries)),
+                                thread_name_prefix="cams-reconcile") as pool:
+            answers = list(pool.map(lambda q: _listing(self.client, q[0], q[1], q[2], self.sleep),
+                                    queries))
+        for (_, _, _, group), answer in zip(queries, answers):
+            for case in group:
+                assert case.facts is not None
+                if isinstance(answer, str):
+                    self.settled[case.position] = _Outcome("unknown", note=answer)
+                    continue
+                for record in answer:
+                    message_id = str(record["MessageId"])
+                    if message_id not in self.claimed and _fits(case.facts, record):
+                        case.candidates.add(message_id)
+                        if self._rivalled(record):
+                            self.contested.add(message_id)
+
+    def _rivalled(self, record: Mapping[str, Any]) -> bool:
+        return _number(record.get("UserNumber")) in self.blind or \
+            any(_fits(rival, record) for rival in self.rivals)
+
+    def decide(self, cases: list[_Case]) -> None:
+        """A message goes to a row only when it is that row's only candidate and no other row's."""
+        open_cases = [c for c in cases if c.facts is not None and c.position not in self.settled]
+        taken: set[str] = set()
+        progress = True
+        while progress:
+            progress = False
+            owners: dict[str, int] = {}
+            for case in open_cases:
+                for message_id in case.candidates - taken:
+                    owners[message_id] = owners.get(message_id, 0) + 1
+            for case in open_cases:
+                left = case.candidates - taken
+                if case.position in self.settled or len(left) != 1:
+                    continue
+                (only,) = left
+                if owners[only] == 1 and only not in self.contested:
+                    taken.add(only)
+                    self.settled[case.position] = _Outcome("sent", only, "ListChatappMessage lists it")
+                    progress = True
+        for case in open_cases:
+            if case.position not in self.settled:
+                self.settled[case.position] = _undecided(case.candidates - taken)
 
 
-def _lookup(client: Client, rows: Iterable[tuple[str, str | None]], evidence: Evidence,
-            sleep: Callable[[float], None]) -> None:
-    """Ask the service about each (TaskId, number), with no time bound.
-
-    Each question is one round trip; a few run at once (``_LOOKUPS``), so settling a
-    thousand rows takes seconds rather than a thousand round trips.
-    """
-    def ask(row: tuple[str, str | None]) -> list[Mapping[str, Any]]:
-        task_id, to = row
-        params = {"TaskId": task_id}
-        if to:
-            params["ClientNumber"] = to
-        return [item for item in _pages(client, params, sleep) if item.get("TaskId") == task_id]
-
-    todo = sorted(set(rows), key=lambda row: (row[0], row[1] or ""))
-    if not todo:
-        return
-    with ThreadPoolExecutor(max_workers=min(_LOOKUPS, len(todo)),
-                            thread_name_prefix="cams-reconcile") as pool:
-        for items in pool.map(ask, todo):  # in a fixed order: evidence does not depend on timing
-            for item in items:
-                _add(evidence, item.get("TaskId"), item.get("MessageId"), item.get("ClientNumber"))
+def _undecided(left: set[str]) -> _Outcome:
+    if not left:
+        return _Outcome("not_sent")
+    if len(left) > 1:
+        return _Outcome("unknown", note=f"{len(left)} messages to this person in the window; "
+                        "cannot tell which is this row's")
+    return _Outcome("unknown", note="1 message to this person in the window, which another "
+                    "unsettled send to this person could own; cannot tell whose it is")
 
 
-def _scan(client: Client, tasks: set[str], start_ms: int | None, evidence: Evidence,
-          sleep: Callable[[float], None]) -> None:
-    """List the campaign's window of sent messages once, keeping the rows' TaskIds."""
-    params = {} if start_ms is None else {"StartTime": str(start_ms)}
-    for item in _pages(client, params, sleep):
-        if item.get("TaskId") in tasks:
-            _add(evidence, item["TaskId"], item.get("MessageId"), item.get("ClientNumber"))
+def _queries(cases: list[_Case]) -> list[tuple[tuple[str, str, str, str], int, int, list[_Case]]]:
+    """One listing per person and run of overlapping windows, in a fixed order."""
+    by_person: dict[tuple[str, str, str, str], list[_Case]] = {}
+    for case in cases:
+        assert case.facts is not None
+        by_person.setdefault(case.facts.person, []).append(case)
+    out: list[tuple[tuple[str, str, str, str], int, int, list[_Case]]] = []
+    for person in sorted(by_person):
+        group = sorted(by_person[person], key=lambda c: c.facts.start if c.facts else 0)
+        for case in group:
+            assert case.facts is not None
+            if out and out[-1][0] == person and case.facts.start <= out[-1][2]:
+                _, start, end, members = out[-1]
+                out[-1] = (person, start, max(end, case.facts.end), [*members, case])
+            else:
+                out.append((person, case.facts.start, case.facts.end, [case]))
+    return out
 
 
 def _journal_for(result: pd.DataFrame, journal: Any) -> Ledger | None:
     if isinstance(journal, Ledger):
         return journal
-    if journal is None:
-        from .frames import _SESSION_JOURNALS
-
-        return _SESSION_JOURNALS.get(getattr(result, "campaign", None) or "")
     if journal is False:
         return None
+    if journal is None:
+        try:
+            from .frames import session_journal
+        except ImportError:  # pragma: no cover - a frames module without it
+            return None
+        return session_journal(result)
     if not os.path.exists(journal):  # a typo must not start an empty journal
         raise FileNotFoundError(f"no journal at {os.fspath(journal)!r}: pass the journal= "
                                 "given to send_frame (None for its default, False for none)")
     return SqliteLedger(journal)
 
 
+def _cases(out: pd.DataFrame, unknown: Any, ledger: Ledger | None,
+           space: str | None) -> list[_Case]:
+    keys, tos = out["key"].to_numpy(), out["to"].to_numpy()
+    tasks, ids = out["task_id"].to_numpy(), out["message_id"].to_numpy()
+    cases = [_Case(int(p), str(keys[p]), _text(tos[p]), _text(tasks[p]), _text(ids[p]))
+             for p in unknown]
+    records = ledger.get_many(c.key for c in cases) if ledger is not None else {}
+    for case in cases:
+        facts = _facts(records.get(case.key), space)
+        if isinstance(facts, str):
+            case.missing = facts
+        else:
+            case.facts = facts
+    return cases
+
+
+def _settler(out: pd.DataFrame, cases: list[_Case], ledger: Ledger | None, client: Client,
+             space: str | None, sleep: Callable[[float], None]) -> _Settler:
+    """What is known before asking: MessageIds taken, and the journal's other open sends."""
+    status, ids = out["status"].to_numpy(), out["message_id"].to_numpy()
+    settler = _Settler(client, sleep, {m for m in ids[status == "sent"] if _text(m)})
+    if ledger is None:
+        return settler
+    mine = {c.key for c in cases}
+    numbers = {c.to for c in cases if c.to} | {c.facts.to for c in cases if c.facts}
+    for record in ledger.rows_to(numbers):
+        if record.key in mine:
+            continue
+        if record.message_id:
+            settler.claimed.add(record.message_id)
+        elif record.status in _OPEN:
+            facts = _facts(record, space)
+            if isinstance(facts, str):
+                settler.blind.add(_number(record.to) or "")
+            else:
+                settler.rivals.append(facts)
+    for case in cases:  # a row that cannot be looked up may own any message to its number
+        if case.facts is None and case.to:
+            settler.blind.add(_number(case.to) or "")
+    return settler
+
+
+def _wait(out: pd.DataFrame, cases: list[_Case], settle: float, sleep: Callable[[float], None],
+          clock: Callable[[], float]) -> None:
+    """Give the service ``settle`` seconds from the latest attempt to record it (at most that)."""
+    times = [c.facts.start + WINDOW_MS for c in cases if c.facts is not None]
+    sent = pd.to_datetime(out["sent_at"], utc=True).dropna()
+    if len(sent):
+        times.append(int(sent.max().timestamp() * 1000))
+    if settle > 0 and times:
+        age = clock() - max(times) / 1000
+        if age < settle:
+            sleep(min(settle, settle - age))
+
+
 def reconcile(result: pd.DataFrame, *, client: Client, receipts: Any = None, journal: Any = None,
-              settle: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> pd.DataFrame:
-    """A copy of ``result`` in which every ``unknown`` row is ``sent`` or ``not_sent``.
+              cust_space_id: str | None = None, settle: float = 2.0,
+              sleep: Callable[[float], None] = time.sleep,
+              clock: Callable[[], float] = time.time) -> pd.DataFrame:
+    """A copy of ``result`` in which each ``unknown`` row the evidence settles is ``sent`` or
+    ``not_sent``; a row it cannot settle stays ``unknown`` and its ``error`` says why.
 
     ``receipts``: receipt events (a ReceiptStore or ReceiptQueue, a DataFrame, or a list of
     ChatAppStatus dicts). ``journal``: the campaign's journal (the path given to
-    ``send_frame``; None for the default in-memory one), updated to match.
+    ``send_frame``; None for the default in-memory one), read for each row's sender, channel,
+    template and attempt time, and updated to match. ``cust_space_id``: the CustSpaceId of
+    rows sent without one (``ListChatappMessage`` requires one). ``settle``: seconds the
+    service gets after the latest attempt before an absence counts.
 
     >>> settled = reconcile(result, client=client, journal="send.db")   # doctest: +SKIP
     >>> result = resend(frame, settled, client=client, journal="send.db", ...)  # doctest: +SKIP
     """
     out = result.copy()
-    status = out["status"].to_numpy()
-    unknown = np.flatnonzero(status == "unknown")
+    unknown = np.flatnonzero(out["status"].to_numpy() == "unknown")
     if len(unknown) == 0:
         return out
     ledger = _journal_for(result, journal)
     try:
-        settled = _settle(out, status, unknown, client, receipts, settle, sleep)
-        _apply(out, settled)
+        cases = _cases(out, unknown, ledger, cust_space_id)
+        settler = _settler(out, cases, ledger, client, cust_space_id, sleep)
+        settler.receipts(cases, receipts)
+        todo = [c for c in cases if c.position not in settler.settled]
+        if any(c.facts is not None for c in todo):
+            _wait(out, todo, settle, sleep, clock)
+            settler.listings(todo)
+            settler.decide(todo)
+        for case in todo:
+            if case.position not in settler.settled:
+                settler.settled[case.position] = _Outcome("unknown", note=case.missing)
+        _apply(out, settler.settled)
         if ledger is not None:
-            _record(ledger, out, settled)
+            _record(ledger, out, settler.settled)
     finally:
         if ledger is not None and not isinstance(journal, Ledger) and journal is not None:
             ledger.close()
     return out
 
 
-def _settle(out: pd.DataFrame, status: Any, unknown: Any, client: Client, receipts: Any,
-            settle: float, sleep: Callable[[float], None]) -> dict[int, str | None]:
-    """Position -> MessageId (accepted) or None (not accepted), for each row with a TaskId."""
-    sent_times = pd.to_datetime(out["sent_at"], utc=True).dropna()
-    if settle > 0 and len(sent_times):  # at most ``settle``, whatever the clocks say
-        age = time.time() - sent_times.max().timestamp()
-        if age < settle:
-            sleep(min(settle, settle - age))
-
-    evidence, message_ids = _from_receipts(receipts)
-    claimed = {m for m in out["message_id"].to_numpy()[status == "sent"] if isinstance(m, str)}
-    tasks, numbers = out["task_id"].to_numpy(), out["to"].to_numpy()
-    rows = [(int(p), tasks[p] if isinstance(tasks[p], str) and tasks[p] else None,
-             _number(numbers[p])) for p in unknown]
-
-    def candidate(task_id: str, to: str | None, taken: set[str]) -> str | None:
-        for message_id, number in (evidence.get(task_id) or {}).items():
-            if message_id not in taken and (number is None or to is None or number == to):
-                return message_id
-        return None
-
-    todo = [(t, n) for _, t, n in rows if t is not None and candidate(t, n, claimed) is None]
-    if len(set(todo)) > _FEW and len(sent_times):
-        # one listing of the campaign's window finds the accepted rows cheaply; absence in a
-        # window is no proof (a row may predate it), so the rest are confirmed one by one
-        start = int(sent_times.min().timestamp() * 1000) - _MARGIN_MS
-        _scan(client, {t for t, _ in todo}, start, evidence, sleep)
-        todo = [(t, n) for t, n in todo if candidate(t, n, claimed) is None]
-    _lookup(client, todo, evidence, sleep)
-    asked = set(todo)
-
-    settled: dict[int, str | None] = {}
-    for _ in range(2):  # a second pass asks about rows whose receipt went to an earlier row
-        taken = set(claimed)
-        settled.clear()
-        late = []
-        for position, task_id, to in rows:
-            if task_id is None:
-                continue
-            found = candidate(task_id, to, taken)
-            known = out["message_id"].iat[position]
-            if found is None and isinstance(known, str) and known in message_ids:
-                found = known
-            if found is None and (task_id, to) not in asked:
-                late.append((task_id, to))
-            if found is not None:
-                taken.add(found)
-            settled[position] = found
-        if not late:
-            break
-        _lookup(client, late, evidence, sleep)
-        asked.update(late)
-    return settled
-
-
-def _apply(out: pd.DataFrame, settled: Mapping[int, str | None]) -> None:
+def _apply(out: pd.DataFrame, settled: Mapping[int, _Outcome]) -> None:
     col = {name: out.columns.get_loc(name) for name in ("status", "message_id", "code", "error")}
-    for position, message_id in settled.items():
-        if message_id:
+    for position, outcome in settled.items():
+        if outcome.status == "sent":
             out.iat[position, col["status"]] = "sent"
-            out.iat[position, col["message_id"]] = message_id
+            out.iat[position, col["message_id"]] = outcome.message_id
             out.iat[position, col["code"]] = "OK"
-            out.iat[position, col["error"]] = "reconciled: the service accepted it"
-        else:
+            out.iat[position, col["error"]] = \
+                f"reconciled: the service accepted it ({outcome.note})"
+        elif outcome.status == "not_sent":
             out.iat[position, col["status"]] = "not_sent"
             out.iat[position, col["error"]] = \
                 "reconciled: the service has no record of it; safe to resend"
-    for left in np.flatnonzero(out["status"].to_numpy() == "unknown"):
-        out.iat[int(left), col["error"]] = "unknown: the row has no TaskId to look up"
+        else:
+            out.iat[position, col["error"]] = f"unknown after reconciling: {outcome.note}"
 
 
-def _record(ledger: Ledger, out: pd.DataFrame, settled: Mapping[int, str | None]) -> None:
-    """The journal follows: accepted rows get their outcome, the others are forgotten."""
-    keys = {p: str(out["key"].iat[p]) for p in settled}
+def _record(ledger: Ledger, out: pd.DataFrame, settled: Mapping[int, _Outcome]) -> None:
+    """The journal follows: accepted rows get their outcome, rows not sent are forgotten."""
+    keys = {p: str(out["key"].iat[p]) for p, o in settled.items() if o.status != "unknown"}
     known = ledger.get_many(keys.values())
-    for position, message_id in settled.items():
-        key = keys[position]
-        if not message_id:
+    for position, key in keys.items():
+        outcome = settled[position]
+        if outcome.status == "not_sent":
             ledger.forget(key)
             continue
         row = known.get(key)
         if row is None:
             continue  # not this journal's row: nothing to correct
-        row.status, row.message_id, row.code = "sent", message_id, "OK"
-        row.error = "reconciled: the service accepted it"
+        row.status, row.message_id, row.code = "sent", outcome.message_id, "OK"
+        row.error = f"reconciled: the service accepted it ({outcome.note})"
         ledger.outcome(row)
 
 
-def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.DataFrame:
-    """Send the ``not_sent`` rows of ``result`` again, with the same arguments as the campaign.
+# -- resend ------------------------------------------------------------------------------------
 
-    ``frame`` is the campaign's input and ``result`` its (reconciled) result, row for row.
-    Pass the same ``client``, ``journal`` and constants given to ``send_frame``; rows that
-    were sent are not touched (the journal knows them). Returns the combined result.
+
+def _labels(labels: Iterable[Any]) -> str:
+    shown = list(labels)
+    text = ", ".join(repr(label) for label in shown[:5])
+    return text + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+
+
+def _alignment(frame: pd.DataFrame, result: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """For each row of ``frame``, the position of its row in ``result`` (matched by label)."""
+    if frame.index.equals(result.index):
+        # the same labels in the same order: row for row, unless repeated labels were
+        # shuffled among themselves, which the recipients show
+        column = next((c for c in ("to", "To") if c in frame.columns), None)
+        if frame.index.has_duplicates and column is not None:
+            theirs = [_number(str(v)) for v in frame[column].to_numpy()]
+            ours = [_number(v) for v in result["to"].to_numpy()]
+            moved = [label for label, a, b in zip(frame.index, theirs, ours) if b and a != b]
+            if moved:
+                raise ValueError(f"resend matches rows by index label, and the rows labelled "
+                                 f"{_labels(dict.fromkeys(moved))} are not in the result's order "
+                                 "(their recipients differ): pass the frame as it was sent")
+        return np.arange(len(frame))
+    duplicated = [*frame.index[frame.index.duplicated()], *result.index[result.index.duplicated()]]
+    if duplicated:
+        raise ValueError(
+            f"resend matches frame and result rows by index label, and label(s) "
+            f"{_labels(dict.fromkeys(duplicated))} appear more than once in a different order: "
+            "cannot tell which row is which. Pass the frame in the result's order, or give it "
+            "unique labels before sending")
+    missing, extra = result.index.difference(frame.index), frame.index.difference(result.index)
+    if len(missing) or len(extra):
+        parts = [f"label(s) {_labels(missing)} of the result are not in the frame"] if len(missing) \
+            else []
+        parts += [f"label(s) {_labels(extra)} of the frame are not in the result"] if len(extra) \
+            else []
+        raise ValueError("resend needs the campaign's frame, matched to its result by index "
+                         "label: " + "; ".join(parts))
+    return np.asarray(result.index.get_indexer(frame.index))
+
+
+def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.DataFrame:
+    """Send the rows of ``frame`` that are ``not_sent`` in ``result`` again; return the
+    combined result, in ``frame``'s order.
+
+    Rows are matched by index label, so ``frame`` may be re-sorted since the campaign; labels
+    missing on either side, or repeated labels in a different order, are a ``ValueError``
+    naming them. Pass the same ``client``, ``journal`` and constants given to ``send_frame``;
+    rows that were sent are not touched.
     """
     from .frames import CampaignResult, send_frame
 
     if len(frame) != len(result):
-        raise ValueError(f"resend needs the campaign's frame and its result row for row; got "
-                         f"{len(frame)} and {len(result)} rows")
-    todo = (result["status"] == "not_sent").to_numpy()
+        raise ValueError(f"resend needs the campaign's frame and its result, one row for each "
+                         f"row; got {len(frame)} and {len(result)} rows")
+    order = _alignment(frame, result)
+    todo = result["status"].to_numpy()[order] == "not_sent"
+    identity = bool((order == np.arange(len(order))).all())
     if not todo.any():
-        return result
-    again = send_frame(frame[todo], **send_kwargs)
-    # by position, since labels may repeat; concat lets the columns' types meet (a time
-    # column of one resolution and one of another, say)
-    kept = np.flatnonzero(~todo)
-    combined = pd.concat([result.iloc[kept], again])
-    combined = combined.iloc[np.argsort(np.concatenate([kept, np.flatnonzero(todo)]),
-                                        kind="stable")]
+        return result if identity else result.iloc[order]
+    again = send_frame(frame.iloc[np.flatnonzero(todo)], **send_kwargs)
+    # concat lets the columns' types meet (a time column of one resolution and one of another)
+    combined = pd.concat([result.iloc[order[~todo]], again])
+    combined = combined.iloc[np.argsort(np.concatenate([np.flatnonzero(~todo),
+                                                        np.flatnonzero(todo)]), kind="stable")]
+    combined.index = frame.index
     if isinstance(result, CampaignResult):
         combined = CampaignResult(combined)
-        combined.campaign = result.campaign
+        for name in CampaignResult._metadata:
+            setattr(combined, name, getattr(result, name, None))
     return combined

@@ -304,3 +304,50 @@ def test_chunks_with_different_columns_are_a_value_error_after_the_first_chunk()
         send_frame(iter([first, second]), client=sandbox.client(), progress=False, journal=False,
                    **PARAMS)
     assert [m["to"] for m in sandbox.messages()] in ([], ["8613900000001"])  # the first chunk's
+
+
+# -- numbers written as floats, digits that are not ASCII, a request too long to send -------
+
+
+def test_numbers_read_back_as_float_text_go_to_the_same_person_never_one_digit_more() -> None:
+    frame = pd.DataFrame({"to": ["8613900000001.0", "8.613900000002e12", "8613900000003.5",
+                                 "８６１３９００００００００４", "٨٦١٣٩٠٠٠٠٠٠٠٥", "+1 (555) 010.0001"],
+                          "name": "Ada", "order_id": "A"})
+    sandbox = Sandbox(qps=100_000, receipt_delay=0.0)
+    problems = validate_frame(frame, **PARAMS)
+    assert set(problems.loc[problems["severity"] == "error", "index"]) == {2, 3, 4}
+    assert set(problems["code"]) >= {"InvalidParameter.ToOnlyNumeric"}
+    result = send_frame(frame, client=sandbox.client(), qps=100_000, journal=False,
+                        progress=False, on_invalid="skip", **PARAMS)
+    assert result["status"].tolist() == ["sent", "sent", "invalid", "invalid", "invalid", "sent"]
+    assert sorted(m["to"] for m in sandbox.messages()) == [
+        "15550100001", "8613900000001", "8613900000002"]
+    assert sandbox.core.stats["rejected"] == 0
+
+
+def test_a_float_column_reaches_the_message_as_its_whole_number() -> None:
+    # batch.normalise_cell turns numpy float64 8613900000001.0 into int 8613900000001
+    frame = pd.DataFrame({"to": [8613900000001.0, 8613900000002.0], "name": "Ada",
+                          "order_id": "A"})
+    assert str(frame["to"].dtype) == "float64"
+    sandbox = Sandbox(qps=100_000, receipt_delay=0.0)
+    result = send_frame(frame, client=sandbox.client(), qps=100_000, journal=False,
+                        progress=False, **PARAMS)
+    assert result["status"].tolist() == ["sent", "sent"]
+    assert sorted(m["to"] for m in sandbox.messages()) == ["8613900000001", "8613900000002"]
+
+
+def test_a_row_too_long_to_send_is_invalid_not_unknown_and_never_leaves() -> None:
+    frame = pd.DataFrame({"to": ["psid-1", "psid-2"],
+                          "content": ['{"text":"hi"}', '{"text":"' + "é" * 20_000 + '"}']})
+    free_form = {"channel_type": "messenger", "type": "message", "message_type": "text",
+                 "from_": "page-1"}
+    sandbox = Sandbox(qps=100_000, receipt_delay=0.0)
+    problems = validate_frame(frame, **free_form)
+    assert problems[["index", "field", "rule", "code"]].to_dict("records") == [
+        {"index": 1, "field": "Content", "rule": "too_long",
+         "code": "InvalidParameter.ContentError"}]
+    result = send_frame(frame, client=sandbox.client(), qps=100_000, journal=False,
+                        progress=False, on_invalid="skip", **free_form)
+    assert result["status"].tolist() == ["sent", "invalid"]
+    assert [m["to"] for m in sandbox.messages()] == ["psid-1"]

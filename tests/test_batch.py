@@ -26,7 +26,7 @@ BLANKS = [None, np.nan, float("nan"), pd.NA, pd.NaT, ""]
 
 
 def plan(frame: pd.DataFrame, campaign: str = "c", params: Any = None, key: str | None = None,
-         keys_seen: dict[str, int] | None = None, **constants: Any) -> list[RowPlan]:
+         keys_seen: dict[str, Hashable] | None = None, **constants: Any) -> list[RowPlan]:
     mapping = FrameMapping(list(frame.columns), constants, params, key)
     rows = ((r[0], r[1:]) for r in frame.itertuples(index=True, name=None))
     if keys_seen is None:
@@ -210,21 +210,64 @@ def test_the_task_id_names_the_campaign_and_the_row_unless_the_frame_gives_one()
 
 
 def test_a_duplicated_index_keeps_one_result_per_row() -> None:
-    # pd.concat without ignore_index: labels repeat, and here whole rows do too
-    frame = pd.concat([pd.DataFrame({"to": ["8613900000000", "8613900000001"]})] * 2)
+    # pd.concat without ignore_index: labels repeat; the recipients do not
+    frame = pd.concat([pd.DataFrame({"to": ["8613900000000", "8613900000001"]}),
+                       pd.DataFrame({"to": ["8613900000002", "8613900000003"]})])
     plans = plan(frame, **TEXT)
     assert [p.index for p in plans] == [0, 1, 0, 1]
+    assert all(p.valid for p in plans)
     assert len({p.key for p in plans}) == 4
     assert len({query(p)["TaskId"] for p in plans}) == 4
     assert [p.key for p in plans] == [p.key for p in plan(frame, **TEXT)]  # still stable
 
 
-def test_keys_stay_unique_across_chunks_of_one_campaign() -> None:
-    chunk = pd.DataFrame({"to": ["8613900000000"]})
-    seen: dict[str, int] = {}
-    first = plan(chunk, keys_seen=seen, **TEXT)
-    second = plan(chunk, keys_seen=seen, **TEXT)
-    assert first[0].key != second[0].key
+def test_a_row_is_its_recipient_not_its_position_or_index() -> None:
+    frame = pd.DataFrame({"to": ["8613900000000", "8613900000001", "8613900000002"]})
+    keys = {p.fields["to"]: p.key for p in plan(frame, **TEXT)}
+    edited = frame.drop(index=0).iloc[::-1].reset_index(drop=True)  # delete, reverse, re-index
+    edited.index = edited.index.astype("Int64") + 100
+    again = {p.fields["to"]: p.key for p in plan(edited, **TEXT)}
+    assert again == {to: keys[to] for to in ("8613900000001", "8613900000002")}
+    spaced = plan(pd.DataFrame({"to": ["+86 139-0000-0001"]}, index=["x"]), **TEXT)
+    assert spaced[0].key == keys["8613900000001"]  # the same person, written differently
+
+
+def test_the_same_recipient_in_another_campaign_is_another_row() -> None:
+    frame = pd.DataFrame({"to": ["8613900000000"]})
+    assert plan(frame, campaign="spring", **TEXT)[0].key != plan(frame, campaign="autumn",
+                                                                  **TEXT)[0].key
+    other_sender = {**TEXT, "from_": "8613800000001"}
+    assert plan(frame, **TEXT)[0].key != plan(frame, **other_sender)[0].key
+
+
+def test_a_recipient_twice_is_an_error_naming_the_first_row_even_across_chunks() -> None:
+    seen: dict[str, Hashable] = {}
+    first = plan(pd.DataFrame({"to": ["8613900000000"]}, index=["a"]), keys_seen=seen, **TEXT)
+    second = plan(pd.DataFrame({"to": ["+86 139 0000 0000"]}, index=["b"]), keys_seen=seen,
+                  **TEXT)
+    assert first[0].valid and not second[0].valid
+    [issue] = second[0].problems
+    assert (issue.field, issue.rule) == ("To", "duplicate_recipient")
+    assert "row 'a'" in issue.message and "key=" in issue.message
+
+
+def test_a_repeated_key_value_is_an_error_and_a_shared_recipient_under_keys_a_warning() -> None:
+    frame = pd.DataFrame({"to": ["8613900000000", "8613900000000", "8613900000001"],
+                          "ref": ["r1", "r2", "r1"]})
+    plans = plan(frame, key="ref", **TEXT)
+    assert [p.valid for p in plans] == [True, True, False]
+    assert [(i.field, i.rule) for i in plans[2].problems] == [("key", "duplicate_key")]
+    check_plans(plans, seen_recipients={})
+    assert [(w.field, w.rule) for w in plans[1].warnings] == [("To", "same_recipient")]
+    assert plans[1].valid
+
+
+def test_the_digest_changes_with_the_message_and_not_with_the_task_id() -> None:
+    base = pd.DataFrame({"to": ["8613900000000"], "task_id": [None]})
+    one, same = plan(base, **TEXT)[0], plan(base, campaign="other", **TEXT)[0]
+    assert one.digest == same.digest and query(one)["TaskId"] != query(same)["TaskId"]
+    changed = plan(base, **{**TEXT, "content": {"text": "hello again"}})[0]
+    assert changed.key == one.key and changed.digest != one.digest
 
 
 def test_a_key_column_names_the_row_whatever_its_index() -> None:
@@ -298,19 +341,6 @@ def test_a_template_not_fetched_is_not_judged() -> None:
     plans = template_plans([{"nonsense": "x"}])
     check_plans(plans, None)
     assert plans[0].valid
-
-
-def test_a_recipient_listed_twice_is_a_warning_even_across_chunks() -> None:
-    seen: dict[tuple[str, str], Hashable] = {}
-    chunk_one = plan(pd.DataFrame({"to": ["8613900000000", "8613900000001"]}), **TEXT)
-    chunk_two = plan(pd.DataFrame({"to": ["+86 139 0000 0001"]}, index=[7]), **TEXT)
-    check_plans(chunk_one, seen_recipients=seen)
-    check_plans(chunk_two, seen_recipients=seen)
-    assert [p.warnings for p in chunk_one] == [[], []]
-    [warning] = chunk_two[0].warnings
-    assert (warning.field, warning.rule) == ("To", "duplicate_recipient")
-    assert "row 1" in warning.message
-    assert chunk_two[0].valid  # a warning does not block the row
 
 
 @pytest.mark.parametrize(("window", "rule"), [

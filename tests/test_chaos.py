@@ -10,7 +10,9 @@ Two scenarios, checked with the same four assertions (:func:`check_true_and_once
   moments and started again with the same journal until a run ends.
 
 Then :func:`~cams_notebook.reconcile` settles the ``unknown`` rows from the service's record
-and :func:`~cams_notebook.resend` sends the ``not_sent`` ones, until nothing is left to do.
+(``ListChatappMessage`` in its official shape: each row found by sender, recipient, space
+and the window of its attempt) and :func:`~cams_notebook.resend` sends the ``not_sent``
+ones, until nothing is left to do.
 A journal cut short (a copy made mid-write) must be refused, not silently reused.
 """
 
@@ -38,7 +40,7 @@ from chaos_child import CAMPAIGN, client_for, recipients
 
 from cams_notebook import Client, asend_frame, reconcile, resend, send_frame
 from cams_notebook.ledger import JournalError
-from cams_notebook.sandbox import Sandbox
+from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox
 
 CHILD = Path(__file__).with_name("chaos_child.py")
 FINAL = {"sent", "failed"}
@@ -106,9 +108,12 @@ def settle(frame: pd.DataFrame, result: pd.DataFrame, client: Client, journal: s
     """
     settled = []
     for _ in range(rounds):
-        result = reconcile(result, client=client, journal=journal, settle=0.5)
+        result = reconcile(result, client=client, journal=journal, settle=0.5,
+                           cust_space_id=DEFAULT_CUST_SPACE_ID)
         settled.append(result)
-        assert "unknown" not in set(result["status"])  # every row had a TaskId to look up
+        # every row is in the journal with what ListChatappMessage needs, to distinct people
+        assert "unknown" not in set(result["status"]), \
+            result.loc[result["status"] == "unknown", "error"].head(3).tolist()
         if set(result["status"]) <= FINAL:
             return settled
         result = resend(frame, result, client=client, journal=journal, **send_kwargs)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from helpers import template_fields
 
+import cams_notebook
 from cams_notebook import (
     ApiError,
     AsyncClient,
@@ -16,13 +17,16 @@ from cams_notebook import (
     Client,
     InvalidRequestError,
     Message,
+    MissingCredentialsError,
     NotSubscribedError,
     OutcomeUnknownError,
     RequestNotSentError,
     ServerError,
     ThrottledError,
+    connect,
 )
 from cams_notebook.client import resolve_endpoint
+from cams_notebook.sandbox import Sandbox, default_sandbox
 
 SECRET = "s3cr3t-DO-NOT-LEAK-9f8e7d"
 OK = {"RequestId": "R1", "Code": "OK", "Message": "OK", "MessageId": "M1"}
@@ -71,8 +75,9 @@ def test_plain_http_is_refused_for_remote_hosts() -> None:
 def test_configuration_is_keyword_only_and_needs_both_keys() -> None:
     with pytest.raises(TypeError):
         Client("id", "secret")  # type: ignore[misc]
-    with pytest.raises(ValueError, match="access_key_secret"):
+    with pytest.raises(ValueError, match="access_key_secret") as info:
         Client(access_key_id="id", access_key_secret="")
+    assert "Client.sandbox()" in str(info.value) and "fall back" not in str(info.value)
 
 
 def test_send_puts_every_parameter_in_the_query_of_a_signed_empty_post() -> None:
@@ -193,13 +198,105 @@ def test_from_env_reads_credentials_and_endpoint() -> None:
     assert client.base_url == "http://127.0.0.1:9" and client.sandbox is None
 
 
-def test_from_env_without_credentials_uses_the_sandbox_and_says_so_once(
+# -- where a client talks: the environment's account, or the sandbox by name ----------------
+
+CREDENTIALS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "AKID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET}
+TOKEN = "sts-token-value-7c1e"
+
+
+@pytest.mark.parametrize("cls", [Client, AsyncClient])
+@pytest.mark.parametrize(("environ", "missing"), [
+    ({}, ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")),
+    ({"ALIBABA_CLOUD_ACCESS_KEY_ID": "AKID"}, ("ALIBABA_CLOUD_ACCESS_KEY_SECRET",)),
+    ({"ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET, "ALIBABA_CLOUD_ACCESS_KEY_ID": "  "},
+     ("ALIBABA_CLOUD_ACCESS_KEY_ID",)),
+    # an endpoint alone is no account: it is read only with the credentials
+    ({"CAMS_NOTEBOOK_ENDPOINT": "http://127.0.0.1:9", "ALIBABA_CLOUD_SECURITY_TOKEN": TOKEN},
+     ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")),
+], ids=["nothing", "no-secret", "blank-id", "endpoint-only"])
+def test_from_env_without_credentials_refuses_and_says_what_to_set(
+        cls: type[Client | AsyncClient], environ: dict[str, str], missing: tuple[str, ...],
         capsys: pytest.CaptureFixture[str]) -> None:
-    first = Client.from_env(environ={})
-    second = Client.from_env(environ={})
-    assert first.sandbox is not None and first.sandbox is second.sandbox
-    assert capsys.readouterr().err.count("sandbox") == 1
-    assert first.send(Message(**template_fields())).ok
+    with pytest.raises(MissingCredentialsError) as info:
+        cls.from_env(environ=environ)
+    error = info.value
+    assert isinstance(error, ValueError) and error.missing == missing
+    text = str(error)
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                 "ALIBABA_CLOUD_SECURITY_TOKEN", "Client.sandbox()"):
+        assert name in text
+    assert SECRET not in text and TOKEN not in text and "AKID" not in text
+    assert "sandbox:" not in capsys.readouterr().out  # no sandbox was made behind the user's back
+
+
+def test_from_env_reads_os_environ_and_raises_in_a_process_without_credentials(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(MissingCredentialsError):
+        Client.from_env()
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "sts-token")
+    with Client.from_env() as client:
+        assert client.account == ("https://cams.ap-southeast-1.aliyuncs.com", "AKID")
+        assert client.sandbox is None
+
+
+@pytest.mark.parametrize("cls", [Client, AsyncClient])
+def test_sandbox_is_the_default_sandbox_by_name_with_one_notice_on_stdout(
+        cls: type[Client | AsyncClient], capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = cls.sandbox(), cls.sandbox(timeout=2.0)
+    assert isinstance(first, cls) and isinstance(second, cls)
+    assert first.sandbox is second.sandbox is default_sandbox()
+    assert second.timeout == 2.0  # overrides reach the client
+    out, err = capsys.readouterr()
+    assert out.count("local CAMS sandbox") == 1 and "nothing leaves this machine" in out
+    assert err == ""  # stderr is an error box in a notebook
+
+
+def test_sandbox_clients_send_to_the_default_sandbox_sync_and_async() -> None:
+    assert Client.sandbox().send(Message(**template_fields())).ok
+
+    async def main() -> str:
+        async with AsyncClient.sandbox() as client:
+            return (await client.send(Message(**template_fields(to="8613900000002")))).code
+
+    assert asyncio.run(main()) == "OK"
+    assert [m["to"] for m in default_sandbox().messages()] == ["8613900000000", "8613900000002"]
+
+
+def test_a_sandbox_client_s_async_twin_talks_to_the_same_sandbox() -> None:
+    client = Client.sandbox()
+    assert client.async_twin().sandbox is client.sandbox is not None
+
+
+@pytest.mark.parametrize(("environ", "fallback", "expected"), [
+    (CREDENTIALS, False, ("https://cams.ap-southeast-1.aliyuncs.com", "AKID")),
+    (CREDENTIALS, True, ("https://cams.ap-southeast-1.aliyuncs.com", "AKID")),
+    ({}, True, ("sandbox:in-process", "sandbox-access-key-id")),
+])
+def test_connect_uses_the_credentials_and_the_sandbox_only_as_an_asked_for_fallback(
+        environ: dict[str, str], fallback: bool, expected: tuple[str, str]) -> None:
+    client = connect(sandbox_fallback=fallback, environ=environ, timeout=3.0)
+    assert isinstance(client, Client) and client.account == expected and client.timeout == 3.0
+
+
+def test_connect_without_credentials_and_without_fallback_raises() -> None:
+    with pytest.raises(MissingCredentialsError, match="Client.sandbox()"):
+        connect(environ={})
+    assert cams_notebook.connect is connect
+
+
+def test_account_names_the_endpoint_and_key_id_never_the_secret() -> None:
+    real = Client(access_key_id="LTAI5tABCDEFGHIJ", access_key_secret=SECRET)
+    loopback = Client(access_key_id="AKID", access_key_secret=SECRET, endpoint="http://127.0.0.1:9")
+    mine = Sandbox(seed=1).client()
+    assert real.account == ("https://cams.ap-southeast-1.aliyuncs.com", "LTAI5tABCDEFGHIJ")
+    assert loopback.account == ("http://127.0.0.1:9", "AKID")
+    assert mine.account == ("sandbox:in-process", "sandbox-access-key-id")
+    assert Client.sandbox().account == ("sandbox:in-process", "sandbox-access-key-id")
+    assert not [a for a in (real, loopback, mine) if SECRET in repr(a.account)]
+    with pytest.raises(AttributeError):
+        real.account = ("x", "y")  # type: ignore[misc]
 
 
 def test_the_secret_appears_in_no_repr_str_log_or_error(caplog: pytest.LogCaptureFixture) -> None:

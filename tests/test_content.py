@@ -136,3 +136,109 @@ def test_telegram_and_line_bodies_pass_through_untouched() -> None:
     assert json.loads(wire) == body
     flex = {"altText": "x", "contents": {"type": "bubble"}}
     assert json.loads(build("line", "flex", flex).to_query()["Content"]) == flex
+
+
+# -- keys left empty ------------------------------------------------------------------------
+
+REFERENCE_EXAMPLE = '{"text": "hello whatsapp", "link": "", "caption": "", "fileName": "" }'
+"""The Content example of the reference (cams_api.md section 1, metadata [META]), as written."""
+
+
+def test_the_reference_s_own_example_content_is_accepted() -> None:
+    message = build("whatsapp", "text", REFERENCE_EXAMPLE)
+    assert message.content_model is not None
+    assert message.content_model.to_wire() == {"text": "hello whatsapp"}
+
+
+def test_content_given_as_json_text_goes_on_the_wire_exactly_as_given() -> None:
+    # as the official SDK sends it; the service ignores the empty keys
+    assert build("whatsapp", "text", REFERENCE_EXAMPLE).to_query()["Content"] == REFERENCE_EXAMPLE
+
+
+def test_content_given_as_a_dict_goes_on_the_wire_without_its_empty_keys() -> None:
+    wire = build("whatsapp", "text", json.loads(REFERENCE_EXAMPLE)).to_query()["Content"]
+    assert wire == '{"text":"hello whatsapp"}'
+
+
+@pytest.mark.parametrize(("channel", "message_type"),
+                         sorted(k for k in VALID if k[1] != "contacts"))  # contacts: a list
+def test_empty_optional_keys_are_dropped_on_every_channel(channel: str, message_type: str) -> None:
+    content = VALID[(channel, message_type)]
+    assert isinstance(content, dict)
+    padded = {"zzUnknownButEmpty": "", **content, "caption_or_not": None}
+    if "caption" not in content and message_type != "text_button":
+        padded["caption"] = ""
+    wire = build(channel, message_type, padded).to_query()["Content"]
+    assert json.loads(wire) == content
+
+
+@pytest.mark.parametrize(("channel", "message_type", "content", "field", "code"), [
+    ("whatsapp", "text", {"text": "", "link": ""}, "Content.text", "InvalidParameter.TextNotEmpty"),
+    ("whatsapp", "image", {"link": "", "caption": "c"}, "Content.link",
+     "InvalidParameter.LinkNotEmpty"),
+    ("viber", "text", {"text": None}, "Content.text", "InvalidParameter.TextNotEmpty"),
+    ("telegram", "text", {"text": ""}, "Content", "InvalidParameter.ContentNotEmpty"),
+])
+def test_a_required_key_left_empty_is_reported_missing(channel: str, message_type: str,
+                                                       content: object, field: str,
+                                                       code: str) -> None:
+    _, problems = Message.check({"channel_type": channel, "type": "message",
+                                 "from_": SENDERS[channel], "to": RECIPIENT,
+                                 "message_type": message_type, "content": content})
+    assert [(p.field, p.code) for p in problems] == [(field, code)]
+
+
+# -- limits the reference gives ---------------------------------------------------------------
+
+
+def interactive_list(rows: int = 2, **action: object) -> dict[str, object]:
+    return {"type": "list", "body": {"text": "Pick one"},
+            "action": {"button": "Menu",
+                       "sections": [{"title": "Section",
+                                     "rows": [{"id": f"r{i}", "title": "Row", "description": "d"}
+                                              for i in range(rows)]}], **action}}
+
+
+def test_an_interactive_list_at_its_limits_is_accepted() -> None:
+    content = interactive_list(rows=10, button="M" * 20)
+    sections = content["action"]["sections"]  # type: ignore[index]
+    sections[0]["title"] = "S" * 24
+    sections[0]["rows"][0].update(title="T" * 24, description="D" * 72)
+    assert build("whatsapp", "interactive", content).to_query()["Content"]
+
+
+@pytest.mark.parametrize(("content", "rule"), [
+    (interactive_list(button="M" * 21), "too_long"),
+    (interactive_list(rows=11), "too_many"),
+    (interactive_list(sections=[{"title": "S" * 25, "rows": []}]), "too_long"),
+    (interactive_list(sections=[{"title": str(i), "rows": []} for i in range(11)]), "too_many"),
+    (interactive_list(sections=[{"rows": [{"id": "1", "title": "T" * 25}]}]), "too_long"),
+    (interactive_list(sections=[{"rows": [{"id": "1", "title": "T", "description": "D" * 73}]}]),
+     "too_long"),
+    ({"type": "button", "action": {"buttons": [{"type": "reply",
+                                                 "reply": {"id": "i" * 257, "title": "Yes"}}]}},
+     "too_long"),
+    ({"type": "button", "header": {"type": "text", "text": "h" * 61}, "action": {}}, "too_long"),
+])
+def test_interactive_limits_of_the_reference_are_enforced(content: object, rule: str) -> None:
+    _, problems = Message.check({"channel_type": "whatsapp", "type": "message", "from_": SENDER,
+                                 "to": RECIPIENT, "message_type": "interactive",
+                                 "content": content})
+    assert [(p.field, p.rule, p.code) for p in problems] == [
+        ("Content", rule, "InvalidParameter.ContentError")]
+
+
+def test_an_odd_interactive_shape_is_a_problem_or_passes_but_never_crashes() -> None:
+    for content in ({"type": "button", "action": {"buttons": [{"reply": "Yes"}, "x"]}},
+                    {"type": "list", "action": {"sections": ["x", {"rows": "y"}]}}):
+        Message.check({"channel_type": "whatsapp", "type": "message", "from_": SENDER,
+                       "to": RECIPIENT, "message_type": "interactive", "content": content})
+
+
+def test_a_viber_file_name_has_at_most_25_characters() -> None:
+    ok = {"link": LINK + ".docx", "fileName": "n" * 20 + ".docx", "fileType": "docx"}
+    assert build("viber", "document", ok).to_query()["Content"]
+    _, problems = Message.check({"channel_type": "viber", "type": "message", "from_": "12345",
+                                 "to": RECIPIENT, "message_type": "document",
+                                 "content": {**ok, "fileName": "n" * 21 + ".docx"}})
+    assert [(p.field, p.rule) for p in problems] == [("Content.fileName", "too_long")]

@@ -565,3 +565,40 @@ def test_a_second_ctrl_c_is_passed_on() -> None:
     release.set()
     thread.join()
     assert calls == [1]
+
+
+def test_a_changed_row_sent_again_keeps_its_old_record_when_the_new_one_never_leaves() -> None:
+    # the new version is turned away as surely not sent (503 each time): the journal must
+    # still say the old version went out, or a later run of the old version would send it again
+    ledger = MemoryLedger()
+    old = plans_for(numbers(1), template_params={"name": "Ada", "order_id": "A-1"})
+    asyncio.run(run_engine(ScriptedClient(), [old], ledger=ledger))
+    [before] = ledger.rows()
+    assert before.status == "sent"
+    new = plans_for(numbers(1), template_params={"name": "Ada Lovelace", "order_id": "A-1"})
+    assert new[0].key == old[0].key and new[0].digest != old[0].digest
+    client = ScriptedClient({numbers(1)[0]: [unavailable()] * 10})
+    engine, results = asyncio.run(run_engine(client, [new], ledger=ledger, on_changed="send",
+                                             backoff=Backoff(max_attempts=2, base=0.001)))
+    assert results[new[0].key][1].status == "failed"
+    assert ledger.get_many([old[0].key])[old[0].key] == before  # what arrived is still known
+    assert len(client.calls) == 2
+    replay = ScriptedClient()
+    again, results = asyncio.run(run_engine(replay, [old], ledger=ledger))
+    assert results[old[0].key][1].status == "sent" and replay.calls == []  # never sent twice
+    newer = ScriptedClient()
+    _, results = asyncio.run(run_engine(newer, [new], ledger=ledger))
+    assert results[new[0].key][1].status == "changed" and newer.calls == []
+
+
+def test_a_changed_row_is_told_and_not_sent_by_default() -> None:
+    ledger = MemoryLedger()
+    ada = {"name": "Ada", "order_id": "A-1"}
+    asyncio.run(run_engine(ScriptedClient(), [plans_for(numbers(2), template_params=ada)],
+                           ledger=ledger))
+    client = ScriptedClient()
+    engine, results = asyncio.run(run_engine(
+        client, [plans_for(numbers(2), template_params={**ada, "name": "Bo"})], ledger=ledger))
+    assert {row.status for _, row in results.values()} == {"changed"}
+    assert engine.counts.changed == 2 and engine.counts.sent == 0 and client.calls == []
+    assert all("on_changed='send'" in (row.error or "") for _, row in results.values())

@@ -98,7 +98,7 @@ def test_validate_frame_lists_every_problem_with_its_row_rule_and_severity(sandb
         ("c", "TemplateParams.coupon", "extra_variable", "error"),
         ("d", "TemplateParams.name", "blank_variable", "error"),
         ("e", "TemplateParams.name", "null_variable", "error"),
-        ("f", "To", "duplicate_recipient", "warning"),
+        ("f", "To", "duplicate_recipient", "error"),
         ("g", "To", "required", "error"),
     }
     assert set(problems["code"]) >= {"InvalidParameter.TemplateParamsMissing", "MissingTo"}
@@ -217,7 +217,8 @@ def test_progress_announces_the_campaign_and_counts_it(sandbox: Sandbox,
     frame.loc[2, "name"] = None
     send_frame(frame, client=sandbox.client(), on_invalid="skip", **SHIPPED)
     err = capsys.readouterr().err
-    assert "campaign: 3 rows, 2 valid (2 whatsapp), 1 invalid" in err
+    assert "3 rows, 2 valid (2 whatsapp), 1 invalid" in err
+    assert err.startswith("campaign '")
     assert "sent=2" in err
 
 

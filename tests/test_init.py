@@ -17,8 +17,19 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 def test_public_names_are_pinned() -> None:
     assert set(cams_notebook.__all__) >= {
         "AcsV3Auth", "ApiError", "AsyncClient", "AuthError", "CamsError", "Client", "Message",
-        "OutcomeUnknownError", "RequestNotSentError", "Sandbox", "SendResult", "ThrottledError",
+        "MissingCredentialsError", "OutcomeUnknownError", "RequestNotSentError", "Sandbox",
+        "SendResult", "ThrottledError", "connect",
     }
+
+
+def test_missing_credentials_error_is_a_value_error_exported_at_the_top() -> None:
+    from cams_notebook.client import connect
+    from cams_notebook.errors import MissingCredentialsError
+
+    assert cams_notebook.MissingCredentialsError is MissingCredentialsError
+    assert issubclass(MissingCredentialsError, ValueError)
+    assert not issubclass(MissingCredentialsError, cams_notebook.CamsError)
+    assert cams_notebook.connect is connect
 
 
 def test_import_is_light_widgets_sandbox_and_pandas_load_on_first_use() -> None:

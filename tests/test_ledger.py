@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +13,10 @@ from pathlib import Path
 import pytest
 
 from cams_notebook.ledger import (
+    SANDBOX_ENDPOINT,
+    CampaignIdentity,
+    JournalAccountError,
+    JournalBusyError,
     INTENT,
     JournalError,
     Ledger,
@@ -71,6 +78,101 @@ def test_get_many_returns_only_known_keys_even_for_thousands(
         ledger.outcome(LedgerRow(key=f"k{i}", status="sent"))
     found = ledger.get_many(f"k{i}" for i in range(1200))
     assert sorted(found) == sorted(f"k{i}" for i in range(0, 1200, 2))
+
+
+@pytest.mark.parametrize("count", [499, 500, 501, 999, 1000, 1001, 1200])
+def test_get_many_finds_every_key_around_the_lookup_chunk_boundaries(
+        make_ledger: Callable[[], Ledger], count: int) -> None:
+    # every key stored and asked for, in order: a key dropped at any chunk edge shows
+    ledger = make_ledger()
+    keys = [f"k{i:05d}" for i in range(count)]
+    for key in keys:
+        ledger.outcome(LedgerRow(key=key, status="sent"))
+    assert sorted(ledger.get_many(keys)) == keys
+
+
+def test_rows_to_finds_every_record_of_a_person_across_campaigns(
+        make_ledger: Callable[[], Ledger]) -> None:
+    ledger = make_ledger()
+    for i, (campaign, to) in enumerate([("a", "861"), ("b", "861"), ("a", "862"), ("a", None)]):
+        ledger.outcome(LedgerRow(key=f"k{i}", status="sent", to=to, campaign=campaign))
+    assert sorted(r.key for r in ledger.rows_to(["861"])) == ["k0", "k1"]
+    assert sorted(r.key for r in ledger.rows_to(["861", "862", "863"])) == ["k0", "k1", "k2"]
+    assert ledger.rows_to([]) == []
+
+
+def identity(campaign: str = "c1", endpoint: str = "https://cams.example", key: str = "AKID-one",
+             fingerprint: str = "f1") -> CampaignIdentity:
+    return CampaignIdentity(campaign=campaign, name=campaign, endpoint=endpoint,
+                            access_key_id=key, fingerprint=fingerprint, cust_space_id="space")
+
+
+def test_a_journal_is_bound_to_the_first_account_and_refuses_another(
+        make_ledger: Callable[[], Ledger]) -> None:
+    ledger = make_ledger()
+    ledger.bind(identity())
+    ledger.bind(identity(campaign="c2", fingerprint="f2"))  # another campaign, same account: fine
+    assert [c["campaign"] for c in ledger.campaigns()] == ["c1", "c2"]
+    assert ledger.campaigns()[0]["fingerprint"] == "f1"
+    assert ledger.campaigns()[0]["cust_space_id"] == "space"
+    with pytest.raises(JournalAccountError, match="endpoint https://cams.example") as info:
+        ledger.bind(identity(endpoint=SANDBOX_ENDPOINT))
+    assert "in-process sandbox" in str(info.value) and "Nothing was sent" in str(info.value)
+    with pytest.raises(JournalAccountError, match="AKID-two"):
+        ledger.bind(identity(key="AKID-two"))
+
+
+def test_the_account_a_journal_is_bound_to_survives_reopening(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "send.db")
+    ledger.bind(identity(endpoint=SANDBOX_ENDPOINT, key="sandbox-access-key-id"))
+    ledger.close()
+    again = SqliteLedger(tmp_path / "send.db")
+    try:
+        with pytest.raises(JournalAccountError, match="in-process sandbox"):
+            again.bind(identity())
+        again.bind(identity(endpoint=SANDBOX_ENDPOINT, key="sandbox-access-key-id"))
+    finally:
+        again.close()
+
+
+def test_an_open_journal_is_locked_against_a_second_opener_and_freed_on_close(
+        tmp_path: Path) -> None:
+    first = SqliteLedger(tmp_path / "send.db")
+    with pytest.raises(JournalBusyError) as info:
+        SqliteLedger(tmp_path / "send.db")
+    assert info.value.holder["pid"] == os.getpid()
+    assert f"journal in use by pid {os.getpid()} on host " in str(info.value)
+    first.close()
+    SqliteLedger(tmp_path / "send.db").close()
+
+
+def test_a_killed_holder_leaves_no_lock_behind(tmp_path: Path) -> None:
+    path = tmp_path / "send.db"
+    code = ("import sys, time; from cams_notebook.ledger import SqliteLedger; "
+            f"held = SqliteLedger({str(path)!r}); print('held', flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        with pytest.raises(JournalBusyError, match=f"pid {child.pid} "):
+            SqliteLedger(path)
+    finally:
+        child.kill()
+        child.wait()
+    SqliteLedger(path).close()  # the kernel released the lock with the process
+
+
+def test_a_journal_of_the_first_format_is_refused_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE cams_meta (name TEXT PRIMARY KEY, value TEXT)")
+        db.execute("CREATE TABLE cams_rows (key TEXT PRIMARY KEY, status TEXT)")
+        db.execute("INSERT INTO cams_meta VALUES ('format', 'cams_notebook/1')")
+        db.execute("INSERT INTO cams_rows VALUES ('0|abc', 'sent')")
+    with pytest.raises(JournalError, match="earlier version") as info:
+        SqliteLedger(path)
+    assert "start a new journal" in str(info.value)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM cams_rows").fetchone()[0] == 1
 
 
 def test_retry_safe_reads_back_as_a_bool(make_ledger: Callable[[], Ledger]) -> None:

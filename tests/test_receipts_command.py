@@ -42,3 +42,48 @@ def test_a_port_in_use_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFi
         port = taken.getsockname()[1]
         code = main(["receipts", "--port", str(port), "--store", str(tmp_path / "r.db")])
     assert code == 2 and "receipts:" in capsys.readouterr().err
+
+
+# -- credentials: the pull needs a client, asked for by the environment or by --sandbox --------
+
+
+def test_pull_without_credentials_exits_2_with_one_line_and_opens_no_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "r.db"
+    code = main(["receipts", "--pull", "--drain", "--store", str(store)])
+    out, err = capsys.readouterr()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("cams-notebook receipts: ")
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in err and "--sandbox" in err
+    assert out == "" and not store.exists()
+
+
+def test_pull_endpoint_without_credentials_is_refused_not_silently_the_sandbox(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "r.db"
+    code = main(["receipts", "--pull", "--drain", "--endpoint", "http://127.0.0.1:9",
+                 "--store", str(store)])
+    err = capsys.readouterr().err
+    assert code == 2 and "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in err and not store.exists()
+
+
+def test_pull_with_sandbox_drains_the_in_process_sandbox(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "r.db"
+    code = main(["receipts", "--pull", "--drain", "--sandbox", "--wait", "0",
+                 "--store", str(store)])
+    out = capsys.readouterr().out
+    assert code == 0 and "local CAMS sandbox" in out and "stored in" in out and store.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--pull", "--sandbox", "--endpoint", "http://127.0.0.1:9"],  # the sandbox has no endpoint
+    ["--sandbox"],  # the push receiver talks to no CAMS endpoint: nothing to ignore quietly
+    ["--endpoint", "http://127.0.0.1:9"],
+], ids=["sandbox-and-endpoint", "sandbox-without-pull", "endpoint-without-pull"])
+def test_flags_that_would_be_ignored_are_usage_errors(
+        args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "r.db"
+    code = main(["receipts", *args, "--store", str(store)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1 and not store.exists()
+

@@ -25,9 +25,18 @@ import httpx
 import pandas as pd
 import pytest
 
-from cams_notebook import AsyncClient, AuthError, Client, Message, reconcile, send_frame
+from cams_notebook import (
+    AsyncClient,
+    AuthError,
+    Client,
+    Message,
+    MissingCredentialsError,
+    connect,
+    reconcile,
+    send_frame,
+)
 from cams_notebook.receipt_queue import ReceiptQueue
-from cams_notebook.sandbox import Sandbox, SandboxCore
+from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox, SandboxCore
 from cams_notebook.sandbox._wire import WireRequest, WireResponse
 from cams_notebook.sandbox.server import SandboxServer
 from cams_notebook.signing import format_acs_date, signature_v1
@@ -118,7 +127,7 @@ def test_a_campaign_with_a_known_secret_leaves_it_in_no_trace(
     while queue.store.count("status") < 30 and time.monotonic() < deadline:
         queue.poll()
     settled = reconcile(result, client=client, receipts=queue.store, journal=str(journal),
-                        settle=0)
+                        settle=0, cust_space_id=DEFAULT_CUST_SPACE_ID)
     assert set(settled["status"]) == {"sent", "failed", "invalid"}
     # a wrong secret: its error must not leak the right one
     with Client(access_key_id=KEY_ID, access_key_secret="wrong", endpoint=url) as wrong, \
@@ -162,6 +171,32 @@ def test_a_campaign_with_a_known_secret_leaves_it_in_no_trace(
     assert not found, found
 
 
+# -- no credentials: the refusal names the variables, never a value ----------------------------
+
+
+def test_a_missing_credential_is_named_and_the_one_that_is_set_is_not_shown(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)  # the id is missing
+    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", SECRET[::-1])
+    texts: list[str] = []
+    for make in (Client.from_env, AsyncClient.from_env, connect):
+        with pytest.raises(MissingCredentialsError) as info:
+            make()
+        assert info.value.missing == ("ALIBABA_CLOUD_ACCESS_KEY_ID",)
+        texts += [str(info.value), repr(info.value), repr(vars(info.value))]
+    (tmp_path / "in.csv").write_text("to,name,order_id\n8613900009999,Ada,A-1\n")
+    cli = subprocess.run(
+        [sys.executable, "-c", "import sys; from cams_notebook.cli import main; sys.exit(main())",
+         "send", str(tmp_path / "in.csv"), "--params", "name,order_id",
+         "--channel-type", "whatsapp", "--type", "template", "--from", "8613800000000",
+         "--template-code", "830174529611842305", "--language", "en"],
+        capture_output=True, text=True, timeout=60, env=os.environ.copy(), check=False)
+    assert cli.returncode == 2 and "ALIBABA_CLOUD_ACCESS_KEY_ID is not set" in cli.stderr
+    texts += [cli.stdout, cli.stderr]
+    found = [what for text in texts if (what := leaks(text, set()))]
+    assert not found, found
+
+
 # -- the notebooks ---------------------------------------------------------------------------
 
 LOGGING_CELL = """\
@@ -173,6 +208,9 @@ for name in ("httpx", "httpcore", "cams_notebook"):
 WITH_ENV = ["00_sandbox_tour", "01_compose_a_message", "03_composer", "04_delivery_receipts",
             "05_campaign_panel"]
 WITHOUT_ENV = ["02_campaign_from_a_dataframe"]  # it inspects its own in-process sandbox
+SWITCHED = {"01_compose_a_message", "03_composer", "05_campaign_panel"}
+"""Notebooks that say ``Client.sandbox()``; here switched to ``Client.from_env()``, as a user
+with credentials does, so they talk to the recording server with the known key."""
 
 
 @pytest.mark.slow
@@ -192,6 +230,11 @@ def test_every_notebook_run_with_a_known_secret_shows_it_nowhere(
                         "CAMS_NOTEBOOK_ENDPOINT"):
                 monkeypatch.delenv(var)
         notebook = nbformat.read(work / f"{name}.ipynb", as_version=4)
+        if name in SWITCHED:
+            code = [c for c in notebook.cells if c.cell_type == "code"]
+            assert any("Client.sandbox()" in c.source for c in code), name
+            for cell in code:
+                cell.source = cell.source.replace("Client.sandbox()", "Client.from_env()")
         notebook.cells.insert(0, nbformat.v4.new_code_cell(LOGGING_CELL))
         before = len(recording.authorizations)
         nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3",
@@ -200,7 +243,7 @@ def test_every_notebook_run_with_a_known_secret_shows_it_nowhere(
         texts[name] = nbformat.writes(notebook)
         (tmp_path / f"{name}.out.ipynb").write_text(texts[name])
     # the notebooks that read the environment really talked to this server, signed with the key
-    assert hits["01_compose_a_message"] > 0 and hits["03_composer"] > 0, hits
+    assert all(hits[name] > 0 for name in SWITCHED), hits
     signatures = recording.signatures()
     found = {name: what for name, text in texts.items() if (what := leaks(text, signatures))}
     assert not found, found

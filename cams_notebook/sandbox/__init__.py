@@ -1,4 +1,4 @@
-"""The sandbox: a faithful local CAMS, the toolkit's default when no credentials are set.
+"""The sandbox: a faithful local CAMS, used only when asked for (``Client.sandbox()``, ``--sandbox``).
 
 CAMS has no test mode and cannot be reached from here, so the toolkit brings its own:
 one :class:`~.core.SandboxCore` (signatures, rate limit, request and template rules,
@@ -13,7 +13,9 @@ receipts, faults) with two faces, an in-process httpx transport
 'order_shipped'
 
 Default key pair (public on purpose): AccessKeyId ``sandbox-access-key-id``, secret
-``sandbox-access-key-secret``.
+``sandbox-access-key-secret``. Messages sent without a ``CustSpaceId`` belong to the space
+:data:`DEFAULT_CUST_SPACE_ID` (``"cams-sandbox"``): pass it where ``ListChatappMessage`` or
+``reconcile(cust_space_id=...)`` needs one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import catalogue
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-from .core import SandboxCore
+from .core import DEFAULT_CUST_SPACE_ID, SandboxCore
 from . import outcomes
 from .outcomes import MAGIC_NUMBERS
 from .transport import SandboxTransport
@@ -37,8 +39,8 @@ if TYPE_CHECKING:
     from ..client import AsyncClient, Client
     from .server import SandboxServer
 
-__all__ = ["DEFAULT_ACCESS_KEY_ID", "DEFAULT_ACCESS_KEY_SECRET", "MAGIC_NUMBERS", "Sandbox",
-           "SandboxCore", "SandboxTransport", "default_sandbox"]
+__all__ = ["DEFAULT_ACCESS_KEY_ID", "DEFAULT_ACCESS_KEY_SECRET", "DEFAULT_CUST_SPACE_ID",
+           "MAGIC_NUMBERS", "Sandbox", "SandboxCore", "SandboxTransport", "default_sandbox"]
 
 
 class Sandbox:
@@ -136,7 +138,7 @@ _default_lock = threading.Lock()
 
 
 def default_sandbox() -> Sandbox:
-    """The process-wide sandbox that ``Client.from_env()`` uses without credentials."""
+    """The process-wide sandbox behind ``Client.sandbox()`` and the CLI's ``--sandbox``."""
     global _default
     with _default_lock:
         if _default is None:

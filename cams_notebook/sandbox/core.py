@@ -14,7 +14,10 @@ What it does, like the service (reference ``cams_api.md``):
 * request rules: the same :class:`~cams_notebook.models.Message` rules the client applies,
   answered with the service's codes; templates from :mod:`.catalogue` and their variables;
 * after accepting: a ``MessageId``, a record of the message, and delivery receipts over
-  time (:mod:`.outcomes`) in the ChatAppStatus format, duplicates included.
+  time (:mod:`.outcomes`) in the ChatAppStatus format, duplicates included;
+* ``ListChatappMessage`` in the official shape (reference ``platform_rules.md`` section 6,
+  SDK ``ListChatappMessageRequest`` / ``ListChatappMessageResponseBody``): see
+  :meth:`SandboxCore._list_messages`.
 
 Gateway errors (signature, throttling, missing parameters, unknown actions) come back as
 HTTP 4xx with the POP error body (``RequestId``, ``HostId``, ``Code``, ``Message``,
@@ -32,6 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from .._config import API_VERSION
@@ -44,14 +48,28 @@ from .gateway import GatewayError, NonceCache, authenticate
 from .mns import DYBASEAPI_VERSION, SandboxMns
 from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
 
-__all__ = ["SandboxCore"]
+__all__ = ["DEFAULT_CUST_SPACE_ID", "SandboxCore"]
 
 HOST_ID = "cams.ap-southeast-1.aliyuncs.com"
 WINDOW = 1.0
 INBOUND_WINDOW = 24 * 3600.0
 DEFAULT_SENDER = "8613800000000"
+DEFAULT_CUST_SPACE_ID = "cams-sandbox"
+"""The sandbox account's own space (a direct customer's instance ID, in CAMS's words).
+
+A message sent without ``CustSpaceId`` belongs to it, as a direct customer's sends belong to
+its instance. ``ListChatappMessage`` requires a ``CustSpaceId`` and lists one space: this one
+lists the messages sent without a ``CustSpaceId`` (and those sent with this one); any other
+value lists only the messages sent with exactly that ``CustSpaceId``."""
+PAGE_SIZE_MAX = 100
+"""The largest ``Page.Size`` the sandbox accepts for its list operations."""
 _ACTION_VERSIONS = {"QueryTokenForMnsQueue": DYBASEAPI_VERSION}
 _JSON = {"content-type": "application/json;charset=utf-8"}
+
+
+def _number(value: str) -> str:
+    """A phone number as the records keep it: no ``+``, spaces or dashes."""
+    return value.strip().lstrip("+").replace(" ", "").replace("-", "")
 
 
 def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None,
@@ -105,10 +123,11 @@ class SandboxCore:
             self._windows: dict[str, deque[float]] = {}
             self._nonces = NonceCache()
             self._messages: list[dict[str, Any]] = []
-            # ListChatappMessage looks rows up by TaskId or MessageId; reconciling a large
-            # campaign asks thousands of times, so these are indexed, not scanned
-            self._by_task: dict[tuple[str, str], list[dict[str, Any]]] = {}
-            self._by_id: dict[str, dict[str, Any]] = {}
+            # ListChatappMessage lists one account's space and sender, usually for one
+            # person; reconciling a large campaign asks thousands of times, so the records
+            # are indexed by (AccessKey, space, BusinessNumber[, UserNumber]), not scanned
+            self._by_sender: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+            self._by_person: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
             self._timeline: list[tuple[float, int, dict[str, Any]]] = []
             self._released: list[dict[str, Any]] = []
             self._push_pending: list[dict[str, Any]] = []
@@ -197,7 +216,8 @@ class SandboxCore:
             return self._error(503, "ServiceUnavailable",
                                "The request has failed due to a temporary failure of the server.",
                                request_id)
-        message, problems = Message.check(params)
+        # as the service takes it, from any client: nothing put right on the way in
+        message, problems = Message.check(params, as_sent=True)
         if message is None:
             return self._reject(problems[0].code, f"{problems[0].field}: {problems[0].message}",
                                 request_id, problems[0].code.startswith("Missing"))
@@ -254,24 +274,32 @@ class SandboxCore:
         self.stats["accepted"] += 1
         self._senders.add(message.from_)
         query = message.to_query()
+        space = message.cust_space_id or DEFAULT_CUST_SPACE_ID
         record = {
             "time": now, "access_key_id": key_id, "to": message.to, "from": message.from_,
             "message_id": message_id, "request_id": request_id, "task_id": message.task_id,
             "channel_type": message.channel_type, "type": message.type, "params": query,
+            "cust_space_id": space,
         }
+        if template is not None:
+            record.update(template_code=template["TemplateCode"], template_name=template["Name"],
+                          language=template["Language"])
         self._messages.append(record)
-        self._by_id[message_id] = record
-        if message.task_id:
-            self._by_task.setdefault((key_id, message.task_id), []).append(record)
+        sender = _number(message.from_)
+        self._by_sender.setdefault((key_id, space, sender), []).append(record)
+        self._by_person.setdefault((key_id, space, sender, _number(message.to)), []).append(record)
         fate = fate_for(message.to, self._rng)
         if (message.channel_type == "whatsapp" and message.type == "message"
                 and now - self._inbound.get(message.to, float("-inf")) >= INBOUND_WINDOW
                 and fate.statuses):
             fate = Fate(("Failed",), "131047")
-        self._schedule(message, template, message_id, fate, now)
+        record["statuses"] = self._schedule(message, template, message_id, fate, now)
+        if fate.error_code:
+            record["fail_reason"] = fate.error_description
 
     def _schedule(self, message: Message, template: dict[str, Any] | None, message_id: str,
-                  fate: Fate, now: float) -> None:
+                  fate: Fate, now: float) -> list[tuple[float, str]]:
+        """Queue the message's receipts; return (due time, status) of each, in order."""
         base: dict[str, Any] = {
             "MessageId": message_id, "From": message.from_, "To": message.to,
             "OriginPhoneNumber": message.from_, "TaskId": message.task_id or message_id,
@@ -287,9 +315,11 @@ class SandboxCore:
         offsets = {"Sent": (0.05, 0.3), "Delivered": (0.3, 1.5), "Read": (1.5, 5.0),
                    "Failed": (0.3, 1.5)}
         at = now
+        timeline = []
         for status in fate.statuses:
             low, high = offsets[status]
             at += self._rng.uniform(low, high) * self.receipt_delay
+            timeline.append((at, status))
             event = {**base, "Status": status, "StatusDescription": status,
                      "Timestamp": int(at * 1000)}
             if status == "Failed":
@@ -297,6 +327,7 @@ class SandboxCore:
             self._push_event(at, event)
             if self._rng.random() < self.duplicate_rate:
                 self._push_event(at + self._rng.uniform(0.0, 2.0) * self.receipt_delay, dict(event))
+        return timeline
 
     def _push_event(self, due: float, event: dict[str, Any]) -> None:
         self._seq += 1
@@ -376,36 +407,105 @@ class SandboxCore:
 
     def _list_messages(self, key_id: str, params: dict[str, str], now: float,
                        request_id: str) -> WireResponse:
-        """ListChatappMessage: the sandbox's record of sent messages (its shape is our own)."""
+        """ListChatappMessage, in the official shape (reference ``platform_rules.md`` section 6).
+
+        Required: ``ChannelType``, ``CustSpaceId``, ``BusinessNumber`` and ``Page`` (JSON
+        ``{"Index": n, "Size": m}``); a missing one is HTTP 400 ``Missing<Name>``, as the
+        gateway answers for SendChatappMessage. Filters: ``UserNumber``, ``StartTime`` /
+        ``EndTime`` (Unix ms, both ends included), ``EventAction`` (only ``DOWN`` records
+        exist here), ``TemplateCode``, ``MessageStatus``, ``GroupMessageId`` (the sandbox has
+        no bulk sends, so it matches nothing); ``ClientAcceptStatus`` and the ``*TimeStr``
+        forms are accepted and ignored. Only the calling AccessKey's messages in the given
+        space are listed (:data:`DEFAULT_CUST_SPACE_ID`), oldest first; ``Data`` is a list of
+        records (``ListChatappMessageResponseBodyData``), with no total.
+        """
+        for name in ("ChannelType", "CustSpaceId", "BusinessNumber", "Page"):
+            if not params.get(name):
+                return self._reject(f"Missing{name}", f"{name} is mandatory for this action.",
+                                    request_id, gateway=True)
         try:
-            page = json.loads(params.get("Page") or '{"Index":1,"Size":100}')
+            page = json.loads(params["Page"])
             index, size = int(page["Index"]), int(page["Size"])
-            start = float(params["StartTime"]) / 1000 if params.get("StartTime") else float("-inf")
-            end = float(params["EndTime"]) / 1000 if params.get("EndTime") else float("inf")
+            if index < 1 or not 1 <= size <= PAGE_SIZE_MAX:
+                raise ValueError
         except (ValueError, KeyError, TypeError):
-            return self._reject("InvalidParameter.PageInvalid", "Page/StartTime/EndTime are invalid",
-                                request_id)
-        task, message_id, number = (params.get(k) for k in ("TaskId", "MessageId", "ClientNumber"))
-        if message_id:
-            found = self._by_id.get(message_id)
-            candidates = [found] if found is not None else []
-        elif task:
-            candidates = self._by_task.get((key_id, task), [])
+            return self._reject("InvalidParameter.PageInvalid", "Page: must be JSON "
+                                f'{{"Index": n >= 1, "Size": 1..{PAGE_SIZE_MAX}}}', request_id)
+        try:
+            start = int(params["StartTime"]) / 1000 if params.get("StartTime") else float("-inf")
+            end = int(params["EndTime"]) / 1000 if params.get("EndTime") else float("inf")
+        except ValueError:
+            return self._reject("InvalidParameter", "StartTime/EndTime: must be Unix times in "
+                                "milliseconds", request_id)
+        space, sender = params["CustSpaceId"], _number(params["BusinessNumber"])
+        user = _number(params.get("UserNumber") or "")
+        pool = self._by_person.get((key_id, space, sender, user), []) if user else \
+            self._by_sender.get((key_id, space, sender), [])
+        channel = params["ChannelType"].lower()
+        wanted = {k: params[k] for k in ("TemplateCode", "MessageStatus") if params.get(k)}
+        if params.get("GroupMessageId") or params.get("EventAction", "DOWN").upper() != "DOWN":
+            pool = []
+        records = []
+        for m in pool:
+            if m["channel_type"] != channel or not start <= m["time"] <= end:
+                continue
+            record = self._listed(m, now)
+            if all(str(record.get(k, "")).lower() == v.lower() for k, v in wanted.items()):
+                records.append(record)
+        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
+                                    "Success": True,
+                                    "Data": records[(index - 1) * size: index * size]},
+                              delay=self._latency())
+
+    def _listed(self, m: dict[str, Any], now: float) -> dict[str, Any]:
+        """One accepted message as a ListChatappMessage record (SDK field names).
+
+        ``SendTime`` is text, as in the SDK's model, in the format of its example
+        (``2025-07-11T01:16:49.761+00:00``). ``MessageStatus`` is the latest delivery
+        receipt due by ``now`` in lower case (``sent``, ``delivered``, ``read``, ``failed``),
+        or ``success`` (the documented example value) before the first; the service's own
+        vocabulary is not documented beyond that example.
+        """
+        status = next((s for at, s in reversed(m.get("statuses", ())) if at <= now), None)
+        when = datetime.fromtimestamp(m["time"], tz=timezone.utc)
+        params = m["params"]
+        record: dict[str, Any] = {
+            "MessageId": m["message_id"], "UserNumber": m["to"], "BusinessNumber": m["from"],
+            "ChannelType": m["channel_type"].upper(), "EventAction": "DOWN",
+            "EventActionName": "DOWN", "SendTime": when.isoformat(timespec="milliseconds"),
+            "Month": when.strftime("%Y%m"), "MessageSource": "api", "FailBackFlag": "N",
+            "MessageStatus": status.lower() if status else "success",
+            "Type": m["type"], "Message": self._text(m),
+        }
+        if status == "Failed" and m.get("fail_reason"):
+            record["FailReason"] = m["fail_reason"]
+        if m["type"] == "template":
+            record.update(MessageType="TEMPLATE", TemplateCode=m.get("template_code"),
+                          TemplateName=m.get("template_name"), LanguageCode=m.get("language"))
         else:
-            candidates = self._messages
-        matches = [
-            m for m in candidates
-            if m["access_key_id"] == key_id and start <= m["time"] <= end
-            and (not task or m["task_id"] == task) and (not number or m["to"] == number)
-        ]
-        chunk = [
-            {"MessageId": m["message_id"], "TaskId": m["task_id"], "BusinessNumber": m["from"],
-             "ClientNumber": m["to"], "ChannelType": m["channel_type"], "EventAction": "DOWN",
-             "SendTime": int(m["time"] * 1000)}
-            for m in matches[max(0, index - 1) * size: index * size]
-        ]
-        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Success": True,
-                                    "Data": {"Total": len(matches), "List": chunk}})
+            kind = str(params.get("MessageType") or "")
+            record.update(MessageType=kind.upper(), MessageTypeName=kind)
+        return record
+
+    def _text(self, m: dict[str, Any]) -> str:
+        """The content as a person reads it: the filled template body, or the text sent."""
+        params = m["params"]
+        if m["type"] == "template":
+            parsed = self._parsed.get((m.get("template_code", ""), m.get("language", "")))
+            if parsed is None:
+                return ""
+            values = json.loads(params.get("TemplateParams") or "{}")
+            return parsed.render(values).body
+        content = params.get("Content") or ""
+        try:
+            value = json.loads(content)
+        except ValueError:
+            return content
+        if isinstance(value, dict):
+            for name in ("text", "caption", "link"):
+                if isinstance(value.get(name), str) and value[name]:
+                    return str(value[name])
+        return content
 
     def _mns_token(self, key_id: str, params: dict[str, str], now: float,
                    request_id: str) -> WireResponse:

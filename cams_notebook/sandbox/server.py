@@ -37,6 +37,7 @@ import h11
 import httpx
 
 from ._wire import Push, WireRequest, WireResponse
+from ..models import MAX_URL_LENGTH
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
     from typing_extensions import Self
@@ -53,6 +54,8 @@ SLOWLORIS_INTERVAL = 2.0
 """Seconds between the body bytes of a ``slowloris`` answer."""
 _LINGER_SECONDS = 1.0
 _READ_SIZE = 65536
+_MAX_HEAD = MAX_URL_LENGTH + 16_384
+"""The longest request head read: the longest URL a client sends, plus its headers."""
 _NO_BODY_STATUSES = frozenset({204, 304})
 _FAULTS = frozenset({None, "refuse", "reset", "hang", "slowloris"})
 _REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
@@ -368,7 +371,10 @@ class _HttpConnection:
         self.core = core
         self.reader = reader
         self.writer = writer
-        self.conn = h11.Connection(h11.SERVER)
+        # a request head may be as long as the longest URL a client sends (every parameter
+        # is in the query): h11's default of 16 KiB would refuse valid long messages with
+        # a 431 before the core could judge them
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
         peer = writer.get_extra_info("peername")
         self.client = str(peer[0]) if peer else ""
 

@@ -7,7 +7,11 @@ and edit it; every edit re-derives the rest from it: the template's variables, t
 (:mod:`.preview`), the confirmation. This module builds the widgets (``_build``), arranges
 them (``_layout``) and wires them (``_wire``); sending lives in :mod:`.campaign_send`.
 
-No widget holds a credential: the client stays a plain attribute.
+No widget holds a credential: the client stays a plain attribute. Without ``client=`` the panel
+uses ``Client.from_env()`` (the real service); without credentials it refuses to start with a
+:class:`~cams_notebook.errors.MissingCredentialsError` that says what to set or to pass
+``client=Client.sandbox()``. A panel cannot do anything useful without a client (its template
+choices, dry run and preview all ask one), so it fails where it is made, not on Send.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 
 from .._config import DEFAULT_QPS
 from ..client import Client
+from ..errors import MissingCredentialsError
 from . import campaign_html as H
 from . import fields as F
 from .campaign_model import CampaignModel, choice_options
@@ -30,12 +35,15 @@ from .campaign_send import CampaignSending
 from .looks import Looks, css_hook, set_options, show
 from .mapping import FIELD_LABELS, FIELDS, CampaignMapping, Column, Constant, DryRun, Source
 
-__all__ = ["AUTO_CHECK_ROWS", "PREVIEW_ROWS", "CampaignPanel"]
+__all__ = ["AUTO_CHECK_ROWS", "PANEL_SANDBOX_HINT", "PREVIEW_ROWS", "CampaignPanel"]
 
 AUTO_CHECK_ROWS = 5000
 """Frames up to this many rows are dry-run after every change; larger ones on **Check**."""
 PREVIEW_ROWS = 3
 """Rows shown as chat bubbles."""
+PANEL_SANDBOX_HINT = ("pass client=Client.sandbox() for the local sandbox (nothing leaves "
+                      "this machine)")
+"""How a panel without a client and without credentials says to get the sandbox."""
 
 _UNSET, _CONSTANT, _COLUMN = "", "=", "col:"
 _CHOICE_FIELDS = ("channel_type", "type", "template_code", "language", "message_type")
@@ -52,6 +60,10 @@ class CampaignPanel(CampaignSending):
     CampaignPanel(rows=1, ready=1, invalid=0, state='ready')
     >>> panel.send()["status"].tolist()
     ['sent']
+
+    Without ``client=`` it uses ``Client.from_env()``, the real service, and raises
+    :class:`~cams_notebook.errors.MissingCredentialsError` without credentials:
+    ``CampaignPanel(frame, client=Client.sandbox())`` is the local sandbox.
     """
 
     def __init__(self, frame: pd.DataFrame, client: Client | None = None, *,
@@ -65,8 +77,8 @@ class CampaignPanel(CampaignSending):
             raise TypeError("CampaignPanel needs a blocking cams_notebook.Client (it lists "
                             "templates as you choose; sends run on an async twin of it)")
         self.frame = frame
-        self.client = client if client is not None else Client.from_env()
-        """The client (``Client.from_env()`` by default: the sandbox without credentials)."""
+        self.client = client if client is not None else _client_from_env()
+        """The client (``Client.from_env()`` by default: the real service)."""
         self.qps, self.journal, self.preview_rows = qps, journal, preview_rows
         """Pace (messages/s), journal (as for ``send_frame``) and rows previewed."""
         self.model = CampaignModel(frame, self.client)
@@ -365,3 +377,11 @@ def _fields_first(values: dict[str, Any]) -> list[tuple[str, Any]]:
     """Fields in request order, then template variables (they depend on the template)."""
     order = {name: i for i, name in enumerate(FIELDS)}
     return sorted(values.items(), key=lambda kv: order.get(kv[0], len(order)))
+
+
+def _client_from_env() -> Client:
+    """``Client.from_env()``, its missing-credentials message pointing at ``client=``."""
+    try:
+        return Client.from_env()
+    except MissingCredentialsError as exc:
+        raise MissingCredentialsError(missing=exc.missing, hint=PANEL_SANDBOX_HINT) from None

@@ -12,6 +12,10 @@ the notebook stays responsive and Stop is processed; otherwise it sends synchron
 Against the sandbox it then watches the delivery receipts of that message. No widget ever
 holds a credential: the client stays a plain attribute, and the wire preview shows only the
 request parameters.
+
+Without a client it uses ``Client.from_env()`` once one is needed; without credentials it
+still composes and previews (the template picker says why it is empty) and Send explains
+what to set instead of raising in the notebook (see :mod:`.sending`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import ipywidgets as W  # type: ignore[import-untyped]
 
 from ..client import Client
 from ..content import MESSAGE_TYPES, content_model_for
-from ..errors import CamsError
+from ..errors import CamsError, MissingCredentialsError
 from ..models import WIRE_NAMES, Message
 from ..problems import Problem
 from ..templates import Template, TemplateSummary
@@ -55,6 +59,9 @@ class Composer(Form, Sending):
     Composer(channel='whatsapp', type='template', ready=True)
     >>> composer.send().code
     'OK'
+
+    ``Composer()`` without a client uses ``Client.from_env()``: the real service. For the local
+    sandbox say so: ``Composer(Client.sandbox())``.
     """
 
     def __init__(self, client: Client | None = None) -> None:
@@ -113,7 +120,11 @@ class Composer(Form, Sending):
     @property
     def code(self) -> str | None:
         """Python that builds and sends the current message, or None while it is invalid."""
-        return P.message_code(self._data) if self._message is not None else None
+        if self._message is None:
+            return None
+        # the code reaches what this composer reaches: the sandbox, or the environment's account
+        client = self._client
+        return P.message_code(self._data, sandbox=client is not None and client.sandbox is not None)
 
     def observe(self, callback: Callable[[Message], object]) -> None:
         """Call ``callback(message)`` whenever a change leaves a valid, different message."""
@@ -384,7 +395,7 @@ class Composer(Form, Sending):
             wanted = _TEMPLATE_TYPES[channel]
             try:
                 rows = self.client.list_templates(template_type=wanted)
-            except CamsError as exc:
+            except (CamsError, MissingCredentialsError) as exc:
                 rows, self._failures[channel] = [], f"Could not list templates: {exc}"
             self._summaries[channel] = [s for s in rows
                                         if (s.template_type or wanted).upper() == wanted]
@@ -395,7 +406,7 @@ class Composer(Form, Sending):
         if key not in self._details and key not in self._failures:
             try:
                 self._details[key] = self.client.get_template(code, language=language)
-            except CamsError as exc:
+            except (CamsError, MissingCredentialsError) as exc:
                 self._failures[key] = f"Could not load template {code} ({language}): {exc}"
         return self._details.get(key)
 

@@ -408,17 +408,21 @@ def template_note_html(template: Template | None, error: str = "") -> str:
 # -- copy as code ---------------------------------------------------------------------------
 
 
-def message_code(data: Mapping[str, Any]) -> str:
+def message_code(data: Mapping[str, Any], *, sandbox: bool = False) -> str:
     """Python that builds the same ``Message`` from its keyword arguments and sends it.
 
     Field order follows the model; values are Python literals (``repr``), so ``exec`` of the
-    text builds an equal message. The client comes from the environment: no key is written.
+    text builds an equal message. No key is written: the client is ``Client.from_env()``
+    (the real service, with the environment's credentials), or ``Client.sandbox()`` when the
+    widget talks to the sandbox (``sandbox=True``), so the code works where it was copied.
     """
     args = "".join(f"    {name}={data[name]!r},\n" for name in Message.model_fields
                    if data.get(name) is not None)
+    client = ("Client.sandbox()  # the local sandbox; Client.from_env() for CAMS" if sandbox
+              else "Client.from_env()  # ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET from the environment")
     return ("from cams_notebook import Client, Message\n\n"
             f"message = Message(\n{args})\n"
-            "client = Client.from_env()\n"
+            f"client = {client}\n"
             "result = client.send(message)\n")
 
 

@@ -4,6 +4,11 @@ Part of :class:`~.composer.Composer` (a mixin, so ``composer.send()`` and friend
 user looks for them). A click on Send runs the send in an asyncio task when a loop is running
 (as in ipykernel), so the notebook stays responsive and Stop is processed; otherwise it sends
 synchronously. Against the sandbox it then watches the delivery receipts of that message.
+
+Without a client the composer uses ``Client.from_env()`` on first need. Without credentials
+that is a :class:`~cams_notebook.errors.MissingCredentialsError`, never the sandbox: the form
+still composes and previews, and Send shows the error's text in the result line (what to set,
+or ``Composer(Client.sandbox())``) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -14,18 +19,23 @@ from typing import Any
 import ipywidgets as W  # type: ignore[import-untyped]
 
 from ..client import Client
-from ..errors import CamsError
+from ..errors import CamsError, MissingCredentialsError
 from ..models import Message, SendResult
 from ..problems import Problem
 from . import preview as P
 from .looks import show as _show
 
-__all__ = ["RECEIPT_POLL_INTERVAL", "RECEIPT_POLL_TIMEOUT", "Result", "Sending"]
+__all__ = ["COMPOSER_SANDBOX_HINT", "RECEIPT_POLL_INTERVAL", "RECEIPT_POLL_TIMEOUT", "Result",
+           "Sending"]
 
 RECEIPT_POLL_INTERVAL = 0.5
 """Seconds between two looks at the sandbox's receipts."""
 RECEIPT_POLL_TIMEOUT = 30.0
 """Seconds after which watching the receipts of one message stops."""
+
+COMPOSER_SANDBOX_HINT = ("give the composer a client: Composer(Client.sandbox()) for the local "
+                         "sandbox (nothing leaves this machine)")
+"""How a composer without a client and without credentials says to get the sandbox."""
 
 _FINAL = frozenset({"Read", "Failed"})
 
@@ -50,20 +60,30 @@ class Sending:
 
     @property
     def client(self) -> Client:
-        """The client; ``Client.from_env()`` (the sandbox without credentials) on first use."""
+        """The client given to the composer, else ``Client.from_env()`` made on first use.
+
+        Without credentials that raises :class:`~cams_notebook.errors.MissingCredentialsError`
+        (the local sandbox is asked for by name: ``Composer(Client.sandbox())``).
+        """
         if self._client is None:
-            self._client = Client.from_env()
+            try:
+                self._client = Client.from_env()
+            except MissingCredentialsError as exc:
+                raise MissingCredentialsError(missing=exc.missing,
+                                              hint=COMPOSER_SANDBOX_HINT) from None
         return self._client
 
     def send(self) -> Result:
         """Send the current message now (blocking); returns the result or the CamsError.
 
         Against the sandbox the delivery receipts are then watched (in a task when a loop
-        runs, else read once). Raises ValueError when the message is not valid.
+        runs, else read once). Raises ValueError when the message is not valid, and
+        MissingCredentialsError (its text shown in the result line too) when there is no
+        client and no credentials to make one.
         """
-        message = self._start_send()
+        client, message = self._start_send()
         try:
-            result: Result = self.client.send(message)
+            result: Result = client.send(message)
         except CamsError as exc:
             result = exc
         except BaseException as exc:  # a bug or a cancelled task: say so, then let it go
@@ -74,9 +94,9 @@ class Sending:
 
     async def send_async(self) -> Result:
         """The asyncio twin of :meth:`send`: the blocking call runs in a worker thread."""
-        message = self._start_send()
+        client, message = self._start_send()
         try:
-            result: Result = await asyncio.to_thread(self.client.send, message)
+            result: Result = await asyncio.to_thread(client.send, message)
         except CamsError as exc:
             result = exc
         except BaseException as exc:
@@ -114,18 +134,29 @@ class Sending:
         if self.receipt_task is not None and not self.receipt_task.done():
             self.receipt_task.cancel()
 
-    def _start_send(self) -> Message:
+    def _start_send(self) -> tuple[Client, Message]:
         if self._sending:
             raise RuntimeError("a send is already in progress")
         if self._message is None:
             raise ValueError("the message is not ready to send: " +
                              "; ".join(str(p) for p in self._problems))
+        client = self._client_or_show_why()
         self.stop()
         self._sending = True
         self.send_button.disabled = True
         self.result_view.value = "<i>Sending…</i>"
         self.receipt_view.value = ""
-        return self._message
+        return client, self._message
+
+    def _client_or_show_why(self) -> Client:
+        """:attr:`client`; when there is none to be had, its reason goes in the result line
+        (where a send's outcome goes) before the error is raised."""
+        try:
+            return self.client
+        except MissingCredentialsError as exc:
+            self.receipt_view.value = ""
+            self.result_view.value = P.result_html(exc)
+            raise
 
     def _finish_send(self, result: Result | BaseException) -> None:
         self._sending = False
@@ -148,6 +179,10 @@ class Sending:
         return [r for r in receipts if r.get("MessageId") == message_id]
 
     def _on_send_click(self, _button: W.Button | None) -> None:
+        try:
+            self._client_or_show_why()
+        except MissingCredentialsError:
+            return  # said in the result line; a traceback under the widget would say no more
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

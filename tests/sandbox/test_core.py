@@ -10,7 +10,7 @@ from helpers import RECIPIENT, SENDER, TEMPLATE_CODE, template_fields
 from cams_notebook import AuthError, InvalidRequestError, Message, ServerError, ThrottledError
 from cams_notebook.client import Client
 from cams_notebook.errors import OutcomeUnknownError
-from cams_notebook.sandbox import Sandbox
+from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox
 from cams_notebook.sandbox.outcomes import MAGIC_NUMBERS
 
 
@@ -331,10 +331,58 @@ def test_inspection_routes(clock: FakeClock) -> None:
     assert http.get("/_sandbox/messages").json() == []
 
 
-def test_list_chatapp_message_finds_sent_messages_by_task_id(clock: FakeClock) -> None:
+def listing(client: Client, **params: str) -> dict[str, object]:
+    query = {"ChannelType": "whatsapp", "CustSpaceId": DEFAULT_CUST_SPACE_ID,
+             "BusinessNumber": SENDER, "Page": '{"Index":1,"Size":10}', **params}
+    return client.call("ListChatappMessage", {k: v for k, v in query.items() if v})
+
+
+def test_list_chatapp_message_finds_a_person_s_messages_by_sender_and_number(
+        clock: FakeClock) -> None:
     sb = sandbox_at(clock)
     client = client_for(sb, clock)
-    result = send(client, task_id="campaign-1:row-7")
-    found = client.call("ListChatappMessage", {"TaskId": "campaign-1:row-7",
-                                                "Page": '{"Index":1,"Size":10}'})
-    assert [m["MessageId"] for m in found["Data"]["List"]] == [result.message_id]  # type: ignore[attr-defined]
+    mine = send(client, task_id="campaign-1:row-7").message_id  # type: ignore[attr-defined]
+    send(client, to="8613900000009")
+    found = listing(client, UserNumber=RECIPIENT)
+    assert isinstance(found["Data"], list) and "Total" not in found
+    [record] = found["Data"]
+    assert record["MessageId"] == mine and record["UserNumber"] == RECIPIENT
+    assert "TaskId" not in record  # the real answer has none
+    assert record["TemplateCode"] == TEMPLATE_CODE and record["EventAction"] == "DOWN"
+    assert record["SendTime"] == "2027-01-15T08:00:00.000+00:00"  # the fake clock's start
+
+
+def test_list_chatapp_message_needs_its_required_parameters(clock: FakeClock) -> None:
+    client = client_for(sandbox_at(clock), clock)
+    for name in ("ChannelType", "CustSpaceId", "BusinessNumber", "Page"):
+        with pytest.raises(InvalidRequestError) as info:
+            listing(client, **{name: ""})
+        assert (info.value.code, info.value.status_code) == (f"Missing{name}", 400)
+
+
+def test_list_chatapp_message_filters_by_time_and_pages(clock: FakeClock) -> None:
+    sb = sandbox_at(clock)
+    client = client_for(sb, clock)
+    ids = []
+    for _ in range(5):
+        ids.append(send(client).message_id)  # type: ignore[attr-defined]
+        clock.now += 60
+    start = int((clock.now - 4 * 60) * 1000)  # the last four
+    pages = [listing(client, UserNumber=RECIPIENT, StartTime=str(start),
+                     Page=f'{{"Index":{i},"Size":3}}')["Data"] for i in (1, 2, 3)]
+    assert [[m["MessageId"] for m in p] for p in pages] == [ids[1:4], ids[4:], []]  # type: ignore[index]
+    assert listing(client, UserNumber=RECIPIENT, EndTime=str(start - 1))["Data"] == [
+        m for m in listing(client, UserNumber=RECIPIENT)["Data"]  # type: ignore[attr-defined]
+        if m["MessageId"] == ids[0]]
+
+
+def test_list_chatapp_message_lists_one_account_and_one_space(clock: FakeClock) -> None:
+    sb = sandbox_at(clock)
+    sb.core.keys["other-key"] = "other-secret"
+    client = client_for(sb, clock)
+    send(client, cust_space_id="cams-elsewhere")
+    send(client)
+    other = client_for(sb, clock, access_key_id="other-key", access_key_secret="other-secret")
+    assert len(listing(client)["Data"]) == 1  # type: ignore[arg-type]
+    assert len(listing(client, CustSpaceId="cams-elsewhere")["Data"]) == 1  # type: ignore[arg-type]
+    assert listing(other)["Data"] == []

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import cams_notebook.frames as frames_module
-from cams_notebook import Client
-from cams_notebook.sandbox import Sandbox
+from cams_notebook import Client, MissingCredentialsError
+from cams_notebook.sandbox import Sandbox, default_sandbox
 from cams_notebook.widgets import CampaignPanel
 from cams_notebook.widgets import campaign as campaign_module
 from cams_notebook.widgets.mapping import (
@@ -57,7 +57,7 @@ def recipients(n: int = 4) -> pd.DataFrame:
 
 
 def broken() -> pd.DataFrame:
-    """Row 1 has no phone, row 2 no name, row 3 repeats row 0's recipient."""
+    """Row 1 has no phone, row 2 no name, row 3 repeats row 0's recipient (an error too)."""
     frame = recipients(4)
     frame.loc[1, "Phone"] = None
     frame.loc[2, "name"] = None
@@ -203,20 +203,54 @@ def test_panel_needs_a_dataframe_with_unique_columns_and_a_blocking_client(
         CampaignPanel(recipients(), sandbox.async_client())  # type: ignore[arg-type]
 
 
+def test_panel_without_a_client_or_credentials_refuses_to_start_and_says_what_to_pass(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(MissingCredentialsError) as info:
+        CampaignPanel(recipients())
+    message = str(info.value)
+    assert "client=Client.sandbox()" in message
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in message and "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in message
+    assert "sandbox" not in capsys.readouterr().out  # no sandbox client was made instead
+
+
+def test_panel_with_the_sandbox_asked_for_by_name_sends_to_it() -> None:
+    panel = CampaignPanel(recipients(2), client=Client.sandbox()).set(from_=SENDER)
+    assert panel.send()["status"].tolist() == ["sent", "sent"]
+    assert len(default_sandbox().messages()) == 2
+
+
+def test_panel_without_a_client_uses_the_credentials_of_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a loopback sandbox server stands in for CAMS: reached with keys and an endpoint, as CAMS is
+    server_side = Sandbox(access_key_id="LTAI5tPanelEnv0001", access_key_secret=SECRET,
+                          seed=1, receipt_delay=0)
+    server = server_side.serve()
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tPanelEnv0001")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        monkeypatch.setenv("CAMS_NOTEBOOK_ENDPOINT", server.url)
+        panel = CampaignPanel(recipients(2)).set(from_=SENDER)
+        assert panel.client.account == (server.url, "LTAI5tPanelEnv0001")
+        assert panel.send()["status"].tolist() == ["sent", "sent"]
+        assert len(server_side.messages()) == 2
+    finally:
+        server_side.stop()
+
+
 # -- dry run, preview, confirmation -------------------------------------------------------------
 
 
 def test_dry_run_table_shows_the_problems_of_broken_rows(client: Client) -> None:
     panel = CampaignPanel(broken(), client).set(from_=SENDER)
     dry = panel.dry_run
-    assert dry is not None and (dry.rows, dry.invalid, dry.valid, dry.warnings) == (4, 2, 2, 1)
+    assert dry is not None and (dry.rows, dry.invalid, dry.valid, dry.warnings) == (4, 3, 1, 0)
     shown = text(panel.dry_view.value)
-    assert "2 of 4 rows ready to send, 2 rows with errors (skipped), 1 warning" in shown
+    assert "1 of 4 rows ready to send, 3 rows with errors (skipped)" in shown
     assert dry.problems[["index", "field", "severity"]].values.tolist() == [
-        [1, "To", "error"], [2, "TemplateParams.name", "error"], [3, "To", "warning"]]
+        [1, "To", "error"], [2, "TemplateParams.name", "error"], [3, "To", "error"]]
     for line in ("<td>1</td><td><code>To</code></td>", "is required",
                  "<td>2</td><td><code>TemplateParams.name</code></td>", "has no value in this row",
-                 "<td>3</td><td><code>To</code></td>", "also appears in row 0"):
+                 "<td>3</td><td><code>To</code></td>", "also the recipient of row 0"):
         assert line in shown
 
 
@@ -233,13 +267,13 @@ def test_preview_shows_the_first_rows_filled_in_as_bubbles(client: Client) -> No
 
 def test_confirmation_states_rows_channels_invalid_rows_and_duration(client: Client) -> None:
     panel = CampaignPanel(broken(), client, qps=1).set(from_=SENDER)
-    assert panel.confirmation == ("Send 2 messages (2 WhatsApp) from 4 rows; 2 invalid rows "
-                                  "will be skipped; about 2 s at 1 messages/s.")
+    assert panel.confirmation == ("Send 1 message (1 WhatsApp) from 4 rows; 3 invalid rows "
+                                  "will be skipped; about 1 s at 1 messages/s.")
     assert panel.review() == panel.confirmation
     assert panel.confirm_box.layout.display is None
     assert panel.review_button.layout.display == "none"
-    assert panel.send_button.description == "Send 2 messages"
-    assert "about 2 s" in text(panel.confirm_view.value)
+    assert panel.send_button.description == "Send 1 message"
+    assert "about 1 s" in text(panel.confirm_view.value)
     panel.cancel_button.click()
     assert panel.confirm_box.layout.display == "none"
 
@@ -278,16 +312,16 @@ def test_send_returns_the_result_with_statuses_and_the_summary(sandbox: Sandbox)
     result = panel.send()
     assert result is panel.result
     assert list(result.index) == list(frame.index)
-    assert result["status"].tolist() == ["sent", "invalid", "invalid", "sent"]
+    assert result["status"].tolist() == ["sent", "invalid", "invalid", "invalid"]
     assert result.loc[0, "message_id"] and result.loc[0, "code"] == "OK"
-    assert len(sandbox.messages()) == 2
+    assert len(sandbox.messages()) == 1  # row 3 repeats row 0's recipient: not sent twice
     assert panel.summary is not None
     assert panel.summary.to_dict("records") == [
-        {"status": "invalid", "code": "", "rows": 2}, {"status": "sent", "code": "OK", "rows": 2}]
-    assert repr(panel) == "CampaignPanel(rows=4, state='done', sent=2, invalid=2)"
-    assert "<b>Done</b>: 4 rows: 2 sent, 2 invalid." in panel.outcome_view.value
-    assert (panel.progress.value, panel.progress.max, panel.progress.bar_style) == (2, 2, "success")
-    assert "sent <b>2</b>" in panel.counts_view.value
+        {"status": "invalid", "code": "", "rows": 3}, {"status": "sent", "code": "OK", "rows": 1}]
+    assert repr(panel) == "CampaignPanel(rows=4, state='done', invalid=3, sent=1)"
+    assert "<b>Done</b>: 4 rows: 3 invalid, 1 sent." in panel.outcome_view.value
+    assert (panel.progress.value, panel.progress.max, panel.progress.bar_style) == (1, 1, "success")
+    assert "sent <b>1</b>" in panel.counts_view.value
     assert panel.run_box.layout.display is None and panel.stop_button.layout.display == "none"
 
 
@@ -407,7 +441,7 @@ def test_text_repr_is_deterministic(client: Client) -> None:
     first = CampaignPanel(broken(), client).set(from_=SENDER)
     second = CampaignPanel(broken(), Sandbox(seed=2, receipt_delay=0).client()).set(from_=SENDER)
     assert repr(first) == repr(second) == (
-        "CampaignPanel(rows=4, ready=2, invalid=2, state='ready')")
+        "CampaignPanel(rows=4, ready=1, invalid=3, state='ready')")
     bundle = first._repr_mimebundle_()
     assert bundle["text/plain"] == repr(first)
     assert "application/vnd.jupyter.widget-view+json" in bundle

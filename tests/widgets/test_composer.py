@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as W
 import pytest
 
-from cams_notebook import Client, Message, SendResult
+from cams_notebook import Client, Message, MissingCredentialsError, SendResult
 from cams_notebook.content import CONTENT_MODELS, dumps
 from cams_notebook.sandbox import Sandbox
 from cams_notebook.widgets import Composer
@@ -385,10 +385,13 @@ def test_copy_as_code_round_trips_a_template_message(composer: Composer) -> None
     assert shown(composer.code_view) and "message = Message(" in composer.code_view.value
     code = composer.code
     assert code is not None and "client.send(message)" in code and "from_=" in code
+    # the composer talks to a sandbox, so the code does too, by name (no keys are set here)
+    assert "client = Client.sandbox()" in code
     namespace: dict[str, Any] = {}
-    exec(code, namespace)  # noqa: S102 - the point; it sends to the default sandbox (no keys set)
+    exec(code, namespace)  # noqa: S102 - the point; it sends to the default sandbox
     assert namespace["message"] == composer.message
     assert namespace["result"].code == "OK"
+    assert namespace["client"].account == ("sandbox:in-process", "sandbox-access-key-id")
 
 
 @pytest.mark.parametrize("fields", [
@@ -444,11 +447,74 @@ def test_text_repr_is_deterministic(client: Client) -> None:
     assert "application/vnd.jupyter.widget-view+json" in bundle
 
 
-def test_without_a_client_the_sandbox_is_used_lazily() -> None:
+# -- without a client: the environment's account, or a clear line; never the sandbox silently --
+
+
+def fill_text(composer: Composer) -> None:
+    composer.set(type="message", from_=SENDER, to=READ, message_type="text",
+                 content={"text": "Your order has shipped"})
+
+
+def test_without_a_client_or_credentials_the_composer_still_composes_and_previews() -> None:
     composer = Composer()
-    assert composer.client.sandbox is not None
-    fill_template(composer)
-    assert composer.send().code == "OK"  # type: ignore[union-attr]
+    note = html.unescape(composer.template_note.value)
+    assert "Could not list templates" in note and "ALIBABA_CLOUD_ACCESS_KEY_ID" in note
+    assert "Composer(Client.sandbox())" in note
+    fill_text(composer)
+    assert composer.message is not None and not composer.problems
+    assert "Your order has shipped" in composer.preview.value
+    assert composer.value["To"] == READ and not composer.send_button.disabled
+    assert composer._client is None  # nothing was made behind the user's back
+
+
+def test_send_click_without_a_client_or_credentials_shows_what_to_set_not_a_traceback(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    composer = Composer()
+    fill_text(composer)
+    composer.send_button.click()  # no loop: the synchronous path
+    line = html.unescape(composer.result_view.value)
+    assert "Not sent" in line and "MissingCredentialsError" in line
+    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                 "Composer(Client.sandbox())"):
+        assert name in line
+    assert composer.result is None and not composer.send_button.disabled
+    assert "sandbox" not in capsys.readouterr().out  # no sandbox client was made
+
+    async def in_a_kernel() -> None:  # ipykernel's running loop: no task, the same line
+        composer.result_view.value = ""
+        composer.send_button.click()
+        assert composer.send_task is None
+        assert "MissingCredentialsError" in composer.result_view.value
+
+    asyncio.run(in_a_kernel())
+    with pytest.raises(MissingCredentialsError, match="ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
+        composer.send()  # the API raises, after saying the same in the widget
+    assert not composer._sending
+
+
+def test_without_a_client_the_composer_uses_the_credentials_of_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a loopback sandbox server stands in for CAMS: reached with keys and an endpoint, as CAMS is
+    server_side = Sandbox(access_key_id="LTAI5tComposerEnv01", access_key_secret=SECRET,
+                          seed=1, receipt_delay=0)
+    server = server_side.serve()
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tComposerEnv01")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+        monkeypatch.setenv("CAMS_NOTEBOOK_ENDPOINT", server.url)
+        composer = Composer()
+        fill_template(composer)  # the template list came from the server
+        assert composer.client.account == (server.url, "LTAI5tComposerEnv01")
+        code = composer.code or ""
+        assert "client = Client.from_env()" in code and "Client.sandbox()" not in code
+        assert composer.send().code == "OK"  # type: ignore[union-attr]
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)  # noqa: S102 - the copied code reaches the same account
+        assert namespace["result"].code == "OK"
+        assert [m["to"] for m in server_side.messages()] == [READ, READ]
+        assert SECRET not in code
+    finally:
+        server_side.stop()
 
 
 def test_an_async_client_is_refused() -> None:

@@ -158,3 +158,15 @@ def test_receipts_trail_and_failure_code() -> None:
     assert "Sent → Failed" in out and "131026: Undeliverable" in out
     assert "watching" in P.receipts_html([], "watching")
     assert "no receipt yet" in P.receipts_html([])
+
+
+def test_copied_code_names_the_client_the_widget_talks_to_and_no_key() -> None:
+    data = {"channel_type": "whatsapp", "type": "message", "from_": "8613800000000",
+            "to": "8613900000001", "message_type": "text", "content": {"text": "Hi"}}
+    real, sandbox = P.message_code(data), P.message_code(data, sandbox=True)
+    assert "\nclient = Client.from_env()" in real and "Client.sandbox()" not in real
+    assert "\nclient = Client.sandbox()" in sandbox
+    for code in (real, sandbox):
+        compile(code, "<copied>", "exec")
+        assert "access_key" not in code
+
