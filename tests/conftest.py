@@ -11,6 +11,7 @@ import cams_notebook.frames as frames_module
 import cams_notebook.sandbox as sandbox_module
 from cams_notebook.sandbox import Sandbox
 
+
 @pytest.fixture(autouse=True)
 def _clean_global_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
@@ -20,6 +21,25 @@ def _clean_global_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(sandbox_module, "_default", None)
     monkeypatch.setattr(frames_module, "_SESSION_JOURNALS", {})
     yield
+
+
+@pytest.fixture
+def service_in_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A loopback sandbox server standing in for CAMS, reached as CAMS is: its key pair and
+    URL in the environment (``ALIBABA_CLOUD_*``, ``CAMS_NOTEBOOK_ENDPOINT``), so that
+    ``Client.from_env()`` talks to it. Its key id is ``LTAI5tServiceInEnv1``."""
+    service = Sandbox(access_key_id="LTAI5tServiceInEnv1", access_key_secret=ENV_SECRET, seed=1,
+                      receipt_delay=0)
+    server = service.serve()
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", service.access_key_id)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ENV_SECRET)
+    monkeypatch.setenv("CAMS_NOTEBOOK_ENDPOINT", server.url)
+    yield service
+    service.stop()
+
+
+ENV_SECRET = "known-secret-value-in-env-7a3b"
+"""The secret of :func:`service_in_env`: tests check it shows nowhere."""
 
 
 @pytest.fixture

@@ -578,13 +578,13 @@ def test_a_changed_row_sent_again_keeps_its_old_record_when_the_new_one_never_le
     new = plans_for(numbers(1), template_params={"name": "Ada Lovelace", "order_id": "A-1"})
     assert new[0].key == old[0].key and new[0].digest != old[0].digest
     client = ScriptedClient({numbers(1)[0]: [unavailable()] * 10})
-    engine, results = asyncio.run(run_engine(client, [new], ledger=ledger, on_changed="send",
+    _, results = asyncio.run(run_engine(client, [new], ledger=ledger, on_changed="send",
                                              backoff=Backoff(max_attempts=2, base=0.001)))
     assert results[new[0].key][1].status == "failed"
     assert ledger.get_many([old[0].key])[old[0].key] == before  # what arrived is still known
     assert len(client.calls) == 2
     replay = ScriptedClient()
-    again, results = asyncio.run(run_engine(replay, [old], ledger=ledger))
+    _, results = asyncio.run(run_engine(replay, [old], ledger=ledger))
     assert results[old[0].key][1].status == "sent" and replay.calls == []  # never sent twice
     newer = ScriptedClient()
     _, results = asyncio.run(run_engine(newer, [new], ledger=ledger))

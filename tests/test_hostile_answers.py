@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import TEMPLATE_CODE
 
 import cams_notebook.sandbox.server as server_module
 from cams_notebook import AsyncClient, CamsError, Client, reconcile, send_frame
@@ -23,7 +24,6 @@ from cams_notebook.ledger import LedgerRow, MemoryLedger
 from cams_notebook.sandbox import SandboxCore
 from cams_notebook.sandbox._wire import WireRequest, WireResponse
 from cams_notebook.sandbox.server import SandboxServer
-from helpers import TEMPLATE_CODE
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from cams_notebook.ledger import (
+    INTENT,
     SANDBOX_ENDPOINT,
     CampaignIdentity,
     JournalAccountError,
     JournalBusyError,
-    INTENT,
     JournalError,
     Ledger,
     LedgerRow,

@@ -36,8 +36,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import h11
 import httpx
 
-from ._wire import Push, WireRequest, WireResponse
 from ..models import MAX_URL_LENGTH
+from ._wire import Push, WireRequest, WireResponse
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
     from typing_extensions import Self

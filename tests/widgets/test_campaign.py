@@ -220,21 +220,11 @@ def test_panel_with_the_sandbox_asked_for_by_name_sends_to_it() -> None:
 
 
 def test_panel_without_a_client_uses_the_credentials_of_the_environment(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # a loopback sandbox server stands in for CAMS: reached with keys and an endpoint, as CAMS is
-    server_side = Sandbox(access_key_id="LTAI5tPanelEnv0001", access_key_secret=SECRET,
-                          seed=1, receipt_delay=0)
-    server = server_side.serve()
-    try:
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tPanelEnv0001")
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        monkeypatch.setenv("CAMS_NOTEBOOK_ENDPOINT", server.url)
-        panel = CampaignPanel(recipients(2)).set(from_=SENDER)
-        assert panel.client.account == (server.url, "LTAI5tPanelEnv0001")
-        assert panel.send()["status"].tolist() == ["sent", "sent"]
-        assert len(server_side.messages()) == 2
-    finally:
-        server_side.stop()
+        service_in_env: Sandbox) -> None:
+    panel = CampaignPanel(recipients(2)).set(from_=SENDER)
+    assert panel.client.account == (service_in_env.serve().url, service_in_env.access_key_id)
+    assert panel.send()["status"].tolist() == ["sent", "sent"]
+    assert len(service_in_env.messages()) == 2
 
 
 # -- dry run, preview, confirmation -------------------------------------------------------------

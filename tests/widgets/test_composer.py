@@ -21,6 +21,7 @@ SENDER = "8613800000000"
 READ = "15550100001"  # sandbox magic numbers: Sent, Delivered, Read
 NEVER_READ = "15550100002"  # Sent, Delivered, and nothing more
 SECRET = "known-secret-value-4f1d"
+ENV_SECRET = "known-secret-value-in-env-7a3b"  # of the service_in_env fixture
 
 # A valid value for every structured content key, as a user types it, and as the model reads it.
 TYPED = {"text": "Hello there", "link": "https://cdn.example.com/a.jpg",
@@ -493,28 +494,18 @@ def test_send_click_without_a_client_or_credentials_shows_what_to_set_not_a_trac
 
 
 def test_without_a_client_the_composer_uses_the_credentials_of_the_environment(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # a loopback sandbox server stands in for CAMS: reached with keys and an endpoint, as CAMS is
-    server_side = Sandbox(access_key_id="LTAI5tComposerEnv01", access_key_secret=SECRET,
-                          seed=1, receipt_delay=0)
-    server = server_side.serve()
-    try:
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tComposerEnv01")
-        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-        monkeypatch.setenv("CAMS_NOTEBOOK_ENDPOINT", server.url)
-        composer = Composer()
-        fill_template(composer)  # the template list came from the server
-        assert composer.client.account == (server.url, "LTAI5tComposerEnv01")
-        code = composer.code or ""
-        assert "client = Client.from_env()" in code and "Client.sandbox()" not in code
-        assert composer.send().code == "OK"  # type: ignore[union-attr]
-        namespace: dict[str, Any] = {}
-        exec(code, namespace)  # noqa: S102 - the copied code reaches the same account
-        assert namespace["result"].code == "OK"
-        assert [m["to"] for m in server_side.messages()] == [READ, READ]
-        assert SECRET not in code
-    finally:
-        server_side.stop()
+        service_in_env: Sandbox) -> None:
+    composer = Composer()
+    fill_template(composer)  # the template list came from the service
+    assert composer.client.account == (service_in_env.serve().url, service_in_env.access_key_id)
+    code = composer.code or ""
+    assert "client = Client.from_env()" in code and "Client.sandbox()" not in code
+    assert composer.send().code == "OK"  # type: ignore[union-attr]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - the copied code reaches the same account
+    assert namespace["result"].code == "OK"
+    assert [m["to"] for m in service_in_env.messages()] == [READ, READ]
+    assert ENV_SECRET not in code
 
 
 def test_an_async_client_is_refused() -> None:
