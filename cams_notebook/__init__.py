@@ -17,6 +17,7 @@ import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
+from . import client as _client_module
 from ._config import API_VERSION, DEFAULT_ENDPOINT, DEFAULT_QPS, DEFAULT_REGION
 from .client import AsyncClient, Client, connect
 from .errors import (
@@ -37,7 +38,7 @@ from .problems import Problem
 from .signing import AcsV3Auth
 
 if TYPE_CHECKING:
-    from .frames import (
+    from .campaigns.frames import (
         CampaignResult,
         InvalidFrameError,
         asend_frame,
@@ -45,11 +46,11 @@ if TYPE_CHECKING:
         send_frame,
         validate_frame,
     )
-    from .receipt_queue import ReceiptQueue
-    from .receipt_server import ReceiptServer
-    from .receipt_store import ReceiptStore
-    from .receipts import join_receipts
-    from .reconcile import reconcile, resend
+    from .campaigns.reconcile import reconcile, resend
+    from .receipts.events import join_receipts
+    from .receipts.queue import ReceiptQueue
+    from .receipts.server import ReceiptServer
+    from .receipts.store import ReceiptStore
     from .sandbox import Sandbox
     from .widgets import CampaignPanel, Composer
 
@@ -58,20 +59,20 @@ __version__ = "0.1.0"
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sandbox": "cams_notebook.sandbox",
-    "CampaignResult": "cams_notebook.frames",
-    "InvalidFrameError": "cams_notebook.frames",
-    "asend_frame": "cams_notebook.frames",
-    "preview_frame": "cams_notebook.frames",
-    "send_frame": "cams_notebook.frames",
-    "validate_frame": "cams_notebook.frames",
+    "CampaignResult": "cams_notebook.campaigns.frames",
+    "InvalidFrameError": "cams_notebook.campaigns.frames",
+    "asend_frame": "cams_notebook.campaigns.frames",
+    "preview_frame": "cams_notebook.campaigns.frames",
+    "send_frame": "cams_notebook.campaigns.frames",
+    "validate_frame": "cams_notebook.campaigns.frames",
     "Composer": "cams_notebook.widgets",
     "CampaignPanel": "cams_notebook.widgets",
-    "ReceiptQueue": "cams_notebook.receipt_queue",
-    "ReceiptServer": "cams_notebook.receipt_server",
-    "ReceiptStore": "cams_notebook.receipt_store",
-    "join_receipts": "cams_notebook.receipts",
-    "reconcile": "cams_notebook.reconcile",
-    "resend": "cams_notebook.reconcile",
+    "ReceiptQueue": "cams_notebook.receipts.queue",
+    "ReceiptServer": "cams_notebook.receipts.server",
+    "ReceiptStore": "cams_notebook.receipts.store",
+    "join_receipts": "cams_notebook.receipts.events",
+    "reconcile": "cams_notebook.campaigns.reconcile",
+    "resend": "cams_notebook.campaigns.reconcile",
 }
 
 __all__ = sorted([
@@ -118,6 +119,17 @@ __all__ = sorted([
 ])
 
 
+def _sandbox_client_kwargs(is_async: bool) -> dict[str, Any]:
+    """Client arguments for the process-wide local sandbox (what ``Client.sandbox()`` uses)."""
+    from .sandbox import default_sandbox  # loaded only when a sandbox client is made
+
+    return default_sandbox().client_kwargs(is_async=is_async)
+
+
+# The core does not import the sandbox (a capability above it); the root wires it in.
+_client_module.sandbox_client_kwargs = _sandbox_client_kwargs
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
@@ -135,7 +147,7 @@ class _RegisterAccessorWhenPandasLoads(importlib.abc.MetaPathFinder):
     """Registers the ``frame.cams`` accessor as soon as pandas is imported, whenever that is.
 
     ``import cams_notebook`` does not import pandas (it stays light); the accessor lives in
-    :mod:`cams_notebook.frames`, which needs pandas. If pandas is already loaded, the
+    :mod:`cams_notebook.campaigns.frames`, which needs pandas. If pandas is already loaded, the
     accessor is registered now; otherwise this finder waits for pandas' import to finish.
     """
 
@@ -151,13 +163,13 @@ class _RegisterAccessorWhenPandasLoads(importlib.abc.MetaPathFinder):
 
         def exec_then_register(module: Any) -> None:
             exec_module(module)
-            importlib.import_module("cams_notebook.frames")
+            importlib.import_module("cams_notebook.campaigns.frames")
 
         loader.exec_module = exec_then_register  # type: ignore[method-assign]
         return spec
 
 
 if "pandas" in sys.modules:
-    importlib.import_module("cams_notebook.frames")
+    importlib.import_module("cams_notebook.campaigns.frames")
 else:
     sys.meta_path.insert(0, _RegisterAccessorWhenPandasLoads())

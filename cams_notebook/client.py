@@ -48,10 +48,8 @@ from .models import Message, SendResult
 from .signing import CANONICAL_QUERY_EXTENSION, AcsV3Auth, canonical_query
 from .templates import Template, TemplateSummary
 
-if TYPE_CHECKING:  # the sandbox is a subpackage: loaded only when a sandbox client is made
+if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is 3.11+; annotations are not evaluated
-
-    from .sandbox import Sandbox
 
 __all__ = ["AsyncClient", "BaseClient", "Client", "connect", "missing_credentials"]
 
@@ -67,6 +65,10 @@ _DIRECT = hasattr(httpx.Client, "_transport_for_url") and hasattr(httpx.AsyncCli
                                                                   "_transport_for_url")
 """Whether requests may go straight to the transport (see ``BaseClient.prepare_direct``)."""
 _sandbox_notice_shown = False
+sandbox_client_kwargs: Callable[[bool], dict[str, Any]] | None = None
+"""How ``Client.sandbox()`` reaches the local sandbox: client arguments (async or not) for the
+process-wide one. The core never imports the sandbox, a capability above it; the package root
+(``cams_notebook/__init__.py``) sets this when ``cams_notebook`` is imported."""
 """Whether this process has printed :data:`~._config.SANDBOX_NOTICE` (tests reset it)."""
 
 
@@ -159,14 +161,14 @@ class _SandboxName:
     @overload
     def __get__(self, obj: None, owner: type[_C]) -> Callable[..., _C]: ...
     @overload
-    def __get__(self, obj: BaseClient, owner: type[BaseClient] | None = None) -> Sandbox | None: ...
+    def __get__(self, obj: BaseClient, owner: type[BaseClient] | None = None) -> Any: ...
 
     def __get__(self, obj: BaseClient | None, owner: Any = None) -> Any:
         if obj is None:
             return owner._sandbox_client
         return obj.__dict__.get("sandbox")
 
-    def __set__(self, obj: BaseClient, value: Sandbox | None) -> None:
+    def __set__(self, obj: BaseClient, value: Any) -> None:
         obj.__dict__["sandbox"] = value
 
 
@@ -187,7 +189,7 @@ class BaseClient:
         timeout: float = cfg.DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] | None = None,
-        sandbox: Sandbox | None = None,
+        sandbox: Any = None,
     ) -> None:
         if not access_key_id or not access_key_secret:
             raise ValueError("access_key_id and access_key_secret are both required (or "
@@ -244,9 +246,9 @@ class BaseClient:
         ('sandbox:in-process', 'sandbox-access-key-id')
         >>> aclient = AsyncClient.sandbox(timeout=2.0)    # the same sandbox, for asyncio
         """
-        from .sandbox import default_sandbox  # loaded only when used
-
-        kwargs = default_sandbox().client_kwargs(is_async=cls._is_async)
+        if sandbox_client_kwargs is None:  # pragma: no cover - the package root always sets it
+            raise RuntimeError("no sandbox is wired in: import cams_notebook first")
+        kwargs = sandbox_client_kwargs(cls._is_async)
         _announce_sandbox()
         return cls(**{**kwargs, **overrides})
 
@@ -598,8 +600,8 @@ class AsyncClient(BaseClient):
     def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, limits: httpx.Limits | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if transport is None:  # see cams_notebook.transport for why not httpx's own pool
-            from .transport import default_async_transport
+        if transport is None:  # see cams_notebook.lean_transport for why not httpx's own pool
+            from .lean_transport import default_async_transport
 
             transport = default_async_transport()
         self._http = httpx.AsyncClient(transport=transport, timeout=self._httpx_timeout, auth=self.auth,

@@ -64,8 +64,8 @@ from .problems import Problem, problem, problems_from_validation_error, raise_pr
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is 3.11+; annotations are not evaluated
 
-__all__ = ["MAX_QUERY_LENGTH", "MAX_URL_LENGTH", "FlowAction", "Message", "ProductAction",
-           "ProductItem", "ProductSection", "SendResult"]
+__all__ = ["FIELD_RANGES", "MAX_QUERY_LENGTH", "MAX_URL_LENGTH", "VIBER_ONLY_FIELDS", "FlowAction",
+           "Message", "ProductAction", "ProductItem", "ProductSection", "SendResult"]
 
 ChannelType = Literal["whatsapp", "messenger", "instagram", "viber", "telegram", "line"]
 CHANNELS: tuple[str, ...] = ("whatsapp", "messenger", "instagram", "viber", "telegram", "line")
@@ -169,10 +169,12 @@ _TEMPLATE_ONLY = ("template_code", "template_name", "language", "template_params
                   "product_action", "flow_action")
 _MESSAGE_ONLY = ("message_type", "content")
 _WHATSAPP_ONLY = ("payload", "product_action", "flow_action", "category")
-_VIBER_ONLY = ("label", "ttl", "tag", "tracking_data")
+VIBER_ONLY_FIELDS = ("label", "ttl", "tag", "tracking_data")
+"""Message fields only Viber takes (the composer shows them for Viber alone)."""
 _DIGIT_CHANNELS = ("whatsapp", "viber")
-_RANGES = (("ttl", 30, 1209600), ("fall_back_duration", 60, 43200))
-_RANGED = frozenset(name for name, _, _ in _RANGES)
+FIELD_RANGES = (("ttl", 30, 1209600), ("fall_back_duration", 60, 43200))
+"""(field, lowest, highest) of the numeric fields, in seconds."""
+_RANGED = frozenset(name for name, _, _ in FIELD_RANGES)
 _FIELDS_ONLY = object()
 """Validation context: the fields alone, without the rules between them (_rules_beside)."""
 _AS_SENT = object()
@@ -469,7 +471,7 @@ class Message(BaseModel):
                     and to[0] != "0" or fields["recipient_type"] == "userId"):
                 out += self._number_problems(channel, as_sent)
         if not given.isdisjoint(_RANGED):
-            for name, low, high in _RANGES:
+            for name, low, high in FIELD_RANGES:
                 value = fields[name]
                 if value is not None and not low <= value <= high:
                     out.append(problem(wire[name], "out_of_range",
@@ -480,9 +482,9 @@ class Message(BaseModel):
             if not given.isdisjoint(_WHATSAPP_ONLY):
                 out += [problem(wire[name], "not_allowed", "is for WhatsApp only")
                         for name in _WHATSAPP_ONLY if fields[name] is not None]
-        if channel is not None and channel != "viber" and not given.isdisjoint(_VIBER_ONLY):
+        if channel is not None and channel != "viber" and not given.isdisjoint(VIBER_ONLY_FIELDS):
             out += [problem(wire[name], "not_allowed", "is for Viber only")
-                    for name in _VIBER_ONLY if fields[name] is not None]
+                    for name in VIBER_ONLY_FIELDS if fields[name] is not None]
         if kind == "template":
             if not fields["template_code"] and not fields["template_name"]:
                 out.append(problem("TemplateCode", "required",

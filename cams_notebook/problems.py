@@ -38,14 +38,14 @@ the same codes, so a test against it sees what a user sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-__all__ = ["Problem", "problems_from_validation_error", "raise_problems"]
+__all__ = ["TEMPLATE_RULE_CODES", "Problem", "problems_from_validation_error", "raise_problems"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,20 @@ _CONTENT_CODES = {
 }
 
 
+TEMPLATE_RULE_CODES: Final[Mapping[str, str]] = {
+    "missing_variable": "InvalidParameter.TemplateParamsMissing",
+    "extra_variable": "InvalidParameter.TemplateParamsUnknown",
+    "null_variable": "InvalidParameter.TemplateParamsNull",
+    "not_a_string": "InvalidParameter.TemplateParamsNotString",
+    "blank_variable": "InvalidParameter.TemplateParamsBlank",
+    "bad_url": "InvalidParameter.TemplateParamsUrlInvalid",
+    "bad_whitespace": "InvalidParameter.TemplateParamsWhitespace",
+    "too_long": "InvalidParameter.TemplateParamsTooLong",
+    "placeholder": "InvalidParameter.MessageInvalid",
+}
+"""A template variable's rule -> the CAMS error code a server answers with (the template
+checks in :mod:`cams_notebook.templates` report these)."""
+
 def _code_for(field: str, rule: str) -> str:
     """The service's error code for a rule broken on a field."""
     top, _, sub = field.partition(".")
@@ -93,9 +107,7 @@ def _code_for(field: str, rule: str) -> str:
     if rule == "placeholder":
         return "InvalidParameter.MessageInvalid"
     if top == "TemplateParams" and sub:
-        from .templates import RULE_CODES  # the template checks own these codes
-
-        return RULE_CODES.get(rule, "InvalidParameter.TemplateParams")
+        return TEMPLATE_RULE_CODES.get(rule, "InvalidParameter.TemplateParams")
     if top == "Content":
         if rule == "required" and not sub:
             return "InvalidParameter.ContentNotEmpty"

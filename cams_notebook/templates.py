@@ -44,19 +44,19 @@ Limits: WhatsApp body 1024 and text header 60 characters (CAMS [META]); Viber te
 
 from __future__ import annotations
 
-from functools import cached_property
-
 import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Final, SupportsFloat
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_pascal
 
-from cams_notebook.problems import Problem
+from .problems import TEMPLATE_RULE_CODES as RULE_CODES
+from .problems import Problem
 
 __all__ = [
     "BODY_MAX_CHARS",
@@ -81,18 +81,6 @@ BODY_MAX_CHARS: Final = 1024
 HEADER_MAX_CHARS: Final = 60
 VIBER_BODY_MAX_CHARS: Final = 1000
 
-RULE_CODES: Final[Mapping[str, str]] = {
-    "missing_variable": "InvalidParameter.TemplateParamsMissing",
-    "extra_variable": "InvalidParameter.TemplateParamsUnknown",
-    "null_variable": "InvalidParameter.TemplateParamsNull",
-    "not_a_string": "InvalidParameter.TemplateParamsNotString",
-    "blank_variable": "InvalidParameter.TemplateParamsBlank",
-    "bad_url": "InvalidParameter.TemplateParamsUrlInvalid",
-    "bad_whitespace": "InvalidParameter.TemplateParamsWhitespace",
-    "too_long": "InvalidParameter.TemplateParamsTooLong",
-    "placeholder": "InvalidParameter.MessageInvalid",
-}
-"""Rule name -> the CAMS error code a server answers with (see the module docstring)."""
 
 VARIABLE_RE: Final = re.compile(r"\$\(([A-Za-z0-9_]+)\)")
 _POSITIONAL_RE: Final = re.compile(r"\{\{\d+\}\}")  # the server's own pattern, no spaces

@@ -14,7 +14,7 @@ import sys
 import pandas as pd
 
 from cams_notebook import Client
-from cams_notebook.frames import send_frame
+from cams_notebook.campaigns.frames import send_frame
 
 SLOW = "15550100009"  # the sandbox answers after 30 s: unknown to a client with a short timeout
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from cams_notebook import Client
-from cams_notebook.frames import send_frame
+from cams_notebook.campaigns.frames import send_frame
 
 KEY_ID, SECRET = "sandbox-access-key-id", "sandbox-access-key-secret"
 CAMPAIGN: dict[str, Any] = {

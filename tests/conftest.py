@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+import cams_notebook.campaigns.frames as frames_module
 import cams_notebook.client as client_module
-import cams_notebook.frames as frames_module
 import cams_notebook.sandbox as sandbox_module
 from cams_notebook.sandbox import Sandbox
 

@@ -16,8 +16,8 @@ import time
 import pandas as pd
 
 from cams_notebook import Client
-from cams_notebook.frames import send_frame
-from cams_notebook.ledger import JournalError
+from cams_notebook.campaigns.frames import send_frame
+from cams_notebook.campaigns.journal import JournalError
 
 
 def main(url: str, journal: str, rows: int, qps: int, go: str) -> int:

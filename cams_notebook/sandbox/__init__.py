@@ -25,10 +25,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import catalogue
+from . import catalogue, outcomes
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from .core import DEFAULT_CUST_SPACE_ID, SandboxCore
-from . import outcomes
 from .outcomes import MAGIC_NUMBERS
 from .transport import SandboxTransport
 

@@ -45,8 +45,8 @@ from . import catalogue
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from ._wire import Push, WireRequest, WireResponse
 from .gateway import GatewayError, NonceCache, authenticate
-from .mns import DYBASEAPI_VERSION, SandboxMns
 from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
+from .queue_service import DYBASEAPI_VERSION, SandboxMns
 
 __all__ = ["DEFAULT_CUST_SPACE_ID", "SandboxCore"]
 

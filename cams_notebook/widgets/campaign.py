@@ -3,7 +3,7 @@
 The model is the source of truth: a :class:`~.campaign_model.CampaignModel` (one source per
 request field and template variable, the templates they use, the dry run). Widgets show it
 and edit it; every edit re-derives the rest from it: the template's variables, the dry run
-(:func:`~cams_notebook.frames.validate_frame`), the first rows as chat bubbles
+(:func:`~cams_notebook.campaigns.frames.validate_frame`), the first rows as chat bubbles
 (:mod:`.preview`), the confirmation. This module builds the widgets (``_build``), arranges
 them (``_layout``) and wires them (``_wire``); sending lives in :mod:`.campaign_send`.
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ..engine import Counts
+    from ..campaigns.engine import Counts
     from .mapping import DryRun
 
 __all__ = ["confirmation_html", "counts_html", "dry_run_html", "outcome_html", "row_html",

@@ -4,7 +4,7 @@ run and the previewed rows.
 :class:`CampaignModel` owns a :class:`~.mapping.CampaignMapping` and keeps it consistent as
 it changes (a template of the chosen channel, a language of the chosen template, one
 variable entry per variable of the template in use); it asks the client for templates (once
-each) and runs :func:`~cams_notebook.frames.validate_frame`. The panel shows it and edits it.
+each) and runs :func:`~cams_notebook.campaigns.frames.validate_frame`. The panel shows it and edits it.
 
 >>> import pandas as pd
 >>> from cams_notebook.sandbox import Sandbox
@@ -22,11 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..batch import FrameMapping
+from ..campaigns.frames import validate_frame
+from ..campaigns.plan import FrameMapping
 from ..client import Client
 from ..content import MESSAGE_TYPES
 from ..errors import CamsError
-from ..frames import validate_frame
 from ..templates import Template, TemplateSummary
 from . import campaign_html as H
 from . import fields as F

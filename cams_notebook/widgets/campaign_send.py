@@ -7,7 +7,7 @@ request, in-flight ones finish, and every row not sent yet is ``not_sent`` in th
 Without a running loop (a script, a test) :meth:`CampaignSending.send` runs the same
 coroutine on a private loop in a worker thread and waits; Ctrl-C then stops it.
 
-The engine is the one :func:`~cams_notebook.frames.asend_frame` runs (same dry run, journal,
+The engine is the one :func:`~cams_notebook.campaigns.frames.asend_frame` runs (same dry run, journal,
 pacing and result frame); :func:`_run_campaign` also hands out that engine, for Stop and for
 the live counts, which ``asend_frame`` does not do (yet).
 """
@@ -21,10 +21,10 @@ from typing import Any
 import ipywidgets as W  # type: ignore[import-untyped]
 import pandas as pd
 
-from .. import frames
+from ..campaigns import frames
+from ..campaigns.engine import CampaignEngine, Counts, run_in_thread
+from ..campaigns.frames import CampaignResult
 from ..client import Client
-from ..engine import CampaignEngine, Counts, run_in_thread
-from ..frames import CampaignResult
 from . import campaign_html as H
 from .campaign_model import CampaignModel
 from .looks import show

@@ -26,7 +26,7 @@ from pydantic import BaseModel, RootModel
 from pydantic.fields import FieldInfo
 
 from ..content import ContentType, PassThroughContent
-from ..models import _RANGES, _VIBER_ONLY, Message
+from ..models import FIELD_RANGES, VIBER_ONLY_FIELDS, Message
 from ..templates import TemplateSummary
 
 __all__ = [
@@ -52,7 +52,7 @@ ADVANCED: tuple[str, ...] = (
 )
 """Message fields under the composer's "Advanced" section, in display order."""
 
-VIBER_ONLY: tuple[str, ...] = _VIBER_ONLY
+VIBER_ONLY: tuple[str, ...] = VIBER_ONLY_FIELDS
 """Advanced fields shown only for Viber (the model rejects them elsewhere)."""
 
 
@@ -127,7 +127,7 @@ def _members(annotation: Any) -> tuple[Any, ...]:
 
 
 def _bounds(name: str, field: FieldInfo) -> tuple[Any, Any]:
-    for range_name, low, high in _RANGES:
+    for range_name, low, high in FIELD_RANGES:
         if range_name == name:
             return low, high
     return (next((m.ge for m in field.metadata if isinstance(m, Ge)), None),

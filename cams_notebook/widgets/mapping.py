@@ -2,8 +2,8 @@
 
 Pure code (pandas, no ipywidgets): the campaign panel's model. A :class:`CampaignMapping`
 holds one :data:`Source` per field and per variable; :meth:`CampaignMapping.frame_args`
-turns it into the arguments of :func:`~cams_notebook.frames.validate_frame` and
-:func:`~cams_notebook.frames.send_frame`, and :class:`DryRun` reads the dry run's findings
+turns it into the arguments of :func:`~cams_notebook.campaigns.frames.validate_frame` and
+:func:`~cams_notebook.campaigns.frames.send_frame`, and :class:`DryRun` reads the dry run's findings
 into what the confirmation step says.
 
 Automatic matching is by name, ignoring case and punctuation (``TemplateCode``,
@@ -108,7 +108,7 @@ def _param_column(variable: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FrameArgs:
-    """What :func:`~cams_notebook.frames.send_frame` gets: a frame with one column per mapped
+    """What :func:`~cams_notebook.campaigns.frames.send_frame` gets: a frame with one column per mapped
     field (and per mapped variable, as ``$(name)``), the constants, and ``params``."""
 
     frame: pd.DataFrame

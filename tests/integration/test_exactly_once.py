@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from cams_notebook import Client
-from cams_notebook.frames import send_frame
-from cams_notebook.ledger import JournalAccountError, JournalBusyError, SqliteLedger
+from cams_notebook.campaigns.frames import send_frame
+from cams_notebook.campaigns.journal import JournalAccountError, JournalBusyError, SqliteJournal
 from cams_notebook.sandbox import Sandbox
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_two_processes_on_one_journal_send_each_row_once(tmp_path: Path, existin
     server = sandbox.serve()
     journal, go = tmp_path / "send.db", tmp_path / "go"
     if existing:
-        SqliteLedger(journal).close()
+        SqliteJournal(journal).close()
     children = _start_pair(server.url, journal, 200, go)
     time.sleep(2.0)  # both have imported pandas and are waiting
     go.touch()
@@ -217,7 +217,7 @@ def test_two_processes_on_one_journal_send_each_row_once(tmp_path: Path, existin
 
 def test_a_second_run_in_the_same_process_is_refused_while_the_first_holds_the_journal(
         sandbox: Sandbox, tmp_path: Path) -> None:
-    held = SqliteLedger(tmp_path / "send.db")
+    held = SqliteJournal(tmp_path / "send.db")
     frame = pd.DataFrame({"to": ["8613900000000"], "name": ["Ada"], "order_id": ["A"]})
     with pytest.raises(JournalBusyError, match=f"pid {os.getpid()}"):
         send_frame(frame, client=sandbox.client(), journal=str(tmp_path / "send.db"),

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cams_notebook.sandbox.__main__ import _short_collections
+from cams_notebook.cli.sandbox import _short_collections
 
 
 class _Node:

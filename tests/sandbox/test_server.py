@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from cams_notebook import cli
-from cams_notebook.sandbox import __main__ as sandbox_main
+from cams_notebook.cli import sandbox as sandbox_main
 from cams_notebook.sandbox._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from cams_notebook.sandbox._wire import Push, WireRequest, WireResponse
 from cams_notebook.sandbox.server import MAX_BODY_BYTES, SandboxServer
@@ -580,7 +580,7 @@ def test_run_reports_a_port_in_use_and_restores_signal_handlers(
 
 FAKE_CLI = """
 import sys, time
-from cams_notebook.sandbox import __main__ as sandbox_main
+from cams_notebook.cli import sandbox as sandbox_main
 from cams_notebook.sandbox._wire import WireResponse
 
 class Core:

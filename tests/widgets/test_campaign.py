@@ -11,7 +11,7 @@ import ipywidgets as W
 import pandas as pd
 import pytest
 
-import cams_notebook.frames as frames_module
+import cams_notebook.campaigns.frames as frames_module
 from cams_notebook import Client, MissingCredentialsError
 from cams_notebook.sandbox import Sandbox, default_sandbox
 from cams_notebook.widgets import CampaignPanel

@@ -1,0 +1,484 @@
+"""The campaign journal: what each row's request was, and what became of it.
+
+Every row's *intent* is written (and committed) before its request goes out, and its
+*outcome* after. That order is what makes a campaign safe to re-run after Ctrl-C, a
+kernel restart or a killed process:
+
+* a row with an outcome is never sent again; its recorded result is returned;
+* a row with an intent but no outcome may or may not have reached the service, so it is
+  reported ``unknown`` and left to reconciliation, never resent blindly;
+* a row the journal has never seen is sent.
+
+A row is known by its key: the campaign and the recipient (channel, From, To), or the
+campaign and the user's ``key=`` value (see :mod:`cams_notebook.campaigns.plan`). Each record also
+keeps a ``digest`` of the request, so a re-run can tell "already sent, same message" from
+"already sent, but the message has changed since".
+
+A journal belongs to one account: the first campaign binds it to its endpoint and
+AccessKeyId (never the secret; the in-process sandbox is the endpoint
+``sandbox:in-process``), and any later use from another endpoint or key is refused
+(:class:`JournalAccountError`), so a sandbox run can never make a real one skip rows.
+Each campaign in it is recorded with its name, CustSpaceId and a fingerprint of its
+message definition; different campaigns' rows never meet, as the campaign is part of
+every key.
+
+Two stores share one interface: :class:`MemoryJournal` (the default, so re-running a cell
+in the same kernel does not send twice) and :class:`SqliteJournal` (``journal="file.db"``,
+stdlib ``sqlite3`` in WAL mode: a committed write survives the process being killed).
+A journal file has one user at a time: :class:`SqliteJournal` holds an OS file lock
+(``flock`` on ``<journal>.lock``, released by the kernel if the process dies) from open to
+close, and a second process gets :class:`JournalBusyError` naming the holder. The lock is
+taken before the file is read, so two processes creating the same journal at once cannot
+see each other's half-made file. A journal that is not a readable SQLite database (for
+example a copy truncated mid-write) raises :class:`JournalError` instead of being silently
+reused or overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from typing import IO, Any
+
+__all__ = ["CampaignIdentity", "JournalAccountError", "JournalBusyError", "JournalError", "Journal",
+           "JournalRow", "MemoryJournal", "SqliteJournal"]
+
+INTENT = "intent"
+"""The request may be on its way; no outcome was recorded."""
+FORMAT = "cams_notebook/2"
+"""The journal file format; version 1 keyed rows by their input index and is refused."""
+SANDBOX_ENDPOINT = "sandbox:in-process"
+"""The endpoint a journal records for the in-process sandbox."""
+
+
+class JournalError(RuntimeError):
+    """The journal file cannot be used (corrupt, truncated, or not a cams_notebook journal)."""
+
+    def __init__(self, path: str, reason: str, advice: str | None = None) -> None:
+        super().__init__(f"journal {path!r} cannot be used: {reason}. Nothing was sent. " + (
+            advice or "Move it aside (it may still hold the record of what was sent) and start "
+            "a new one."))
+        self.path = path
+        self.reason = reason
+
+
+class JournalBusyError(JournalError):
+    """Another process (or another run in this one) is using the journal right now."""
+
+    def __init__(self, path: str, holder: dict[str, Any]) -> None:
+        self.holder = holder
+        who = (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')} since "
+               f"{holder.get('since', '?')}")
+        super().__init__(path, f"journal in use by {who}", "Wait for that run to finish (or stop "
+                         "it), then run again: rows it sent will not be sent twice.")
+
+
+class JournalAccountError(JournalError):
+    """The journal was written for another endpoint or AccessKeyId than this client's."""
+
+
+def _mask(key_id: str) -> str:
+    return key_id if len(key_id) <= 8 else f"{key_id[:4]}****{key_id[-4:]}"
+
+
+def _where(endpoint: str, key_id: str) -> str:
+    place = "the in-process sandbox" if endpoint == SANDBOX_ENDPOINT else f"endpoint {endpoint}"
+    return f"{place} with AccessKeyId {_mask(key_id)}"
+
+
+@dataclass(frozen=True)
+class CampaignIdentity:
+    """Who sends a campaign and what it is: recorded in the journal, checked on every run."""
+
+    campaign: str
+    """The id in every row key and TaskId: the name given, or one derived from the definition."""
+    name: str
+    endpoint: str
+    access_key_id: str
+    fingerprint: str
+    """A hash of the message definition (constants and column mapping)."""
+    cust_space_id: str | None = None
+
+
+@dataclass
+class JournalRow:
+    """One row's record in the journal."""
+
+    key: str
+    status: str
+    index: str = ""
+    to: str | None = None
+    task_id: str | None = None
+    attempts: int = 0
+    message_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    latency_ms: float | None = None
+    sent_at: str | None = None
+    error: str | None = None
+    retry_safe: bool = False
+    campaign: str | None = None
+    channel: str | None = None
+    sender: str | None = None
+    cust_space_id: str | None = None
+    template_code: str | None = None
+    attempted_at: str | None = None
+    """ISO-8601 UTC time the latest attempt started (written with the intent)."""
+    digest: str | None = None
+    """A hash of the request (its wire parameters but the TaskId)."""
+
+
+_COLUMNS = [f.name for f in fields(JournalRow)]
+_QUOTED = ",".join(f'"{c}"' for c in _COLUMNS)  # "index" is an SQL keyword
+_LOOKUP_CHUNK = 500
+"""Keys per ``IN (...)`` query: well under SQLite's default limit of bound parameters."""
+
+
+class Journal:
+    """The journal interface the campaign engine writes to."""
+
+    def bind(self, identity: CampaignIdentity) -> None:
+        """Check that this journal may serve ``identity``'s account, and record the campaign."""
+        raise NotImplementedError
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        """The campaigns recorded in this journal, oldest first."""
+        raise NotImplementedError
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, JournalRow]:
+        raise NotImplementedError
+
+    def rows_to(self, numbers: Iterable[str]) -> list[JournalRow]:
+        """Every record whose recipient is one of ``numbers`` (any campaign of this journal)."""
+        wanted = set(numbers)
+        return [r for r in self.rows() if r.to in wanted]
+
+    def intent(self, row: JournalRow) -> None:
+        """Record that ``row``'s request is about to go out (durable before it does)."""
+        raise NotImplementedError
+
+    def outcome(self, row: JournalRow) -> None:
+        """Record what became of ``row``."""
+        raise NotImplementedError
+
+    def forget(self, key: str) -> None:
+        """Drop a row whose request surely never left (it will be sent next time)."""
+        raise NotImplementedError
+
+    def rows(self) -> list[JournalRow]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _Binding:
+    """The account check and campaign records shared by both stores (no I/O of its own)."""
+
+    @staticmethod
+    def check(path: str, bound: tuple[str, str] | None, identity: CampaignIdentity) -> None:
+        if bound is None or bound == (identity.endpoint, identity.access_key_id):
+            return
+        raise JournalAccountError(
+            path, f"it records campaigns sent to {_where(*bound)}, and this client sends to "
+            f"{_where(identity.endpoint, identity.access_key_id)}",
+            "A journal belongs to one account and endpoint, so that a run somewhere else can never "
+            "make this one skip rows: give this campaign a journal of its own (another file name).")
+
+    @staticmethod
+    def record(identity: CampaignIdentity, now: str) -> dict[str, Any]:
+        return {"campaign": identity.campaign, "name": identity.name,
+                "fingerprint": identity.fingerprint, "cust_space_id": identity.cust_space_id,
+                "first_run": now, "last_run": now}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class MemoryJournal(Journal):
+    """A journal held in memory, for one kernel session."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, JournalRow] = {}
+        self._lock = threading.Lock()
+        self._account: tuple[str, str] | None = None
+        self._campaigns: dict[str, dict[str, Any]] = {}
+
+    def bind(self, identity: CampaignIdentity) -> None:
+        with self._lock:
+            _Binding.check("(in memory)", self._account, identity)
+            self._account = (identity.endpoint, identity.access_key_id)
+            known = self._campaigns.get(identity.campaign)
+            now = _now()
+            if known is None:
+                self._campaigns[identity.campaign] = _Binding.record(identity, now)
+            else:
+                known["last_run"] = now
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self._campaigns.values()]
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, JournalRow]:
+        with self._lock:
+            return {k: self._rows[k] for k in keys if k in self._rows}
+
+    def intent(self, row: JournalRow) -> None:
+        with self._lock:
+            self._rows[row.key] = JournalRow(**{**asdict(row), "status": INTENT})
+
+    def outcome(self, row: JournalRow) -> None:
+        with self._lock:
+            self._rows[row.key] = JournalRow(**asdict(row))
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._rows.pop(key, None)
+
+    def rows(self) -> list[JournalRow]:
+        with self._lock:
+            return list(self._rows.values())
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS cams_rows (
+    key TEXT PRIMARY KEY,
+    {", ".join(f'"{c}" ' + ("INTEGER" if c in ("attempts", "retry_safe") else "REAL" if c == "latency_ms" else "TEXT") for c in _COLUMNS if c != "key")}
+);
+CREATE INDEX IF NOT EXISTS cams_rows_to ON cams_rows ("to");
+CREATE TABLE IF NOT EXISTS cams_meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS cams_campaigns (
+    campaign TEXT PRIMARY KEY, name TEXT, fingerprint TEXT, cust_space_id TEXT,
+    first_run TEXT, last_run TEXT
+);
+"""
+
+
+class _FileLock:
+    """An exclusive OS lock on ``<path>.lock`` that says who holds it.
+
+    ``flock`` (``msvcrt.locking`` on Windows) rather than a row in the database: the kernel
+    releases it when the holder dies, so a killed run never leaves the journal locked, and
+    it is taken before the database file is opened at all.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def acquire(self, journal: str) -> None:
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            _lock(handle)
+        except OSError:
+            handle.seek(0)
+            try:
+                holder = json.loads(handle.read() or "{}")
+            except ValueError:
+                holder = {}
+            handle.close()
+            raise JournalBusyError(journal, holder if isinstance(holder, dict) else {}) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": _now()}))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            _unlock(handle)
+            handle.close()
+
+
+try:
+    import fcntl
+
+    def _lock(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(handle: IO[str]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+except ImportError:  # pragma: no cover - Windows
+    import msvcrt
+
+    def _lock(handle: IO[str]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+
+    def _unlock(handle: IO[str]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+
+
+class SqliteJournal(Journal):
+    """A journal in a SQLite file (WAL mode; each write committed before the engine goes on).
+
+    Opening it takes the journal's lock until :meth:`close`; a second opener, in this
+    process or another, gets :class:`JournalBusyError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._file_lock = _FileLock(self.path + ".lock")
+        self._file_lock.acquire(self.path)
+        try:
+            self._db = self._open()
+        except BaseException:
+            self._file_lock.release()
+            raise
+
+    def _open(self) -> sqlite3.Connection:
+        if os.path.exists(self.path):
+            _check_header(self.path)
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(self.path, str(exc)) from exc
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise JournalError(self.path, f"integrity check failed ({check})")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "cams_meta" not in tables:  # someone else's database: leave it alone
+                raise JournalError(self.path, "it is a SQLite database, but not a cams_notebook journal")
+            if tables:
+                fmt = db.execute("SELECT value FROM cams_meta WHERE name = 'format'").fetchone()
+                if fmt is None or fmt[0] != FORMAT:
+                    raise JournalError(self.path, f"it was written by an earlier version of "
+                                       f"cams_notebook (format {fmt and fmt[0]!r}), which told rows "
+                                       "apart by their position in the frame",
+                                       "Keep it (it records what was sent) and start a new journal "
+                                       "file for new runs.")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO cams_meta VALUES ('format', ?)", (FORMAT,))
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise JournalError(self.path, str(exc)) from exc
+        except JournalError:
+            db.close()
+            raise
+        return db
+
+    def __repr__(self) -> str:
+        return f"SqliteJournal({self.path!r})"
+
+    def bind(self, identity: CampaignIdentity) -> None:
+        with self._lock:
+            meta = dict(self._db.execute("SELECT name, value FROM cams_meta").fetchall())
+            bound = (meta["endpoint"], meta["access_key_id"]) if "endpoint" in meta else None
+            _Binding.check(self.path, bound, identity)
+            now = _now()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if bound is None:
+                    self._db.executemany("INSERT OR REPLACE INTO cams_meta VALUES (?, ?)", [
+                        ("endpoint", identity.endpoint), ("access_key_id", identity.access_key_id),
+                        ("bound_at", now)])
+                record = _Binding.record(identity, now)
+                self._db.execute(
+                    "INSERT INTO cams_campaigns VALUES (:campaign, :name, :fingerprint, "
+                    ":cust_space_id, :first_run, :last_run) ON CONFLICT(campaign) DO UPDATE SET "
+                    "last_run = excluded.last_run", record)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM cams_campaigns ORDER BY first_run, campaign")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+    def _write(self, row: JournalRow) -> None:
+        values = [getattr(row, c) for c in _COLUMNS]
+        marks = ",".join("?" * len(_COLUMNS))
+        with self._lock:
+            self._db.execute(f"INSERT OR REPLACE INTO cams_rows ({_QUOTED}) VALUES ({marks})",
+                             values)
+
+    def intent(self, row: JournalRow) -> None:
+        self._write(JournalRow(**{**asdict(row), "status": INTENT}))
+
+    def outcome(self, row: JournalRow) -> None:
+        self._write(row)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM cams_rows WHERE key = ?", (key,))
+
+    def _select(self, column: str, values: Iterable[str]) -> list[JournalRow]:
+        wanted = list(values)
+        out: list[JournalRow] = []
+        with self._lock:
+            for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                chunk = wanted[start:start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                out += [_record(r) for r in self._db.execute(
+                    f'SELECT {_QUOTED} FROM cams_rows WHERE "{column}" IN ({marks})', chunk)]
+        return out
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, JournalRow]:
+        return {row.key: row for row in self._select("key", keys)}
+
+    def rows_to(self, numbers: Iterable[str]) -> list[JournalRow]:
+        return self._select("to", set(numbers))
+
+    def rows(self) -> list[JournalRow]:
+        with self._lock:
+            records = self._db.execute(f"SELECT {_QUOTED} FROM cams_rows").fetchall()
+        return [_record(r) for r in records]
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.close()
+            finally:
+                self._file_lock.release()
+
+
+def _check_header(path: str) -> None:
+    """Refuse a file that is not a whole SQLite database (a copy cut short mid-write)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    header, page = head[:16], int.from_bytes(head[16:18], "big") if len(head) >= 18 else 0
+    page = 65536 if page == 1 else page
+    if size < 512 or header != b"SQLite format 3\x00" or not page or size % page:
+        # An existing journal this small or without the SQLite header is a copy cut
+        # short mid-write: reusing it would forget what was sent.
+        raise JournalError(path, f"file is not a database, or a journal cut short "
+                           f"mid-write ({size} bytes)")
+
+
+def _record(values: Iterable[Any]) -> JournalRow:
+    row = JournalRow(**dict(zip(_COLUMNS, values)))
+    row.retry_safe = bool(row.retry_safe)
+    return row
+
+
+def encode_index(value: Any) -> str:
+    """A row's input index as JSON text (tuples for MultiIndex rows become lists)."""
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))

@@ -1,0 +1,45 @@
+"""The house rule, checked: capabilities are layered over the core, and nothing imports in a circle.
+
+``lint-imports`` holds the layer contract written in pyproject.toml (the core never imports a
+capability subpackage; cli over widgets over campaigns over receipts over sandbox). This test
+runs it, and finds every import circle in the package with grimp (the graph library under
+import-linter), lazy imports inside functions included: a circle means two modules that
+cannot be understood, or changed, one without the other.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_layer_contract_holds() -> None:
+    command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or "lint-imports"
+    run = subprocess.run([command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "BROKEN" not in run.stdout
+
+
+def test_no_module_of_the_package_imports_in_a_circle() -> None:
+    graph = grimp.build_graph("cams_notebook", include_external_packages=False)
+    circles = set()
+    for module in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back is not None and module != imported:
+                circles.add(" -> ".join((module, *back)))
+    # a package importing its own submodules (re-exports in __init__) is no circle of logic
+    real = sorted(c for c in circles if not _only_package_reexports(c))
+    assert real == [], "\n".join(real)
+
+
+def _only_package_reexports(chain: str) -> bool:
+    """A chain like ``pkg.sub -> pkg``, where a module imports its own package's ``__init__``."""
+    parts = chain.split(" -> ")
+    return any(b.startswith(a + ".") or a.startswith(b + ".") for a, b in zip(parts, parts[1:]))
