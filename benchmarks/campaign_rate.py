@@ -109,7 +109,8 @@ def sdk_loop(url: str) -> dict[str, float]:
             to=f"86138{i:08d}", template_code="830174529611842305", language="en",
             template_params={"name": f"user{i}", "order_id": f"A-{i}"})
         ok += sdk.send_chatapp_message_with_options(request, runtime).body.code == "OK"
-    return {"sent": float(ok), "wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0}
+    return {"sent": float(ok), "wall": time.perf_counter() - wall0,
+            "cpu": time.process_time() - cpu0}
 
 
 DRY_RUN = textwrap.dedent("""
@@ -134,7 +135,8 @@ DRY_RUN = textwrap.dedent("""
 
 
 def dry_run() -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", DRY_RUN], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", DRY_RUN], capture_output=True, text=True,
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -150,8 +152,10 @@ def main() -> None:
     cpu_per_msg = ours["cpu"] / ours["sent"]
     sdk_cpu = sdk["cpu"] / sdk["sent"]
     print(f"campaign: {ROWS} rows to the loopback sandbox (limit {QPS}/s, latency 80±10 ms)")
-    print(f"  sent                         {ours['sent']:.0f} of {ROWS} (sandbox accepted {ours['accepted']:.0f})")
-    print(f"  achieved rate                {ours['rate']:.1f}/s = {ours['rate'] / QPS:.3f} of the limit (target >= 0.97)")
+    print(f"  sent                         {ours['sent']:.0f} of {ROWS} "
+          f"(sandbox accepted {ours['accepted']:.0f})")
+    print(f"  achieved rate                {ours['rate']:.1f}/s = {ours['rate'] / QPS:.3f} "
+          "of the limit (target >= 0.97)")
     print(f"  throttle answers             {ours['throttled']:.0f} (target 0)")
     print(f"  largest 1-s window           {ours['max_window']:.0f} (must be <= {QPS})")
     print(f"  wall time                    {ours['wall']:.2f} s")
@@ -163,12 +167,14 @@ def main() -> None:
     print(f"  CPU per message              {sdk_cpu * 1e6:.0f} µs")
     print(f"  ratio (ours / SDK loop)      rate x{ours['rate'] / (sdk['sent'] / sdk['wall']):.1f}, "
           f"CPU per message x{cpu_per_msg / sdk_cpu:.2f}")
-    print(f"dry run: {dry['rows']:,} rows in {dry['seconds']:.1f} s = {dry['rows'] / dry['seconds']:,.0f} rows/s, "
+    print(f"dry run: {dry['rows']:,} rows in {dry['seconds']:.1f} s = "
+          f"{dry['rows'] / dry['seconds']:,.0f} rows/s, "
           f"{dry['problems']:,} problems, peak RSS {dry['peak_rss_mb']:.0f} MB "
           f"(frame alone {dry['rss_before_mb']:.0f} MB)")
 
 
 if __name__ == "__main__":
     os.environ.pop("ALIBABA_CLOUD_ACCESS_KEY_ID", None)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
     main()

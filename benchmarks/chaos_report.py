@@ -77,7 +77,8 @@ def settle(frame: pd.DataFrame, result: pd.DataFrame, url: str, journal: str, qp
     """Reconcile and resend until every row is final; what it took."""
     client = client_for(url)
     took: dict[str, Any] = {"unknown": int((result["status"] == "unknown").sum()), "rounds": 0,
-                            "resent": 0, "retries": int((result["attempts"] - 1).clip(lower=0).sum())}
+                            "resent": 0,
+                            "retries": int((result["attempts"] - 1).clip(lower=0).sum())}
     started = time.monotonic()
     for _ in range(8):
         result = reconcile(result, client=client, journal=journal,
@@ -105,8 +106,8 @@ def figures(frame: pd.DataFrame, final: pd.DataFrame, accepted: list[dict[str, A
             qps: int) -> dict[str, Any]:
     per_recipient = Counter(m["to"] for m in accepted)
     by_row = {m["to"]: m["message_id"] for m in accepted}
-    status = dict(zip(final["to"], final["status"]))
-    ids = dict(zip(final["to"], final["message_id"]))
+    status = dict(zip(final["to"], final["status"], strict=True))
+    ids = dict(zip(final["to"], final["message_id"], strict=True))
     return {
         "rows": len(frame),
         **{f"  {kind}": stats["faults_by_kind"].get(kind, 0) for kind in FAULTS},

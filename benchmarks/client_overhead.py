@@ -194,7 +194,8 @@ def main() -> int:
         us = median(values) * 1e6
         total += us
         best += min(values) * 1e6
-        print(f"  {name:42s} {us:7.1f} us/msg {fmt_spread(values):>5s}   best {min(values) * 1e6:5.1f}")
+        print(f"  {name:42s} {us:7.1f} us/msg {fmt_spread(values):>5s}   "
+              f"best {min(values) * 1e6:5.1f}")
     verdict = "met" if total <= 60 else "NOT met"
     print(f"  {'total':42s} {total:7.1f} us/msg         best {best:5.1f}   target <= 60 us: "
           f"{verdict}")

@@ -227,9 +227,11 @@ def main() -> int:
 
     best = max(o.answers / o.seconds for o in (*results.values(), outcome))
     ceiling = outcome.answers / max(outcome.server_cpu, 1e-9)
-    print(f"\nBest measured {best:,.0f} req/s: {'clears' if best >= REQUIRED else 'does NOT clear'} "
+    verdict = "clears" if best >= REQUIRED else "does NOT clear"
+    share = outcome.server_cpu / outcome.seconds
+    print(f"\nBest measured {best:,.0f} req/s: {verdict} "
           f"{REQUIRED:,} req/s. With a whole core, its CPU per request under the raw client "
-          f"gives ~{ceiling:,.0f} req/s\n(the raw run had {outcome.server_cpu / outcome.seconds:.0%} "
+          f"gives ~{ceiling:,.0f} req/s\n(the raw run had {share:.0%} "
           "of a core; a lower share means other processes took the rest).")
     print(f"(finished in {time.perf_counter() - began:.0f} s)")
     return 0

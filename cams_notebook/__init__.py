@@ -1,8 +1,9 @@
 """cams_notebook: send WhatsApp, Viber, Messenger and Instagram messages through Alibaba Cloud
 CAMS from a notebook, one at a time or a whole DataFrame at the account's rate limit.
 
-The heavy parts (widgets, the sandbox, the campaign engine) load when first used, so
-``import cams_notebook`` stays light.
+The heavy parts (widgets, the sandbox, the campaign engine) load when first used. pandas is
+imported with the package, so that the ``frame.cams`` accessor is registered the ordinary way
+(no import hooks).
 
 >>> from cams_notebook import Client
 >>> client = Client.from_env()  # real CAMS; MissingCredentialsError without keys # doctest: +SKIP
@@ -12,13 +13,11 @@ The heavy parts (widgets, the sandbox, the campaign engine) load when first used
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
-import sys
 from typing import TYPE_CHECKING, Any
 
 from . import client as _client_module
 from ._config import API_VERSION, DEFAULT_ENDPOINT, DEFAULT_QPS, DEFAULT_REGION
+from .campaigns import accessor as _accessor  # noqa: F401 - registers frame.cams
 from .client import AsyncClient, Client, connect
 from .errors import (
     ApiError,
@@ -39,6 +38,7 @@ from .signing import AcsV3Auth
 
 if TYPE_CHECKING:
     from .campaigns.frames import (
+        Campaign,
         CampaignResult,
         InvalidFrameError,
         asend_frame,
@@ -59,6 +59,7 @@ __version__ = "0.1.0"
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "Sandbox": "cams_notebook.sandbox",
+    "Campaign": "cams_notebook.campaigns.frames",
     "CampaignResult": "cams_notebook.campaigns.frames",
     "InvalidFrameError": "cams_notebook.campaigns.frames",
     "asend_frame": "cams_notebook.campaigns.frames",
@@ -75,48 +76,15 @@ _LAZY: dict[str, str] = {
     "resend": "cams_notebook.campaigns.reconcile",
 }
 
-__all__ = sorted([
-    "API_VERSION",
-    "AcsV3Auth",
-    "ApiError",
-    "AsyncClient",
-    "AuthError",
-    "CamsError",
-    "CampaignPanel",
-    "CampaignResult",
-    "Client",
-    "Composer",
-    "DEFAULT_ENDPOINT",
-    "DEFAULT_QPS",
-    "DEFAULT_REGION",
-    "FlowAction",
-    "InvalidFrameError",
-    "InvalidRequestError",
-    "Message",
-    "MissingCredentialsError",
-    "NotSubscribedError",
-    "OutcomeUnknownError",
-    "Problem",
-    "ProductAction",
-    "ReceiptQueue",
-    "ReceiptServer",
-    "ReceiptStore",
-    "RequestNotSentError",
-    "Sandbox",
-    "SendResult",
-    "ServerError",
-    "ThrottledError",
-    "TransportError",
-    "__version__",
-    "asend_frame",
-    "connect",
-    "join_receipts",
-    "preview_frame",
-    "reconcile",
-    "resend",
-    "send_frame",
-    "validate_frame",
-])
+# literal, so static tools (mypy, pyright, IDEs) see what is public; tests/test_init.py pins it
+__all__ = ["API_VERSION", "AcsV3Auth", "ApiError", "AsyncClient", "AuthError", "Campaign",
+    "CampaignPanel", "CampaignResult", "CamsError", "Client", "Composer", "DEFAULT_ENDPOINT",
+    "DEFAULT_QPS", "DEFAULT_REGION", "FlowAction", "InvalidFrameError", "InvalidRequestError",
+    "Message", "MissingCredentialsError", "NotSubscribedError", "OutcomeUnknownError", "Problem",
+    "ProductAction", "ReceiptQueue", "ReceiptServer", "ReceiptStore", "RequestNotSentError",
+    "Sandbox", "SendResult", "ServerError", "ThrottledError", "TransportError", "__version__",
+    "asend_frame", "connect", "join_receipts", "preview_frame", "reconcile", "resend",
+    "send_frame", "validate_frame"]
 
 
 def _sandbox_client_kwargs(is_async: bool) -> dict[str, Any]:
@@ -141,35 +109,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
-
-
-class _RegisterAccessorWhenPandasLoads(importlib.abc.MetaPathFinder):
-    """Registers the ``frame.cams`` accessor as soon as pandas is imported, whenever that is.
-
-    ``import cams_notebook`` does not import pandas (it stays light); the accessor lives in
-    :mod:`cams_notebook.campaigns.frames`, which needs pandas. If pandas is already loaded, the
-    accessor is registered now; otherwise this finder waits for pandas' import to finish.
-    """
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "pandas":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("pandas")
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_then_register(module: Any) -> None:
-            exec_module(module)
-            importlib.import_module("cams_notebook.campaigns.frames")
-
-        loader.exec_module = exec_then_register  # type: ignore[method-assign]
-        return spec
-
-
-if "pandas" in sys.modules:
-    importlib.import_module("cams_notebook.campaigns.frames")
-else:
-    sys.meta_path.insert(0, _RegisterAccessorWhenPandasLoads())

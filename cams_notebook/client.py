@@ -75,7 +75,8 @@ process-wide one. The core never imports the sandbox, a capability above it; the
 def resolve_endpoint(endpoint: str | None, region: str) -> str:
     """Turn a host, a URL or nothing into a base URL; plain http only for loopback hosts."""
     if not endpoint:
-        host = cfg.DEFAULT_ENDPOINT if region == cfg.DEFAULT_REGION else f"cams.{region}.aliyuncs.com"
+        host = (cfg.DEFAULT_ENDPOINT if region == cfg.DEFAULT_REGION
+                else f"cams.{region}.aliyuncs.com")
         return f"https://{host}"
     if "://" not in endpoint:
         return f"https://{endpoint.rstrip('/')}"
@@ -202,8 +203,8 @@ class BaseClient:
         self.sandbox = sandbox  # the in-process sandbox this client talks to, or None
         self._settings: dict[str, Any] = dict(
             access_key_id=access_key_id, access_key_secret=_secret(access_key_secret),
-            security_token=_secret(security_token), region=region, endpoint=endpoint, timeout=timeout,
-            clock=clock, nonce=nonce, sandbox=sandbox)
+            security_token=_secret(security_token), region=region, endpoint=endpoint,
+            timeout=timeout, clock=clock, nonce=nonce, sandbox=sandbox)
         extra = {"nonce": nonce} if nonce is not None else {}
         self.auth = AcsV3Auth(access_key_id, access_key_secret, security_token=security_token,
                               clock=clock, **extra)
@@ -277,7 +278,8 @@ class BaseClient:
         # The template's headers (Host and Content-Length included, in httpx's order) and
         # empty body, with this call's query: what httpx.Request would build, for less.
         request = httpx.Request("POST", self._url(query), headers=template.headers,
-                                stream=template.stream, extensions={CANONICAL_QUERY_EXTENSION: query})
+                                stream=template.stream,
+                                extensions={CANONICAL_QUERY_EXTENSION: query})
         request.read()
         return request
 
@@ -308,7 +310,8 @@ class BaseClient:
     # Without that method (another httpx), or on a closed client, httpx.Client.send is used.
 
     def prepare_direct(self, request: httpx.Request) -> None:
-        """Make ``request`` ready for its transport as ``httpx.Client.send`` would: timeout, signature."""
+        """Make ``request`` ready for its transport as ``httpx.Client.send`` would: timeout,
+        signature."""
         if "timeout" not in request.extensions:
             request.extensions["timeout"] = self._timeout_extension
         self.auth.sign(request)
@@ -358,10 +361,10 @@ class BaseClient:
             cls = classify_api_error(code, status, retry_after)
             raise cls(f"HTTP {status} with a non-JSON answer: {snippet!r}", code=code,
                       status_code=status, retry_after=retry_after)
-        code = data.get("Code")
-        if 200 <= status < 300 and retry_after is None and (code in ("OK", None, "200")):
+        answered = data.get("Code")
+        if 200 <= status < 300 and retry_after is None and (answered in ("OK", None, "200")):
             return data
-        code = str(code or f"HTTP{status}")
+        code = str(answered or f"HTTP{status}")
         cls = classify_api_error(code, status, retry_after)
         raise cls(
             str(data.get("Message") or code), code=code, request_id=data.get("RequestId"),
@@ -381,14 +384,17 @@ class BaseClient:
         try:
             result = SendResult.model_validate(data)
         except ValueError as exc:
-            raise OutcomeUnknownError(f"SendChatappMessage answered OK with a malformed body: {exc}") from exc
+            raise OutcomeUnknownError(
+                f"SendChatappMessage answered OK with a malformed body: {exc}") from exc
         if not result.message_id:
             raise OutcomeUnknownError(
-                "SendChatappMessage answered OK without a MessageId; the message may have been sent")
+                "SendChatappMessage answered OK without a MessageId; the message may have been "
+                "sent")
         return result
 
     @staticmethod
-    def template_list_params(page: int, size: int, filters: Mapping[str, str | None]) -> dict[str, str]:
+    def template_list_params(page: int, size: int,
+                             filters: Mapping[str, str | None]) -> dict[str, str]:
         """ListChatappTemplate parameters for one page (``Page`` is JSON, as the SDK sends it)."""
         params = {k: v for k, v in filters.items() if v is not None}
         params["Page"] = dumps({"Index": page, "Size": size})
@@ -415,13 +421,15 @@ class BaseClient:
 
     def __repr__(self) -> str:
         where = "sandbox" if self.sandbox is not None else self.base_url
-        return f"{type(self).__name__}(endpoint={where!r}, access_key_id={_mask(self.access_key_id)!r})"
+        key = _mask(self.access_key_id)
+        return f"{type(self).__name__}(endpoint={where!r}, access_key_id={key!r})"
 
 
 _TEMPLATE_FILTERS = ("name", "code", "language", "audit_status", "template_type", "category",
                      "cust_space_id")
-_FILTER_WIRE = {"name": "Name", "code": "Code", "language": "Language", "audit_status": "AuditStatus",
-                "template_type": "TemplateType", "category": "Category", "cust_space_id": "CustSpaceId"}
+_FILTER_WIRE = {"name": "Name", "code": "Code", "language": "Language",
+                "audit_status": "AuditStatus", "template_type": "TemplateType",
+                "category": "Category", "cust_space_id": "CustSpaceId"}
 
 
 def _filters(kwargs: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -502,8 +510,8 @@ class Client(BaseClient):
         """An :class:`AsyncClient` with the same credentials, endpoint and (async) transport."""
         transport = self._transport
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-            raise TypeError("this Client's transport only works synchronously; give the campaign an "
-                            "AsyncClient built with an async transport")
+            raise TypeError("this Client's transport only works synchronously; give the "
+                            "campaign an AsyncClient built with an async transport")
         return AsyncClient(**{**self._settings, "transport": transport, **overrides})
 
     @classmethod
@@ -560,12 +568,14 @@ class Client(BaseClient):
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
         return self.send_result(self.call("SendChatappMessage", message.to_query()))
 
-    def list_templates(self, *, page_size: int = 50, **filters: str | None) -> list[TemplateSummary]:
+    def list_templates(self, *, page_size: int = 50,
+                       **filters: str | None) -> list[TemplateSummary]:
         """Every template (ListChatappTemplate, all pages); filters: name, code, language,
         audit_status, template_type, category, cust_space_id."""
         wanted, rows, page = _filters(filters), [], 1
         while True:
-            data = self.call("ListChatappTemplate", self.template_list_params(page, page_size, wanted))
+            data = self.call("ListChatappTemplate",
+                             self.template_list_params(page, page_size, wanted))
             chunk, total = self.template_page(data)
             rows += chunk
             if not chunk or len(rows) >= total:
@@ -597,16 +607,16 @@ class AsyncClient(BaseClient):
 
     _is_async = True
 
-    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, limits: httpx.Limits | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None,
+                 limits: httpx.Limits | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if transport is None:  # see cams_notebook.lean_transport for why not httpx's own pool
             from .lean_transport import default_async_transport
 
             transport = default_async_transport()
-        self._http = httpx.AsyncClient(transport=transport, timeout=self._httpx_timeout, auth=self.auth,
-                                       limits=limits or httpx.Limits(max_connections=400,
-                                                                     max_keepalive_connections=400))
+        self._http = httpx.AsyncClient(
+            transport=transport, timeout=self._httpx_timeout, auth=self.auth,
+            limits=limits or httpx.Limits(max_connections=400, max_keepalive_connections=400))
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> AsyncClient:
@@ -653,7 +663,8 @@ class AsyncClient(BaseClient):
 
     async def list_templates(self, *, page_size: int = 50,
                              **filters: str | None) -> list[TemplateSummary]:
-        """Every template (ListChatappTemplate, all pages); the filters of ``Client.list_templates``."""
+        """Every template (ListChatappTemplate, all pages); the filters of
+        ``Client.list_templates``."""
         wanted, rows, page = _filters(filters), [], 1
         while True:
             data = await self.call("ListChatappTemplate",
@@ -668,7 +679,8 @@ class AsyncClient(BaseClient):
                            template_type: str | None = None) -> Template:
         """One template with its components and variables (GetChatappTemplateDetail)."""
         params = self.template_detail_params(code, name, language, template_type)
-        return Template.model_validate((await self.call("GetChatappTemplateDetail", params))["Data"])
+        data = await self.call("GetChatappTemplateDetail", params)
+        return Template.model_validate(data["Data"])
 
     async def aclose(self) -> None:
         await self._http.aclose()

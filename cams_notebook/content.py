@@ -139,7 +139,8 @@ class ContentModel(BaseModel):
         return model
 
     def to_wire(self) -> Any:
-        """The JSON-ready value, keys in the order they were given (a dict, or a list for contacts)."""
+        """The JSON-ready value, keys in the order they were given (a dict, or a list for
+        contacts)."""
         dumped = self.model_dump(by_alias=True, exclude_none=True, mode="json")
         if not self._order:
             return dumped
@@ -469,7 +470,8 @@ Content = ContentModel | PassThroughContent | WhatsAppContacts
 """Any validated content value."""
 
 
-def _passthrough(channel: str, message_type: str, required: tuple[str, ...]) -> type[PassThroughContent]:
+def _passthrough(channel: str, message_type: str,
+                 required: tuple[str, ...]) -> type[PassThroughContent]:
     name = f"{channel.title()}{message_type[:1].upper()}{message_type[1:]}Content"
     return type(name, (PassThroughContent,), {
         "required": required, "channel": channel, "message_type": message_type,
@@ -503,7 +505,8 @@ _LINE_KEYS: dict[str, tuple[str, ...]] = {
     "video": ("link", "previewImageUrl"), "audio": ("link", "duration"),
     "buttons": ("text", "actions"), "confirm": ("text", "actions"), "carousel": ("columns",),
     "imageCarousel": ("columns",), "quickReply": ("text", "items"),
-    "sticker": ("packageId", "stickerId"), "location": ("title", "address", "latitude", "longitude"),
+    "sticker": ("packageId", "stickerId"),
+    "location": ("title", "address", "latitude", "longitude"),
     "coupon": ("couponId",), "imagemap": ("baseUrl", "altText"), "flex": ("contents", "altText"),
     "interactive": (),
 }

@@ -121,7 +121,8 @@ class NotSubscribedError(ApiError):
 
 
 class InvalidRequestError(ApiError):
-    """The service rejected the request's parameters (``InvalidParameter.*``, ``MissingParameter``)."""
+    """The service rejected the request's parameters (``InvalidParameter.*``,
+    ``MissingParameter``)."""
 
 
 class ServerError(ApiError):
@@ -200,7 +201,8 @@ _AUTH_CODES = frozenset(
 )
 
 
-def classify_api_error(code: str, status_code: int | None, retry_after: float | None) -> type[ApiError]:
+def classify_api_error(code: str, status_code: int | None,
+                       retry_after: float | None) -> type[ApiError]:
     """Pick the :class:`ApiError` subclass for a service error code.
 
     >>> classify_api_error("System.LimitControl", 400, None).__name__

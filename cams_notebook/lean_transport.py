@@ -98,9 +98,11 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 asyncio.open_connection(host, port, ssl=context, limit=_MAX_HEADER_BYTES * 2),
                 timeout)
         except asyncio.TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out", request=request) from None
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out",
+                                       request=request) from None
         except OSError as exc:
-            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}", request=request) from exc
+            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}",
+                                     request=request) from exc
         return _Connection(reader, writer)
 
     def _checkout(self, origin: tuple[str, str, int]) -> _Connection | None:
@@ -164,7 +166,8 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             if remaining <= 0:
                 if asyncio.iscoroutine(awaitable):
                     awaitable.close()  # never started: say so, instead of a "never awaited" warning
-                raise httpx.ReadTimeout("the answer took longer than the read timeout", request=request)
+                raise httpx.ReadTimeout("the answer took longer than the read timeout",
+                                        request=request)
             try:
                 return await asyncio.wait_for(awaitable, remaining)
             except asyncio.TimeoutError:
@@ -225,7 +228,8 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         return status, headers, content, keep
 
     @staticmethod
-    async def _read_chunked(timed: Any, reader: asyncio.StreamReader, request: httpx.Request) -> bytes:
+    async def _read_chunked(timed: Any, reader: asyncio.StreamReader,
+                            request: httpx.Request) -> bytes:
         parts: list[bytes] = []
         size_total = 0
         while True:
@@ -246,7 +250,8 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             await timed(reader.readexactly(2))
 
     @staticmethod
-    async def _read_to_close(timed: Any, reader: asyncio.StreamReader, request: httpx.Request) -> bytes:
+    async def _read_to_close(timed: Any, reader: asyncio.StreamReader,
+                             request: httpx.Request) -> bytes:
         parts: list[bytes] = []
         total = 0
         while chunk := await timed(reader.read(65536)):

@@ -129,7 +129,8 @@ class ProductAction(BaseModel):
     """Products for WhatsApp CATALOG/MPM templates: at most 10 sections and 30 products."""
 
     model_config = _CONFIG
-    thumbnail_product_retailer_id: str | None = Field(default=None, alias="ThumbnailProductRetailerId")
+    thumbnail_product_retailer_id: str | None = Field(default=None,
+                                                      alias="ThumbnailProductRetailerId")
     sections: list[ProductSection] = Field(default_factory=list, alias="Sections", max_length=10)
 
     @model_validator(mode="after")
@@ -137,8 +138,8 @@ class ProductAction(BaseModel):
         total = sum(len(s.product_items) for s in self.sections)
         if total > 30:
             raise_problems("ProductAction", [problem(
-                "ProductAction.Sections", "too_many", f"has {total} products; at most 30 are allowed")],
-                total)
+                "ProductAction.Sections", "too_many",
+                f"has {total} products; at most 30 are allowed")], total)
         return self
 
     def to_wire(self) -> dict[str, Any]:
@@ -212,7 +213,8 @@ def _lone_surrogate(text: str) -> bool:
 
 # -- phone numbers (see the module docstring) ---------------------------------------------
 
-_AS_FLOAT = re.compile(r"\s*\+?(?P<mantissa>[0-9]+(?:\.[0-9]*)?)(?:[eE](?P<exponent>[+-]?[0-9]{1,3}))?\s*")
+_AS_FLOAT = re.compile(r"\s*\+?(?P<mantissa>[0-9]+(?:\.[0-9]*)?)"
+                       r"(?:[eE](?P<exponent>[+-]?[0-9]{1,3}))?\s*")
 _PUNCTUATION = re.compile(r"[\s\-().]")
 _STRAY_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
 _FLOAT_TAIL = re.compile(r"\.0+\s*$")
@@ -580,7 +582,8 @@ class Message(BaseModel):
             self._content_text = raw
         except ValidationError as exc:
             return [
-                problem(f"Content.{p.field}".rstrip(".") if p.field else "Content", p.rule, p.message)
+                problem(f"Content.{p.field}".rstrip(".") if p.field else "Content", p.rule,
+                        p.message)
                 for p in problems_from_validation_error(exc)
             ]
         return []
@@ -626,7 +629,8 @@ class Message(BaseModel):
     @property
     def content_model(self) -> Content | None:
         """The validated content model of a free-form message."""
-        return self.content if hasattr(self, "content") and hasattr(self.content, "to_json") else None
+        return (self.content if hasattr(self, "content") and hasattr(self.content, "to_json")
+                else None)
 
     def __repr_args__(self) -> Any:
         for name in type(self).model_fields:

@@ -183,7 +183,7 @@ def raise_problems(title: str, problems: Iterable[Problem], input_value: Any) ->
         loc = tuple(p.field.split("."))
         details.append(
             {
-                "type": PydanticCustomError(p.rule, p.message, {"problem": p}),  # type: ignore[dict-item]
+                "type": PydanticCustomError(p.rule, p.message, {"problem": p}),
                 "loc": loc,
                 "input": input_value,
             }

@@ -2,7 +2,8 @@
 
 The V3 algorithm (reference ``cams_api.md`` 3.4-3.5)::
 
-    CanonicalRequest = METHOD \\n URI \\n CanonicalQuery \\n CanonicalHeaders \\n SignedHeaders \\n sha256(body)
+    CanonicalRequest = METHOD \\n URI \\n CanonicalQuery \\n CanonicalHeaders \\n SignedHeaders
+                       \\n sha256(body)
     StringToSign     = "ACS3-HMAC-SHA256" \\n sha256hex(CanonicalRequest)
     Signature        = hmac_sha256hex(secret, StringToSign)
 
@@ -115,7 +116,8 @@ def canonical_request_v3(
     block = "".join([f"{name}:{headers[name].strip()}\n" for name in names])
     signed = ";".join(names)
     query_string = query if isinstance(query, str) else canonical_query(query)
-    canonical = "\n".join((method.upper(), path or "/", query_string, block, signed, payload_sha256))
+    canonical = "\n".join((method.upper(), path or "/", query_string, block, signed,
+                           payload_sha256))
     return canonical, signed
 
 
@@ -159,7 +161,8 @@ class _HmacSha256:
 
 def authorization_v3(access_key_id: str, signed_headers: str, signature: str) -> str:
     """The ``Authorization`` header value (no spaces after the commas)."""
-    return f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},Signature={signature}"
+    return (f"{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},"
+            f"Signature={signature}")
 
 
 def signature_v1(params: Mapping[str, str], method: str, secret: str) -> str:
@@ -298,7 +301,8 @@ class AcsV3Auth(httpx.Auth):
             raise ValueError("access_key_id must not be empty")
         self.access_key_id = access_key_id
         self._secret = (
-            access_key_secret if isinstance(access_key_secret, SecretStr) else SecretStr(access_key_secret)
+            access_key_secret if isinstance(access_key_secret, SecretStr)
+            else SecretStr(access_key_secret)
         )
         self._hmac = _HmacSha256(self._secret.get_secret_value().encode("utf-8"))
         if isinstance(security_token, str):
@@ -308,7 +312,8 @@ class AcsV3Auth(httpx.Auth):
         self._nonce = nonce
 
     def __repr__(self) -> str:
-        return f"AcsV3Auth(access_key_id={self.access_key_id!r}, access_key_secret={self._secret!r})"
+        return (f"AcsV3Auth(access_key_id={self.access_key_id!r}, "
+                f"access_key_secret={self._secret!r})")
 
     def sign(self, request: httpx.Request) -> None:
         """Add the signing headers and ``Authorization`` to ``request`` in place."""

@@ -156,7 +156,8 @@ def mns_signature(secret: str, string_to_sign: str) -> str:
 def mns_authorization(access_key_id: str, secret: str, method: str, headers: Mapping[str, str],
                       resource: str) -> str:
     """The ``Authorization`` header value: ``MNS <AccessKeyId>:<Signature>``."""
-    return f"MNS {access_key_id}:{mns_signature(secret, mns_string_to_sign(method, headers, resource))}"
+    signature = mns_signature(secret, mns_string_to_sign(method, headers, resource))
+    return f"MNS {access_key_id}:{signature}"
 
 
 class MnsAuth(httpx.Auth):
@@ -221,13 +222,17 @@ def _fields(element: ElementTree.Element) -> dict[str, str]:
 def parse_messages(xml: bytes) -> list[QueueMessage]:
     """``<Messages>`` (BatchReceive) or a single ``<Message>`` (Receive), namespace-agnostic."""
     root = ElementTree.fromstring(xml)
-    items = [root] if _local(root.tag) == "Message" else [e for e in root if _local(e.tag) == "Message"]
+    if _local(root.tag) == "Message":
+        items = [root]
+    else:
+        items = [e for e in root if _local(e.tag) == "Message"]
     out = []
     for item in items:
         f = _fields(item)
         out.append(QueueMessage(
-            message_id=f["MessageId"], receipt_handle=f["ReceiptHandle"], body=f.get("MessageBody", ""),
-            body_md5=f.get("MessageBodyMD5", ""), enqueue_time=int(f.get("EnqueueTime") or 0),
+            message_id=f["MessageId"], receipt_handle=f["ReceiptHandle"],
+            body=f.get("MessageBody", ""), body_md5=f.get("MessageBodyMD5", ""),
+            enqueue_time=int(f.get("EnqueueTime") or 0),
             first_dequeue_time=int(f.get("FirstDequeueTime") or 0),
             next_visible_time=int(f.get("NextVisibleTime") or 0),
             dequeue_count=int(f.get("DequeueCount") or 0), priority=int(f.get("Priority") or 8)))
@@ -249,11 +254,13 @@ def _error(status: int, headers: httpx.Headers, body: bytes) -> MnsError:
         if _local(root.tag) == "Errors":  # BatchDelete partial failure: report the first
             first = next(iter(root), None)
             fields = _fields(first) if first is not None else {}
-            fields = {"Code": fields.get("ErrorCode", ""), "Message": fields.get("ErrorMessage", "")}
+            fields = {"Code": fields.get("ErrorCode", ""),
+                      "Message": fields.get("ErrorMessage", "")}
     except ElementTree.ParseError:
         pass
     code = fields.get("Code") or f"HTTP{status}"
-    return MnsError(fields.get("Message") or body[:200].decode("utf-8", "replace") or code, code=code,
+    message = fields.get("Message") or body[:200].decode("utf-8", "replace") or code
+    return MnsError(message, code=code,
                     request_id=fields.get("RequestId") or headers.get("x-mns-request-id"),
                     status_code=status, host_id=fields.get("HostId"))
 
@@ -266,13 +273,15 @@ class MnsClient:
 
     >>> mns = MnsClient("https://1493622401794734.mns.ap-southeast-1.aliyuncs.com",
     ...                 MnsCredentials.of("STS.id", "secret", "token"))     # doctest: +SKIP
-    >>> mns.batch_receive("Alicom-Queue-1234567890123456-ChatAppStatus", wait_seconds=30)  # doctest: +SKIP
+    >>> queue = "Alicom-Queue-1234567890123456-ChatAppStatus"
+    >>> mns.batch_receive(queue, wait_seconds=30)  # doctest: +SKIP
     []
     """
 
-    def __init__(self, endpoint: str, credentials: MnsCredentials | Callable[[], MnsCredentials], *,
-                 transport: httpx.BaseTransport | None = None, clock: Callable[[], float] = time.time,
-                 timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str,
+                 credentials: MnsCredentials | Callable[[], MnsCredentials], *,
+                 transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], float] = time.time, timeout: float = 10.0) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.auth = MnsAuth(credentials, clock=clock)
         self.timeout = timeout
@@ -323,7 +332,8 @@ class MnsClient:
         raise error
 
     def batch_delete(self, queue: str, receipt_handles: Sequence[str]) -> BatchDeleteResult:
-        """BatchDeleteMessage (<= 16 handles); ``MessageNotExist`` per handle is reported as gone."""
+        """BatchDeleteMessage (<= 16 handles); ``MessageNotExist`` per handle is reported as
+        gone."""
         if not 1 <= len(receipt_handles) <= MAX_BATCH:
             raise ValueError(f"give 1..{MAX_BATCH} receipt handles, not {len(receipt_handles)}")
         resp = self._send("DELETE", self._url(queue), receipt_handles_xml(receipt_handles))

@@ -307,7 +307,8 @@ class Template(_Approval):
     def _slot_list(self) -> list[_Slot]:
         # A template is frozen, so its slots are worked out once (the dry run checks
         # every row of a campaign against the same template).
-        return [slot for comp in self._ordered() for slot in _component_slots(comp, comp.type.upper())]
+        return [slot for comp in self._ordered()
+                for slot in _component_slots(comp, comp.type.upper())]
 
     @cached_property
     def _ordered_list(self) -> list[TemplateComponent]:
@@ -342,7 +343,8 @@ class Template(_Approval):
                     _problem(
                         "extra_variable",
                         str(key),
-                        f'"{key}" is not a variable of the template {label}; it expects: {expected}.',
+                        f'"{key}" is not a variable of the template {label}; '
+                        f"it expects: {expected}.",
                     )
                 )
         problems += self._url_and_whitespace_problems(slots, good)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import cams_notebook.campaigns.frames as frames_module
+import cams_notebook.campaigns.campaign as campaign_module
 import cams_notebook.client as client_module
 import cams_notebook.sandbox as sandbox_module
 from cams_notebook.sandbox import Sandbox
@@ -19,7 +19,7 @@ def _clean_global_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(client_module, "_sandbox_notice_shown", False)
     monkeypatch.setattr(sandbox_module, "_default", None)
-    monkeypatch.setattr(frames_module, "_SESSION_JOURNALS", {})
+    monkeypatch.setattr(campaign_module, "_SESSION_JOURNALS", {})
     yield
 
 

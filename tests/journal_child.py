@@ -1,4 +1,5 @@
-"""One of two campaign processes started together on one journal (tests/integration/test_exactly_once.py).
+"""One of two campaign processes started together on one journal
+(tests/integration/test_exactly_once.py).
 
 ``python journal_child.py URL JOURNAL ROWS QPS GO_FILE`` waits until ``GO_FILE`` exists (so
 both processes start their send at the same moment), sends ``ROWS`` template messages with

@@ -212,7 +212,8 @@ def sdk_wire(*, signature_algorithm: str | None = None, **kwargs: Any) -> Wire:
 
 
 def sdk_query(**kwargs: Any) -> dict[str, str]:
-    """The query parameters the SDK (V3, its default) sends for ``SendChatappMessageRequest(**kwargs)``."""
+    """The query parameters the SDK (V3, its default) sends for
+    ``SendChatappMessageRequest(**kwargs)``."""
     wire = sdk_wire(**kwargs)
     query = dict(wire.query)
     if len(query) != len(wire.query):

@@ -145,9 +145,10 @@ def test_service_errors_are_classed_and_carry_their_details(
 
 
 def test_retry_after_header_is_kept_in_seconds() -> None:
+    client = client_with(answer(400, {"Code": "System.LimitControl"},
+                                {"x-acs-retry-after": "1500"}))
     with pytest.raises(ThrottledError) as info:
-        client_with(answer(400, {"Code": "System.LimitControl"}, {"x-acs-retry-after": "1500"})).send(
-            Message(**template_fields()))
+        client.send(Message(**template_fields()))
     assert info.value.retry_after == 1.5 and info.value.retry_safe
 
 
@@ -182,8 +183,9 @@ def test_answers_that_are_not_cams_json_become_clear_errors(status: int, content
 
 
 def test_ok_without_message_id_is_an_unknown_outcome() -> None:
+    client = client_with(answer(200, {"Code": "OK", "RequestId": "R"}))
     with pytest.raises(OutcomeUnknownError, match="MessageId"):
-        client_with(answer(200, {"Code": "OK", "RequestId": "R"})).send(Message(**template_fields()))
+        client.send(Message(**template_fields()))
 
 
 def test_huge_answers_are_not_read_into_memory() -> None:

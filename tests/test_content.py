@@ -39,9 +39,9 @@ VALID: dict[tuple[str, str], object] = {
                                      "action": "https://example.com"},
     ("viber", "text_video"): {"text": "hi", "link": LINK + ".mp4", "thumbnail": LINK + ".png",
                               "fileSize": 1, "duration": 1},
-    ("viber", "text_video_button"): {"text": "hi", "link": LINK + ".mp4", "thumbnail": LINK + ".png",
-                                     "fileSize": 1, "duration": 1, "caption": "Go",
-                                     "action": "https://example.com"},
+    ("viber", "text_video_button"): {"text": "hi", "link": LINK + ".mp4",
+                                     "thumbnail": LINK + ".png", "fileSize": 1, "duration": 1,
+                                     "caption": "Go", "action": "https://example.com"},
     ("viber", "text_image"): {"text": "hi", "link": LINK + ".png"},
 }
 for _ch in ("messenger", "instagram"):
@@ -76,7 +76,8 @@ def test_valid_content_round_trips_to_the_same_json(channel: str, message_type: 
 
 
 @pytest.mark.parametrize(("channel", "message_type"), sorted(VALID))
-def test_empty_content_is_refused_with_the_missing_keys_named(channel: str, message_type: str) -> None:
+def test_empty_content_is_refused_with_the_missing_keys_named(channel: str,
+                                                              message_type: str) -> None:
     model = CONTENT_MODELS[(channel, message_type)]
     empty: object = [] if message_type == "contacts" else {}
     _, problems = Message.check(dict(channel_type=channel, type="message", from_=SENDERS[channel],
@@ -93,7 +94,8 @@ def test_empty_content_is_refused_with_the_missing_keys_named(channel: str, mess
         ("whatsapp", "audio", {"link": LINK, "caption": "c"}, "Content.caption", "not_allowed"),
         ("whatsapp", "sticker", {"link": LINK, "fileName": "a"}, "Content.fileName", "not_allowed"),
         ("whatsapp", "document", {"link": LINK}, "Content.fileName", "required"),
-        ("whatsapp", "location", {"latitude": 91, "longitude": 0}, "Content.latitude", "out_of_range"),
+        ("whatsapp", "location", {"latitude": 91, "longitude": 0}, "Content.latitude",
+         "out_of_range"),
         ("whatsapp", "reaction", {"emoji": "👍"}, "Content.messageId", "required"),
         ("whatsapp", "contacts", [{"name": {}}], "Content.[0].name.formatted_name", "required"),
         ("whatsapp", "interactive", {"type": "button"}, "Content.action", "required"),
@@ -104,7 +106,8 @@ def test_empty_content_is_refused_with_the_missing_keys_named(channel: str, mess
         ("viber", "video", {"link": LINK, "thumbnail": LINK, "fileSize": 1, "duration": 601},
          "Content.duration", "out_of_range"),
         ("viber", "text_video_button", {"text": "t", "link": LINK, "thumbnail": LINK, "fileSize": 1,
-                                        "duration": 1, "caption": "c"}, "Content.action", "required"),
+                                        "duration": 1, "caption": "c"},
+         "Content.action", "required"),
         ("viber", "document", {"link": LINK, "fileName": "a"}, "Content.fileType", "required"),
         ("messenger", "image", {}, "Content.link", "required"),
         ("telegram", "location", {"latitude": 1}, "Content", "required"),
@@ -120,13 +123,14 @@ def test_content_rules_name_field_and_rule(channel: str, message_type: str, cont
 
 def test_file_name_spellings_are_accepted_and_sent_as_fileName() -> None:
     for spelling in ("fileName", "filename", "file_name"):
-        wire = build("whatsapp", "document", {"link": LINK, spelling: "a.pdf"}).to_query()["Content"]
+        message = build("whatsapp", "document", {"link": LINK, spelling: "a.pdf"})
+        wire = message.to_query()["Content"]
         assert json.loads(wire) == {"link": LINK, "fileName": "a.pdf"}
 
 
 def test_missing_text_maps_to_the_service_code() -> None:
-    _, problems = Message.check(dict(channel_type="whatsapp", type="message", from_=SENDER, to=RECIPIENT,
-                                     message_type="image", content={"caption": "x"}))
+    _, problems = Message.check(dict(channel_type="whatsapp", type="message", from_=SENDER,
+                                     to=RECIPIENT, message_type="image", content={"caption": "x"}))
     assert problems[0].code == "InvalidParameter.LinkNotEmpty"
 
 

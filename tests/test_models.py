@@ -50,12 +50,14 @@ def test_wire_names_and_snake_case_validate_to_the_same_message() -> None:
         "TemplateCode": TEMPLATE_CODE, "Language": "en",
         "TemplateParams": {"name": "Ada", "order_id": "A-1"},
         "ProductAction": {"ThumbnailProductRetailerId": "t1",
-                          "Sections": [{"Title": "S", "ProductItems": [{"ProductRetailerId": "r1"}]}]},
+                          "Sections": [{"Title": "S",
+                                        "ProductItems": [{"ProductRetailerId": "r1"}]}]},
         "FlowAction": {"FlowToken": "tok", "FlowActionData": {"a": 1}},
     })
     snake = Message(**template_fields(
         product_action={"thumbnail_product_retailer_id": "t1",
-                        "sections": [{"title": "S", "product_items": [{"product_retailer_id": "r1"}]}]},
+                        "sections": [{"title": "S",
+                                      "product_items": [{"product_retailer_id": "r1"}]}]},
         flow_action={"flow_token": "tok", "flow_action_data": {"a": 1}}))
     assert wire.to_query() == snake.to_query()
 
@@ -72,23 +74,27 @@ def test_to_query_sends_strings_only_in_alphabetical_order_and_drops_unset_field
 
 
 def test_json_parameters_are_compact_with_non_ascii_kept_raw() -> None:
-    query = Message(**template_fields(template_params={"name": "Zoë & co", "order_id": "你好 👋"})).to_query()
+    params = {"name": "Zoë & co", "order_id": "你好 👋"}
+    query = Message(**template_fields(template_params=params)).to_query()
     assert query["TemplateParams"] == '{"name":"Zoë & co","order_id":"你好 👋"}'
 
 
 def test_product_action_always_carries_sections_like_the_sdk() -> None:
-    query = Message(**template_fields(product_action={"ThumbnailProductRetailerId": "t"})).to_query()
+    action = {"ThumbnailProductRetailerId": "t"}
+    query = Message(**template_fields(product_action=action)).to_query()
     assert query["ProductAction"] == '{"Sections":[],"ThumbnailProductRetailerId":"t"}'
 
 
 def test_json_text_is_accepted_for_object_parameters() -> None:
-    message = Message.model_validate({**template_fields(), "template_params": '{"name":"A","order_id":"1"}',
+    message = Message.model_validate({**template_fields(),
+                                      "template_params": '{"name":"A","order_id":"1"}',
                                       "payload": '["x"]'})
     assert message.template_params == {"name": "A", "order_id": "1"}
     assert message.payload == ["x"]
 
 
-@pytest.mark.parametrize("given", ["+86 139 0000 0000", "86-139-0000-0000", "8613900000000", 8613900000000])
+@pytest.mark.parametrize("given", ["+86 139 0000 0000", "86-139-0000-0000", "8613900000000",
+                                   8613900000000])
 def test_recipient_numbers_are_normalised_on_whatsapp(given: object) -> None:
     assert Message(**template_fields(to=given)).to == "8613900000000"
 
@@ -141,7 +147,8 @@ def test_template_rules_name_the_field_and_the_rule(fields: dict[str, object],
         (dict(payload=["p"]), ("Payload", "not_allowed")),
         (dict(ttl=10, channel_type="viber", from_="123"), ("Ttl", "out_of_range")),
         (dict(ttl=1209601, channel_type="viber", from_="123"), ("Ttl", "out_of_range")),
-        (dict(recipient_type="userId", channel_type="viber", from_="1"), ("RecipientType", "not_allowed")),
+        (dict(recipient_type="userId", channel_type="viber", from_="1"),
+         ("RecipientType", "not_allowed")),
     ],
 )
 def test_free_form_rules_name_the_field_and_the_rule(fields: dict[str, object],
@@ -176,7 +183,8 @@ def test_product_action_limits_sections_and_products() -> None:
     eleven = [{"Title": str(i), "ProductItems": [{"ProductRetailerId": "r"}]} for i in range(11)]
     assert ("ProductAction.Sections", "too_many") in problems_of(
         **template_fields(product_action={"Sections": eleven}))
-    thirty_one = [{"Title": "s", "ProductItems": [{"ProductRetailerId": str(i)} for i in range(31)]}]
+    thirty_one = [{"Title": "s",
+                   "ProductItems": [{"ProductRetailerId": str(i)} for i in range(31)]}]
     assert ("ProductAction.Sections", "too_many") in problems_of(
         **template_fields(product_action={"Sections": thirty_one}))
 
@@ -204,14 +212,15 @@ def test_deprecated_parameters_warn_and_point_at_cust_space_id() -> None:
 def test_content_as_model_dict_and_json_text_validate_the_same() -> None:
     from cams_notebook.content import WhatsAppImage
 
-    as_model = Message(**text_fields(message_type="image",
-                                     content=WhatsAppImage(link="https://x.test/a.png", caption="c")))
+    as_model = Message(**text_fields(
+        message_type="image", content=WhatsAppImage(link="https://x.test/a.png", caption="c")))
     as_dict = Message(**text_fields(message_type="image",
                                     content={"link": "https://x.test/a.png", "caption": "c"}))
     as_text = Message(**text_fields(message_type="image",
                                     content='{"link":"https://x.test/a.png","caption":"c"}'))
     assert as_model.to_query() == as_dict.to_query() == as_text.to_query()
-    assert json.loads(as_text.to_query()["Content"]) == {"link": "https://x.test/a.png", "caption": "c"}
+    assert json.loads(as_text.to_query()["Content"]) == {"link": "https://x.test/a.png",
+                                                         "caption": "c"}
 
 
 def test_plain_repr_is_deterministic_and_lists_only_set_fields() -> None:
@@ -221,7 +230,8 @@ def test_plain_repr_is_deterministic_and_lists_only_set_fields() -> None:
 
 
 def test_html_repr_shows_the_wire_parameters_escaped() -> None:
-    card = Message(**template_fields(template_params={"name": "<b>", "order_id": "1"}))._repr_html_()
+    message = Message(**template_fields(template_params={"name": "<b>", "order_id": "1"}))
+    card = message._repr_html_()
     assert "&lt;b&gt;" in card and "TemplateParams" in card
 
 

@@ -31,7 +31,8 @@ VECTOR_QUERY = [
 VECTOR_HEADERS = {
     "host": "cams.ap-southeast-1.aliyuncs.com", "x-acs-action": "SendChatappMessage",
     "x-acs-version": "2020-06-06", "x-acs-date": "2025-01-01T00:00:00Z",
-    "x-acs-signature-nonce": "3a1b2c3d4e5f60718293a4b5c6d7e8f9", "x-acs-content-sha256": EMPTY_SHA256,
+    "x-acs-signature-nonce": "3a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "x-acs-content-sha256": EMPTY_SHA256,
 }
 VECTOR_AUTHORIZATION = (
     "ACS3-HMAC-SHA256 Credential=LTAI_TEST_ID,SignedHeaders=host;x-acs-action;x-acs-content-sha256;"
@@ -53,8 +54,10 @@ def test_v3_reference_vector_canonical_request_and_authorization() -> None:
 
 
 def test_auth_flow_reproduces_the_vector_from_an_httpx_request() -> None:
-    request = httpx.Request("POST", "https://cams.ap-southeast-1.aliyuncs.com/", params=VECTOR_QUERY,
-                            headers={"x-acs-action": "SendChatappMessage", "x-acs-version": "2020-06-06"})
+    request = httpx.Request("POST", "https://cams.ap-southeast-1.aliyuncs.com/",
+                            params=VECTOR_QUERY,
+                            headers={"x-acs-action": "SendChatappMessage",
+                                     "x-acs-version": "2020-06-06"})
     auth = AcsV3Auth("LTAI_TEST_ID", "TEST_SECRET", clock=lambda: 1735689600.0,
                      nonce=lambda: "3a1b2c3d4e5f60718293a4b5c6d7e8f9")
     signed = next(auth.auth_flow(request))

@@ -47,11 +47,14 @@ def test_the_official_documentation_vector() -> None:
     ("DELETE", f"{Q}?ReceiptHandle={RH}", {}, "wflwxMMchAVRewWlm8d0+5hQDkM="),
     ("PUT", f"{Q}?ReceiptHandle={RH}&VisibilityTimeout=60", {}, "D7D5vh5yMoO8PVz66FJCMOYm5SQ="),
     ("GET", f"{Q}?numOfMessages=16&waitseconds=30",
-     {"content-md5": "ZDQxZDhjZDk4ZjAwYjIwNGU5ODAwOTk4ZWNmODQyN2U=", "content-type": "application/xml"},
+     {"content-md5": "ZDQxZDhjZDk4ZjAwYjIwNGU5ODAwOTk4ZWNmODQyN2U=",
+      "content-type": "application/xml"},
      "rLXjrrbQEp03LXQxIXoEtOXwnn0="),
 ])
-def test_the_computed_vectors(method: str, resource: str, extra: dict[str, str], signature: str) -> None:
-    assert mns_authorization(ID, SECRET, method, {**BASE, **extra}, resource) == f"MNS {ID}:{signature}"
+def test_the_computed_vectors(method: str, resource: str, extra: dict[str, str],
+                              signature: str) -> None:
+    authorization = mns_authorization(ID, SECRET, method, {**BASE, **extra}, resource)
+    assert authorization == f"MNS {ID}:{signature}"
 
 
 def test_the_batch_delete_body_and_its_md5_match_the_sdk_byte_for_byte() -> None:
@@ -145,7 +148,8 @@ def test_other_errors_raise_with_their_code_and_request_id() -> None:
     mns = client_answering(lambda request: _error("QueueNotExist"))
     with pytest.raises(MnsError) as info:
         mns.batch_receive("q", wait_seconds=0)
-    assert (info.value.code, info.value.request_id, info.value.status_code) == ("QueueNotExist", "R1", 404)
+    error = info.value
+    assert (error.code, error.request_id, error.status_code) == ("QueueNotExist", "R1", 404)
     assert not info.value.is_auth
     denied = client_answering(lambda request: _error("AccessDenied", 403))
     with pytest.raises(MnsError) as info:

@@ -139,7 +139,8 @@ class CampaignEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.results: dict[str, tuple[Hashable, JournalRow]] = {}
         self._previous: dict[str, JournalRow] = {}
-        """Journal records of rows sent again in a new version, put back if the new one never leaves."""
+        """Journal records of rows sent again in a new version, put back if the new one never
+        leaves."""
 
     # -- control --------------------------------------------------------------------------
 
@@ -189,7 +190,8 @@ class CampaignEngine:
             self._halt()
         queue: asyncio.Queue[RowPlan | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         in_flight: dict[str, RowPlan] = {}
-        workers = [asyncio.create_task(self._worker(queue, in_flight)) for _ in range(self.concurrency)]
+        workers = [asyncio.create_task(self._worker(queue, in_flight))
+                   for _ in range(self.concurrency)]
         failure: BaseException | None = None
         try:
             async for chunk in _chunks(plans):
@@ -250,7 +252,8 @@ class CampaignEngine:
         finally:
             stop_wait.cancel()
 
-    async def _worker(self, queue: asyncio.Queue[RowPlan | None], in_flight: dict[str, RowPlan]) -> None:
+    async def _worker(self, queue: asyncio.Queue[RowPlan | None],
+                      in_flight: dict[str, RowPlan]) -> None:
         while True:
             plan = await queue.get()
             if plan is None:
@@ -380,7 +383,8 @@ class CampaignEngine:
                          template_code=message.template_code or message.template_name,
                          digest=plan.digest, **extra)
 
-    def _with_error(self, row: JournalRow, status: str, error: CamsError, began: float) -> JournalRow:
+    def _with_error(self, row: JournalRow, status: str, error: CamsError,
+                    began: float) -> JournalRow:
         row.status = status
         row.error = f"{type(error).__name__}: {error}"
         row.latency_ms = round((self.clock() - began) * 1000.0, 3)
@@ -411,13 +415,14 @@ class CampaignEngine:
         """A row the journal already knows: report it, never send it again."""
         changed = row.digest is not None and row.digest != plan.digest
         if row.status == INTENT:
-            row = JournalRow(**{**row.__dict__, "status": "unknown",
-                               "error": "a request may have gone out before the previous run stopped"
-                               + ("; the row's message has changed since" if changed else "")})
+            error = "a request may have gone out before the previous run stopped"
+            if changed:
+                error += "; the row's message has changed since"
+            row = JournalRow(**{**row.__dict__, "status": "unknown", "error": error})
         elif changed and row.status == "sent":
             self.counts.changed += 1
-            row = JournalRow(**{**row.__dict__, "status": "changed", "message_id": None, "code": None,
-                               "message": None, "error": (
+            row = JournalRow(**{**row.__dict__, "status": "changed", "message_id": None,
+                               "code": None, "message": None, "error": (
                                    f"already sent in this campaign at {row.sent_at} (MessageId "
                                    f"{row.message_id}) with a different message; the new version "
                                    "was not sent (pass on_changed='send' to send it)")})

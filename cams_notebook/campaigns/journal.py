@@ -251,10 +251,16 @@ class MemoryJournal(Journal):
         return len(self._rows)
 
 
+def _sql_type(column: str) -> str:
+    if column in ("attempts", "retry_safe"):
+        return "INTEGER"
+    return "REAL" if column == "latency_ms" else "TEXT"
+
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cams_rows (
     key TEXT PRIMARY KEY,
-    {", ".join(f'"{c}" ' + ("INTEGER" if c in ("attempts", "retry_safe") else "REAL" if c == "latency_ms" else "TEXT") for c in _COLUMNS if c != "key")}
+    {", ".join(f'"{c}" {_sql_type(c)}' for c in _COLUMNS if c != "key")}
 );
 CREATE INDEX IF NOT EXISTS cams_rows_to ON cams_rows ("to");
 CREATE TABLE IF NOT EXISTS cams_meta (name TEXT PRIMARY KEY, value TEXT);
@@ -357,13 +363,14 @@ class SqliteJournal(Journal):
                 raise JournalError(self.path, f"integrity check failed ({check})")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and "cams_meta" not in tables:  # someone else's database: leave it alone
-                raise JournalError(self.path, "it is a SQLite database, but not a cams_notebook journal")
+                raise JournalError(self.path,
+                                   "it is a SQLite database, but not a cams_notebook journal")
             if tables:
                 fmt = db.execute("SELECT value FROM cams_meta WHERE name = 'format'").fetchone()
                 if fmt is None or fmt[0] != FORMAT:
                     raise JournalError(self.path, f"it was written by an earlier version of "
-                                       f"cams_notebook (format {fmt and fmt[0]!r}), which told rows "
-                                       "apart by their position in the frame",
+                                       f"cams_notebook (format {fmt and fmt[0]!r}), which told "
+                                       "rows apart by their position in the frame",
                                        "Keep it (it records what was sent) and start a new journal "
                                        "file for new runs.")
             db.execute("PRAGMA journal_mode=WAL")
@@ -407,7 +414,7 @@ class SqliteJournal(Journal):
         with self._lock:
             cursor = self._db.execute("SELECT * FROM cams_campaigns ORDER BY first_run, campaign")
             names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r)) for r in cursor.fetchall()]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
     def _write(self, row: JournalRow) -> None:
         values = [getattr(row, c) for c in _COLUMNS]
@@ -471,7 +478,7 @@ def _check_header(path: str) -> None:
 
 
 def _record(values: Iterable[Any]) -> JournalRow:
-    row = JournalRow(**dict(zip(_COLUMNS, values)))
+    row = JournalRow(**dict(zip(_COLUMNS, values, strict=True)))  # rows are SELECT _QUOTED
     row.retry_safe = bool(row.retry_safe)
     return row
 

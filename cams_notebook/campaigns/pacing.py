@@ -24,8 +24,9 @@ sandbox, bursts drew hundreds of throttle answers per 5,000 messages, even spaci
 On throttle answers (``react_after`` of them within a window: the engine asks for a tenth
 of the limit, so the odd throttle a gateway hands out at any rate only delays its own row;
 reacting to every few, a campaign under 3 % random throttles sank to a fifth of its limit)
-it pauses until the service's ``retry_after`` and lowers its limit for a while (multiplicative decrease, at most once per window: the throttles answering one
-burst are one signal, not one each, or a single burst would collapse the rate to 1/s), then
+it pauses until the service's ``retry_after`` and lowers its limit for a while
+(multiplicative decrease, at most once per window: the throttles answering one burst are
+one signal, not one each, or a single burst would collapse the rate to 1/s), then
 climbs back one step per quiet window (additive increase), so a shared account or a lower
 real limit settles instead of hammering the gateway.
 

@@ -1,4 +1,5 @@
-"""From a DataFrame to requests, with no I/O: column mapping, cell rules, row keys, dry-run findings.
+"""From a DataFrame to requests, with no I/O: column mapping, cell rules, row keys, dry-run
+findings.
 
 Mapping rules (what a user can rely on):
 
@@ -96,7 +97,8 @@ def is_blank(value: Any) -> bool:
 
 def normalise_cell(value: Any) -> Any:
     """A cell as a request value: numpy scalars unwrapped, whole floats as ints."""
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and getattr(value, "ndim", 1) == 0:
+    if (hasattr(value, "item") and not isinstance(value, (str, bytes))
+            and getattr(value, "ndim", 1) == 0):
         value = value.item()
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e17:
         return int(value)
@@ -132,8 +134,8 @@ class FrameMapping:
         twice = sorted(str(c) for c, n in Counter(columns).items() if n > 1
                        and (_FIELD_FOR.get(str(c)) or c in _PARAMS_COLUMNS or c in read))
         if twice:
-            raise ValueError(f"column(s) {', '.join(map(repr, twice))} appear more than once in the "
-                             "frame: keep one of each")
+            raise ValueError(f"column(s) {', '.join(map(repr, twice))} appear more than once in "
+                             "the frame: keep one of each")
         for column, i in position.items():
             target = _FIELD_FOR.get(str(column)) if isinstance(column, str) else None
             if target is None or column in _PARAMS_COLUMNS:
@@ -141,8 +143,8 @@ class FrameMapping:
             if target in self.columns:
                 raise ValueError(f"two columns feed {WIRE_NAMES[target]}: keep one of them")
             if target in self.constants:
-                raise ValueError(f"{WIRE_NAMES[target]} is given both as column {column!r} and as a "
-                                 "constant: drop one of them")
+                raise ValueError(f"{WIRE_NAMES[target]} is given both as column {column!r} and as "
+                                 "a constant: drop one of them")
             self.columns[target] = i
         present = [c for c in _PARAMS_COLUMNS if c in position]
         if len(present) > 1:
@@ -157,7 +159,8 @@ class FrameMapping:
             spec = dict(params) if isinstance(params, Mapping) else {p: p for p in params}
             missing = [c for c in spec.values() if c not in position]
             if missing:
-                raise ValueError(f"params names column(s) not in the frame: {', '.join(map(repr, missing))}")
+                raise ValueError("params names column(s) not in the frame: "
+                                 f"{', '.join(map(repr, missing))}")
             self.param_columns = {var: position[col] for var, col in spec.items()}
         if self.param_columns and ("template_params" in self.constants):
             raise ValueError("template variables given both by params= and as a constant")
@@ -203,7 +206,8 @@ _KEY_LENGTH = 32
 
 
 def _identity_text(value: Any) -> str:
-    """A key cell as text that does not depend on how the file was read (``42``, ``"42"``, ``42.0``)."""
+    """A key cell as text that does not depend on how the file was read (``42``, ``"42"``,
+    ``42.0``)."""
     value = normalise_cell(value)
     return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
 
@@ -237,6 +241,7 @@ def plan_rows(rows: Iterable[tuple[Hashable, Sequence[Any]]], mapping: FrameMapp
                                                if v is not None}
         message, problems = Message.check(check_fields)
         keyed = mapping.key_column is not None
+        identity: tuple[str, ...] | None
         if keyed:
             user_key = values[mapping.key_column]  # type: ignore[index]
             if is_blank(user_key):
@@ -337,8 +342,9 @@ def check_plans(
             continue
         template = templates[ref]
         if template is None:
-            plan.problems.append(problem("TemplateCode", "unknown_template",
-                                         f"no template {ref[0]!r} in language {ref[1]!r} on {ref[2]}"))
+            plan.problems.append(problem(
+                "TemplateCode", "unknown_template",
+                f"no template {ref[0]!r} in language {ref[1]!r} on {ref[2]}"))
         elif not template.approved:
             plan.problems.append(problem("TemplateCode", "not_approved",
                                          f"template {template.name!r} is not approved "

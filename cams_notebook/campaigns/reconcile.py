@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..client import Client
@@ -169,8 +170,9 @@ def _facts(record: JournalRow | None, space: str | None) -> _Facts | str:
         return "the journal has no record of this row (pass the journal= given to send_frame)"
     attempted = _ms(record.attempted_at)
     to = _number(record.to)
-    lacking = [name for name, value in (("ChannelType", record.channel), ("sender", record.sender),
-                                        ("recipient", to), ("attempt time", attempted)) if not value]
+    lacking = [name for name, value in (("ChannelType", record.channel),
+                                        ("sender", record.sender), ("recipient", to),
+                                        ("attempt time", attempted)) if not value]
     if lacking:
         return f"the journal does not record this row's {', '.join(lacking)}"
     assert attempted is not None and to is not None and record.channel and record.sender
@@ -187,8 +189,9 @@ def _fits(facts: _Facts, record: Mapping[str, Any]) -> bool:
         return False
     sender, channel, action = (_text(record.get(k)) for k in
                                ("BusinessNumber", "ChannelType", "EventAction"))
-    if (sender and _number(sender) != facts.sender) or (channel and channel.lower() != facts.channel) \
-            or (action and action.upper() != "DOWN"):
+    if ((sender and _number(sender) != facts.sender)
+            or (channel and channel.lower() != facts.channel)
+            or (action and action.upper() != "DOWN")):
         return False
     named = {v for v in (_text(record.get("TemplateCode")), _text(record.get("TemplateName"))) if v}
     if named and (facts.template is None or facts.template not in named):
@@ -285,7 +288,8 @@ def _listing(client: Client, person: tuple[str, str, str, str], start: int, end:
         found.update(fresh)
         if len(page) < PAGE_SIZE:
             return list(found.values())
-    return f"more than {_MAX_PAGES * PAGE_SIZE} messages listed; the listing was not read to its end"
+    return (f"more than {_MAX_PAGES * PAGE_SIZE} messages listed; the listing was not read to "
+            "its end")
 
 
 # -- settling ----------------------------------------------------------------------------------
@@ -328,7 +332,7 @@ class _Settler:
                                 thread_name_prefix="cams-reconcile") as pool:
             answers = list(pool.map(lambda q: _listing(self.client, q[0], q[1], q[2], self.sleep),
                                     queries))
-        for (_, _, _, group), answer in zip(queries, answers):
+        for (_, _, _, group), answer in zip(queries, answers, strict=True):
             for case in group:
                 assert case.facts is not None
                 if isinstance(answer, str):
@@ -363,7 +367,8 @@ class _Settler:
                 (only,) = left
                 if owners[only] == 1 and only not in self.contested:
                     taken.add(only)
-                    self.settled[case.position] = _Outcome("sent", only, "ListChatappMessage lists it")
+                    self.settled[case.position] = _Outcome("sent", only,
+                                                           "ListChatappMessage lists it")
                     progress = True
         for case in open_cases:
             if case.position not in self.settled:
@@ -515,7 +520,7 @@ def reconcile(result: pd.DataFrame, *, client: Client, receipts: Any = None, jou
 
 
 def _apply(out: pd.DataFrame, settled: Mapping[int, _Outcome]) -> None:
-    col = {name: out.columns.get_loc(name) for name in ("status", "message_id", "code", "error")}
+    col = {name: _position(out, name) for name in ("status", "message_id", "code", "error")}
     for position, outcome in settled.items():
         if outcome.status == "sent":
             out.iat[position, col["status"]] = "sent"
@@ -529,6 +534,14 @@ def _apply(out: pd.DataFrame, settled: Mapping[int, _Outcome]) -> None:
                 "reconciled: the service has no record of it; safe to resend"
         else:
             out.iat[position, col["error"]] = f"unknown after reconciling: {outcome.note}"
+
+
+def _position(out: pd.DataFrame, name: str) -> int:
+    """Where column ``name`` is; a result's columns are unique, so it is one position."""
+    where = out.columns.get_loc(name)
+    if not isinstance(where, int):  # a slice or a mask: the name is repeated
+        raise ValueError(f"the result has more than one {name!r} column")
+    return where
 
 
 def _record(ledger: Journal, out: pd.DataFrame, settled: Mapping[int, _Outcome]) -> None:
@@ -557,7 +570,7 @@ def _labels(labels: Iterable[Any]) -> str:
     return text + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
 
 
-def _alignment(frame: pd.DataFrame, result: pd.DataFrame) -> np.ndarray[Any, Any]:
+def _alignment(frame: pd.DataFrame, result: pd.DataFrame) -> npt.NDArray[np.intp]:
     """For each row of ``frame``, the position of its row in ``result`` (matched by label)."""
     if frame.index.equals(result.index):
         # the same labels in the same order: row for row, unless repeated labels were
@@ -566,7 +579,8 @@ def _alignment(frame: pd.DataFrame, result: pd.DataFrame) -> np.ndarray[Any, Any
         if frame.index.has_duplicates and column is not None:
             theirs = [_number(str(v)) for v in frame[column].to_numpy()]
             ours = [_number(v) for v in result["to"].to_numpy()]
-            moved = [label for label, a, b in zip(frame.index, theirs, ours) if b and a != b]
+            moved = [label for label, a, b in zip(frame.index, theirs, ours, strict=True)
+                     if b and a != b]
             if moved:
                 raise ValueError(f"resend matches rows by index label, and the rows labelled "
                                  f"{_labels(dict.fromkeys(moved))} are not in the result's order "
@@ -581,10 +595,10 @@ def _alignment(frame: pd.DataFrame, result: pd.DataFrame) -> np.ndarray[Any, Any
             "unique labels before sending")
     missing, extra = result.index.difference(frame.index), frame.index.difference(result.index)
     if len(missing) or len(extra):
-        parts = [f"label(s) {_labels(missing)} of the result are not in the frame"] if len(missing) \
-            else []
-        parts += [f"label(s) {_labels(extra)} of the frame are not in the result"] if len(extra) \
-            else []
+        parts = ([f"label(s) {_labels(missing)} of the result are not in the frame"]
+                 if len(missing) else [])
+        parts += ([f"label(s) {_labels(extra)} of the frame are not in the result"]
+                  if len(extra) else [])
         raise ValueError("resend needs the campaign's frame, matched to its result by index "
                          "label: " + "; ".join(parts))
     return np.asarray(result.index.get_indexer(frame.index))
@@ -605,7 +619,7 @@ def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.
         raise ValueError(f"resend needs the campaign's frame and its result, one row for each "
                          f"row; got {len(frame)} and {len(result)} rows")
     order = _alignment(frame, result)
-    todo = result["status"].to_numpy()[order] == "not_sent"
+    todo: npt.NDArray[np.bool_] = result["status"].to_numpy()[order] == "not_sent"
     identity = bool((order == np.arange(len(order))).all())
     if not todo.any():
         return result if identity else result.iloc[order]

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=DEFAULT_STORE,
                         help=f"SQLite file to store receipts in (default {DEFAULT_STORE})")
     push = parser.add_argument_group("HTTP push receiver (the default)")
-    push.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    push.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1)")
     push.add_argument("--port", type=int, default=DEFAULT_PORT,
                       help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
     push.add_argument("--path", default="/", help="callback path (default /)")
@@ -61,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pull = parser.add_argument_group("queue consumer (--pull)")
     pull.add_argument("--pull", action="store_true", help="pull from the SMQ (MNS) queue instead")
     pull.add_argument("--message-type", default="ChatAppStatus",
-                      choices=("ChatAppStatus", "ChatAppInbound"), help="which queue (default status)")
+                      choices=("ChatAppStatus", "ChatAppInbound"),
+                      help="which queue (default status)")
     pull.add_argument("--queue", help="queue name (default: asked of QueryChatappPhoneNumbers)")
     pull.add_argument("--preset", choices=("intl", "cn"),
                       help="Dybaseapi/MNS endpoints (default: from the region)")

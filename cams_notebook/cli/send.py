@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._config import DEFAULT_QPS
 from ..models import WIRE_NAMES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
     from ..client import Client
 
 __all__ = ["SANDBOX_FLAG_HINT", "add_arguments", "add_client_arguments", "client_from_args", "run"]
@@ -57,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", help="column that identifies a row when one campaign sends "
                         "several messages to the same person (default: the recipient: channel, "
                         "From, To)")
-    parser.add_argument("--journal", help="SQLite journal: re-running with it never sends a row twice")
+    parser.add_argument("--journal",
+                        help="SQLite journal: re-running with it never sends a row twice")
     parser.add_argument("--campaign", metavar="NAME",
                         help="the campaign's name in the journal (default: one derived from "
                         "the constants and which columns feed which fields)")
@@ -65,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a recipient already sent in this campaign with a different message: "
                         "skip and report it as 'changed' (default), or send the new version")
     parser.add_argument("--out", help="write the result (one row per input row) to this CSV")
-    parser.add_argument("--qps", type=int, default=DEFAULT_QPS, help="requests per second (default 250)")
+    parser.add_argument("--qps", type=int, default=DEFAULT_QPS,
+                        help="requests per second (default 250)")
     add_client_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
     parser.add_argument("--on-invalid", choices=("raise", "skip"), default="raise",
@@ -111,12 +117,14 @@ def client_from_args(args: argparse.Namespace, command: str) -> Client | None:
     return None
 
 
-def _params(text: str | None) -> Any:
+def _params(text: str | None) -> list[str] | dict[str, str] | None:
     if not text:
         return None
     items = [p.strip() for p in text.split(",") if p.strip()]
     if any("=" in p for p in items):
-        return dict(p.split("=", 1) if "=" in p else (p, p) for p in items)
+        # "name=column" maps a template variable to a column; a bare "name" reads column "name"
+        pairs = (p.partition("=") for p in items)
+        return {name: column if eq else name for name, eq, column in pairs}
     return items
 
 
@@ -134,17 +142,19 @@ def run(args: argparse.Namespace) -> int:
     params = _params(args.params)
     try:
         try:
-            read = {"dtype": str, "keep_default_na": True}
-            frame: Any = (pd.read_csv(args.file, chunksize=args.chunksize, **read)
-                          if args.chunksize else pd.read_csv(args.file, **read))
+            frame: pd.DataFrame | Iterable[pd.DataFrame] = (
+                pd.read_csv(args.file, chunksize=args.chunksize, dtype=str, keep_default_na=True)
+                if args.chunksize else pd.read_csv(args.file, dtype=str, keep_default_na=True))
         except (OSError, ValueError) as exc:
             print(f"cams-notebook send: cannot read {args.file!r}: {exc}", file=sys.stderr)
             return 2
         if args.dry_run:
-            problems = validate_frame(frame, client=client, params=params, key=args.key, **constants)
+            problems = validate_frame(frame, client=client, params=params, key=args.key,
+                                      **constants)
             errors = problems[problems["severity"] == "error"]
             print(problems.to_string(index=False) if len(problems) else "no problems found")
-            print(f"{errors['index'].nunique()} invalid row(s), {len(problems) - len(errors)} warning(s)")
+            print(f"{errors['index'].nunique()} invalid row(s), "
+                  f"{len(problems) - len(errors)} warning(s)")
             return 1 if len(errors) else 0
         result = send_frame(frame, client=client, qps=args.qps, journal=args.journal,
                             progress=not args.no_progress, on_invalid=args.on_invalid,

@@ -17,7 +17,8 @@ A Read without a Delivered implies delivery: ``delivered_at`` is then the read t
 
 >>> state = DeliveryState("m1")
 >>> for status, ms in [("Read", 3000), ("sent", 1000), ("Delivered", 2000), ("Sent", 1000)]:
-...     _ = state.apply(Receipt.model_validate({"MessageId": "m1", "Status": status, "Timestamp": ms}))
+...     event = {"MessageId": "m1", "Status": status, "Timestamp": ms}
+...     _ = state.apply(Receipt.model_validate(event))
 >>> state.status, state.events
 ('read', 4)
 """
@@ -94,13 +95,15 @@ class _Event(BaseModel):
 class Receipt(_Event):
     """One ``ChatAppStatus`` event. Unknown fields are kept (``model_extra``), not rejected.
 
-    >>> r = Receipt.model_validate({"MessageId": "m1", "Status": "DELIVERED", "Timestamp": 1691043638000})
+    >>> r = Receipt.model_validate(
+    ...     {"MessageId": "m1", "Status": "DELIVERED", "Timestamp": 1691043638000})
     >>> r.status, r.at.isoformat()
     ('Delivered', '2023-08-03T06:20:38+00:00')
     """
 
     status: str = Field(alias="Status", min_length=1)
-    """Canonical spelling of a documented status (``Delivered``, ``unsubscribe``); others as sent."""
+    """Canonical spelling of a documented status (``Delivered``, ``unsubscribe``); others as
+    sent."""
     status_description: str | None = Field(None, alias="StatusDescription")
     error_code: str | None = Field(None, alias="ErrorCode")
     error_description: str | None = Field(None, alias="ErrorDescription")
@@ -116,7 +119,9 @@ class Receipt(_Event):
     @field_validator("status", mode="before")
     @classmethod
     def _canonical(cls, value: Any) -> Any:
-        return STATUS_NAMES.get(value.strip().lower(), value.strip()) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        return STATUS_NAMES.get(value.strip().lower(), value.strip())
 
     @field_validator("error_code", "task_id", "template_code", mode="before")
     @classmethod
@@ -157,7 +162,8 @@ def classify(item: Mapping[str, Any]) -> str:
     """``"status"``, ``"inbound"`` or ``"unknown"`` for one decoded event."""
     if "Status" in item:
         return "status"
-    if str(item.get("NoticeType", "")).lower() == "inbound" or "Message" in item or "DisplayName" in item:
+    if (str(item.get("NoticeType", "")).lower() == "inbound" or "Message" in item
+            or "DisplayName" in item):
         return "inbound"
     return "unknown"
 
@@ -172,8 +178,8 @@ def parse_event(item: Any) -> Receipt | InboundMessage:
     try:
         return (Receipt if kind == "status" else InboundMessage).model_validate(dict(item))
     except ValueError as exc:
-        raise BodyError(f"invalid {kind} event: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}"
-                        ) from None
+        reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else exc
+        raise BodyError(f"invalid {kind} event: {reason}") from None
 
 
 def decode_body(body: str | bytes, *, require_list: bool = False) -> list[Any]:
@@ -266,7 +272,8 @@ class DeliveryState:
             self._failure_seen = True
         elif receipt.status in RANK:
             self.rank = max(self.rank, RANK[receipt.status])
-            name = {"Sent": "sent_ms", "Delivered": "delivered_ms", "Read": "read_ms"}[receipt.status]
+            name = {"Sent": "sent_ms", "Delivered": "delivered_ms",
+                    "Read": "read_ms"}[receipt.status]
             setattr(self, name, _min(getattr(self, name), ts))
         return self.status != before
 
@@ -301,7 +308,8 @@ def _states_of(receipts: Any) -> dict[str, DeliveryState]:
 
 
 def join_receipts(result: pd.DataFrame, receipts: Any, *, fallback: Any = None,
-                  fallback_duration: float | None = None, now: datetime | None = None) -> pd.DataFrame:
+                  fallback_duration: float | None = None,
+                  now: datetime | None = None) -> pd.DataFrame:
     """``result`` (a campaign result) with the receipts' outcome per row, joined on ``message_id``.
 
     Adds ``delivery_status`` (``sent``/``delivered``/``read``/``failed``, ``pending`` when
@@ -319,7 +327,8 @@ def join_receipts(result: pd.DataFrame, receipts: Any, *, fallback: Any = None,
 
     states = _states_of(receipts)
     out = result.copy()
-    ids = out["message_id"] if "message_id" in out else pd.Series(None, index=out.index, dtype=object)
+    ids = (out["message_id"] if "message_id" in out
+           else pd.Series(None, index=out.index, dtype=object))
     found = [states.get(m) if isinstance(m, str) and m else None for m in ids]
     accepted = [isinstance(m, str) and bool(m) for m in ids]
 
@@ -327,7 +336,8 @@ def join_receipts(result: pd.DataFrame, receipts: Any, *, fallback: Any = None,
         return pd.to_datetime(pd.Series(ms, index=out.index, dtype="float64"), unit="ms", utc=True)
 
     out["delivery_status"] = pd.Series(
-        [(s.status or "pending") if s else ("pending" if ok else None) for s, ok in zip(found, accepted)],
+        [(s.status or "pending") if s else ("pending" if ok else None)
+         for s, ok in zip(found, accepted, strict=True)],
         index=out.index, dtype=object)
     out["delivered_at"] = stamp([s.delivered_at_ms if s else None for s in found])
     out["read_at"] = stamp([s.read_ms if s else None for s in found])
@@ -340,7 +350,8 @@ def join_receipts(result: pd.DataFrame, receipts: Any, *, fallback: Any = None,
     if fallback_duration is not None and "sent_at" in out:
         when = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
         when = when.tz_localize("UTC") if when.tzinfo is None else when
-        deadline = pd.to_datetime(out["sent_at"], utc=True) + pd.Timedelta(seconds=fallback_duration)
+        deadline = (pd.to_datetime(out["sent_at"], utc=True)
+                    + pd.Timedelta(seconds=fallback_duration))
         late = out["delivered_at"].isna() | (out["delivered_at"] > deadline)
         triggered |= late & (deadline <= when) & pd.Series(accepted, index=out.index)
     out["fallback_triggered"] = (triggered & configured).astype(bool)

@@ -61,7 +61,7 @@ class Funnel:
         if result is not None and "message_id" in result:
             ids = [m for m in result["message_id"] if isinstance(m, str) and m]
             sent_at = dict(zip(result["message_id"], pd.to_datetime(
-                result["sent_at"], utc=True))) if "sent_at" in result else {}
+                result["sent_at"], utc=True), strict=True)) if "sent_at" in result else {}
         else:
             ids, sent_at = list(states), {}
         rows = []
@@ -154,7 +154,8 @@ class Funnel:
         table = self.table
         bars = left.bar(table.index, table["count"],
                         color=["#4c78a8", "#54a24b", "#2e7d32", "#e45756", "#bab0ac"])
-        left.bar_label(bars, labels=[f"{c} ({r:.0%})" for c, r in zip(table["count"], table["rate"])])
+        left.bar_label(bars, labels=[f"{c} ({r:.0%})"
+                                     for c, r in zip(table["count"], table["rate"], strict=True)])
         left.set_title("messages by stage")
         durations = self.durations()
         for name, label in (("time_to_deliver_s", "to deliver"), ("time_to_read_s", "to read")):
@@ -170,9 +171,10 @@ class Funnel:
 
     def __repr__(self) -> str:
         t = self.table
-        if not t.loc["sent", "count"]:
+        count, rate = t["count"].astype(int), t["rate"].astype(float)
+        if not count["sent"]:
             return "Funnel(no messages)"
-        parts = ", ".join(f"{s} {t.loc[s, 'count']} ({t.loc[s, 'rate']:.0%})" for s in STAGES)
+        parts = ", ".join(f"{s} {count[s]} ({rate[s]:.0%})" for s in STAGES)
         return f"Funnel({parts})"
 
     def _repr_html_(self) -> str:

@@ -122,12 +122,14 @@ class ReceiptQueue:
     """
 
     def __init__(self, client: Client, *, message_type: str = "ChatAppStatus",
-                 queue_name: str | None = None, store: ReceiptStore | str | os.PathLike[str] | None = None,
+                 queue_name: str | None = None,
+                 store: ReceiptStore | str | os.PathLike[str] | None = None,
                  preset: str | None = None, dybaseapi_endpoint: str | None = None,
                  mns_endpoint: str | None = None, transport: httpx.BaseTransport | None = None,
                  wait_seconds: int = MAX_WAIT_SECONDS, batch_size: int = MAX_BATCH,
                  cust_space_id: str | None = None, phone_number: str | None = None,
-                 refresh_margin: float = REFRESH_MARGIN, clock: Callable[[], float] = time.time) -> None:
+                 refresh_margin: float = REFRESH_MARGIN,
+                 clock: Callable[[], float] = time.time) -> None:
         if not hasattr(client, "build_request") or not hasattr(client, "read_response") or \
                 not hasattr(client, "close") or hasattr(client, "aclose"):
             raise TypeError("ReceiptQueue needs a blocking cams_notebook.Client (it runs in its "
@@ -137,7 +139,8 @@ class ReceiptQueue:
         if preset is not None and preset not in MNS_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(MNS_PRESETS)}, not {preset!r}")
         if not 0 <= wait_seconds <= MAX_WAIT_SECONDS or not 1 <= batch_size <= MAX_BATCH:
-            raise ValueError(f"wait_seconds must be 0..{MAX_WAIT_SECONDS}, batch_size 1..{MAX_BATCH}")
+            raise ValueError(f"wait_seconds must be 0..{MAX_WAIT_SECONDS}, "
+                             f"batch_size 1..{MAX_BATCH}")
         self.client = client
         self.message_type = message_type
         self.store = open_store(store)
@@ -184,8 +187,9 @@ class ReceiptQueue:
             names = [n[column] for n in numbers if n.get(column)]
             if not names:
                 raise InvalidRequestError(
-                    f"no {column} on any phone number: switch on the queue for {self.message_type} "
-                    "in the CAMS console (or UpdateAccountWebhook QueueFlag=Y), or pass queue_name=",
+                    f"no {column} on any phone number: switch on the queue for "
+                    f"{self.message_type} in the CAMS console (or UpdateAccountWebhook "
+                    "QueueFlag=Y), or pass queue_name=",
                     code="QueueNotConfigured")
             self._queue_name = names[0]
         return self._queue_name
@@ -218,7 +222,8 @@ class ReceiptQueue:
         dto = data.get("MessageTokenDTO") or {}
         if not dto.get("AccessKeyId") or not dto.get("AccessKeySecret"):
             raise ApiError("QueryTokenForMnsQueue answered without credentials",
-                           code="MissingMessageTokenDTO", request_id=data.get("RequestId"), data=data)
+                           code="MissingMessageTokenDTO", request_id=data.get("RequestId"),
+                           data=data)
         received = self._clock()
         created, expires = _parse_time(dto.get("CreateTime")), _parse_time(dto.get("ExpireTime"))
         if created and expires:
@@ -228,8 +233,8 @@ class ReceiptQueue:
             ttl = china.timestamp() - received
         else:
             ttl = 300.0
-        creds = MnsCredentials.of(dto["AccessKeyId"], dto["AccessKeySecret"], dto.get("SecurityToken"),
-                                  received + ttl)
+        creds = MnsCredentials.of(dto["AccessKeyId"], dto["AccessKeySecret"],
+                                  dto.get("SecurityToken"), received + ttl)
         return QueueToken(creds, received + ttl, received + ttl - min(self.refresh_margin, ttl / 2))
 
     def _dybaseapi(self, action: str, params: dict[str, str], version: str) -> dict[str, Any]:

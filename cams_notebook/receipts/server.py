@@ -62,8 +62,9 @@ class ReceiptServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/", *,
-                 store: ReceiptStore | str | os.PathLike[str] | None = None, secret: str | None = None,
-                 allow: Iterable[str] | None = None, max_body: int = DEFAULT_MAX_BODY) -> None:
+                 store: ReceiptStore | str | os.PathLike[str] | None = None,
+                 secret: str | None = None, allow: Iterable[str] | None = None,
+                 max_body: int = DEFAULT_MAX_BODY) -> None:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', not {path!r}")
         self.host = host
@@ -91,7 +92,8 @@ class ReceiptServer:
 
     def __repr__(self) -> str:
         where = f"http://{self.host}:{self.port}{self.path}"
-        return f"ReceiptServer({where!r}, stored={self.store.count()}, secret={'set' if self._secret else None})"
+        secret = "set" if self._secret else None
+        return f"ReceiptServer({where!r}, stored={self.store.count()}, secret={secret})"
 
     def start(self) -> Self:
         """Serve in a daemon thread (returns at once; the socket already listens)."""
@@ -167,7 +169,8 @@ class ReceiptServer:
     def _refused(self, client: str, refusal: _Refused) -> None:
         with self._stats_lock:
             self.stats["refused"] += 1
-        logger.warning("receipt push from %s refused (%d): %s", client, refusal.status, refusal.message)
+        logger.warning("receipt push from %s refused (%d): %s", client, refusal.status,
+                       refusal.message)
 
 
 def _handler(server: ReceiptServer) -> type[BaseHTTPRequestHandler]:

@@ -167,7 +167,8 @@ class ReceiptStore:
         rows = [(dedupe_key(event), self._row(event, raw, source, None)) for event, raw in parsed]
         return self._write(rows, [event for event, _ in parsed])
 
-    def add_queue_messages(self, messages: Sequence[_Queued], *, source: str = "queue") -> AddResult:
+    def add_queue_messages(self, messages: Sequence[_Queued], *,
+                           source: str = "queue") -> AddResult:
         """Decode and store queue messages in one transaction; undecodable ones are kept
         (by the queue's MessageId) and counted as rejected, so they can be deleted too."""
         rows: list[tuple[str, tuple[Any, ...]]] = []
@@ -229,7 +230,8 @@ class ReceiptStore:
                             fresh.append(by_key[key])
                     else:
                         result.duplicates += 1
-                        cur.execute("UPDATE events SET arrivals = arrivals + 1 WHERE key = ?", (key,))
+                        cur.execute("UPDATE events SET arrivals = arrivals + 1 WHERE key = ?",
+                                    (key,))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -318,7 +320,8 @@ class ReceiptStore:
 
         return Funnel.from_states(self.states(), result=result)
 
-    def live_funnel(self, result: pd.DataFrame | None = None, *, interval: float = 1.0) -> FunnelWidget:
+    def live_funnel(self, result: pd.DataFrame | None = None, *,
+                    interval: float = 1.0) -> FunnelWidget:
         """A widget that redraws the funnel while receipts come in."""
         from .funnel import FunnelWidget
 

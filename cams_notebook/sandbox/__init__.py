@@ -1,4 +1,5 @@
-"""The sandbox: a faithful local CAMS, used only when asked for (``Client.sandbox()``, ``--sandbox``).
+"""The sandbox: a faithful local CAMS, used only when asked for (``Client.sandbox()``,
+``--sandbox``).
 
 CAMS has no test mode and cannot be reached from here, so the toolkit brings its own:
 one :class:`~.core.SandboxCore` (signatures, rate limit, request and template rules,

@@ -1,4 +1,5 @@
-"""``python -m cams_notebook.sandbox``: the ``cams-notebook sandbox`` command (:mod:`cams_notebook.cli.sandbox`)."""
+"""``python -m cams_notebook.sandbox``: the ``cams-notebook sandbox`` command
+(:mod:`cams_notebook.cli.sandbox`)."""
 
 from __future__ import annotations
 

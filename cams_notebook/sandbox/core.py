@@ -168,7 +168,9 @@ class SandboxCore:
         """Whether ``number`` sent an inbound message in the last 24 hours."""
         with self._lock:
             last = self._inbound.get(number)
-            return last is not None and (self.clock() if now is None else now) - last < INBOUND_WINDOW
+            if last is None:
+                return False
+            return (self.clock() if now is None else now) - last < INBOUND_WINDOW
 
     # -- the request path ------------------------------------------------------------------
 
@@ -195,7 +197,8 @@ class SandboxCore:
                                    f"Specified api {caller.action} is not found.", request_id)
             return handler(self, caller.access_key_id, caller.params, now, request_id)
 
-    def _send(self, key_id: str, params: dict[str, str], now: float, request_id: str) -> WireResponse:
+    def _send(self, key_id: str, params: dict[str, str], now: float,
+              request_id: str) -> WireResponse:
         window = self._windows.setdefault(key_id, deque())
         while window and window[0] <= now - WINDOW:
             window.popleft()
@@ -226,7 +229,7 @@ class SandboxCore:
             template, error = self._template_for(message)
             if error:
                 return self._reject(error[0], error[1], request_id)
-        message_id = "%024x" % self._rng.getrandbits(96)
+        message_id = f"{self._rng.getrandbits(96):024x}"
         self._accept(key_id, message, template, message_id, request_id, now)
         body = {"RequestId": request_id, "Code": "OK", "Message": "OK", "MessageId": message_id}
         delay = self._latency()
@@ -241,7 +244,9 @@ class SandboxCore:
             return WireResponse(0, fault="hang")
         return _json_response(200, body, delay=delay)
 
-    def _template_for(self, message: Message) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+    def _template_for(
+        self, message: Message
+    ) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
         language = message.language or ""
         matches = [t for t in catalogue.CATALOGUE
                    if (message.template_code and t["TemplateCode"] == message.template_code)
@@ -258,7 +263,8 @@ class SandboxCore:
                           f"Language: the template has no {language!r} version (it has {have})")
         if str(entry.get("AuditStatus", "")).lower() != "pass":
             return None, ("InvalidParameter.TemplateNotApproved",
-                          f"TemplateCode: the template is not approved (status {entry['AuditStatus']})")
+                          "TemplateCode: the template is not approved "
+                          f"(status {entry['AuditStatus']})")
         key = (entry["TemplateCode"], entry["Language"])
         parsed = self._parsed.get(key)
         if parsed is None:
@@ -360,7 +366,8 @@ class SandboxCore:
             return pushes
 
     def push_done(self, push: Push, ok: bool) -> None:
-        """Record a push outcome; a failed push is retried twice (after 1 s, then 5 s), then dropped."""
+        """Record a push outcome; a failed push is retried twice (after 1 s, then 5 s), then
+        dropped."""
         if ok:
             return
         with self._lock:
@@ -368,7 +375,8 @@ class SandboxCore:
                 self.stats["pushes_dropped"] += 1
                 return
             again = Push(push.url, push.body, push.attempt + 1, push.ident)
-            self._push_retry[push.ident] = (self.clock() + (1.0 if push.attempt == 1 else 5.0), again)
+            delay = 1.0 if push.attempt == 1 else 5.0
+            self._push_retry[push.ident] = (self.clock() + delay, again)
 
     # -- other actions --------------------------------------------------------------------
 
@@ -381,7 +389,8 @@ class SandboxCore:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             return self._reject("InvalidParameter.PageInvalid",
-                                "Page: must be JSON {\"Index\": n >= 1, \"Size\": 1..100}", request_id)
+                                "Page: must be JSON {\"Index\": n >= 1, \"Size\": 1..100}",
+                                request_id)
         rows = catalogue.list_rows(
             name=params.get("Name"), code=params.get("Code"), language=params.get("Language"),
             audit_status=params.get("AuditStatus"), template_type=params.get("TemplateType"),
@@ -511,8 +520,8 @@ class SandboxCore:
                    request_id: str) -> WireResponse:
         """Dybaseapi QueryTokenForMnsQueue: temporary credentials for one receipt queue."""
         if not params.get("MessageType"):
-            return self._error(400, "MissingMessageType", "MessageType is mandatory for this action.",
-                               request_id)
+            return self._error(400, "MissingMessageType",
+                               "MessageType is mandatory for this action.", request_id)
         try:
             token = self.mns.issue_token(params["MessageType"], params.get("QueueName"), now)
         except ValueError as exc:
@@ -540,7 +549,8 @@ class SandboxCore:
             return _json_response(200, self.receipts())
         if route == ("GET", "/_sandbox/stats"):
             with self._lock:
-                return _json_response(200, {**self.stats, "faults_by_kind": dict(self.fault_counts)})
+                stats = {**self.stats, "faults_by_kind": dict(self.fault_counts)}
+                return _json_response(200, stats)
         if route == ("POST", "/_sandbox/reset"):
             self.reset()
             return _json_response(200, {"reset": True})
@@ -551,13 +561,14 @@ class SandboxCore:
             except (ValueError, KeyError, TypeError):
                 return _json_response(400, {"Code": "InvalidParameter",
                                             "Message": 'body must be JSON {"From": "<number>"}'})
-            return _json_response(200, self.record_inbound(number, text=str(data.get("Message", "hi"))))
+            text = str(data.get("Message", "hi"))
+            return _json_response(200, self.record_inbound(number, text=text))
         return _json_response(404, {"Code": "NotFound", "Message": f"no sandbox route {route}"})
 
     # -- helpers --------------------------------------------------------------------------
 
     def _request_id(self) -> str:
-        h = "%032X" % self._rng.getrandbits(128)
+        h = f"{self._rng.getrandbits(128):032X}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _latency(self) -> float:
@@ -576,7 +587,8 @@ class SandboxCore:
             "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}&product=cams",
         }, headers, delay=self._latency())
 
-    def _reject(self, code: str, message: str, request_id: str, gateway: bool = False) -> WireResponse:
+    def _reject(self, code: str, message: str, request_id: str,
+                gateway: bool = False) -> WireResponse:
         self.stats["rejected"] += 1
         if gateway:
             return self._error(400, code, message, request_id)

@@ -94,7 +94,8 @@ def _check_time(value: str | None, now: float, name: str) -> None:
         raise GatewayError(400, "MissingParameter", f"{name} is mandatory for this action.")
     when = _parse_time(value)
     if when is None:
-        raise GatewayError(400, "InvalidTimeStamp.Format", f"{name} {value!r} is not yyyy-MM-ddTHH:mm:ssZ.")
+        raise GatewayError(400, "InvalidTimeStamp.Format",
+                           f"{name} {value!r} is not yyyy-MM-ddTHH:mm:ssZ.")
     if abs(now - when) > SKEW_SECONDS:
         raise GatewayError(400, "InvalidTimeStamp.Expired",
                            f"Specified time stamp or date value is expired: {value}.")
@@ -155,7 +156,8 @@ def _v3(req: WireRequest, auth: str, query: list[tuple[str, str]], params: dict[
         raise GatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
     body_hash = hashlib.sha256(req.body).hexdigest() if req.body else EMPTY_SHA256
     if req.headers["x-acs-content-sha256"] != body_hash:
-        raise GatewayError(400, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body.")
+        raise GatewayError(400, "SignatureDoesNotMatch",
+                           "x-acs-content-sha256 does not match the body.")
     canonical, _ = canonical_request_v3(req.method, req.path, query, req.headers, signed_names,
                                         req.headers["x-acs-content-sha256"])
     if not hmac.compare_digest(signature_v3(secret, canonical), signature):
@@ -163,8 +165,8 @@ def _v3(req: WireRequest, auth: str, query: list[tuple[str, str]], params: dict[
                            "Specified signature does not match our calculation.")
     _check_time(req.headers.get("x-acs-date"), now, "x-acs-date")
     if req.headers["x-acs-version"] != version:
-        raise GatewayError(400, "InvalidVersion", f"Specified version {req.headers['x-acs-version']} "
-                           "is not valid.")
+        raise GatewayError(400, "InvalidVersion",
+                           f"Specified version {req.headers['x-acs-version']} is not valid.")
     if not nonces.use(key_id, req.headers["x-acs-signature-nonce"], now):
         raise GatewayError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
     return Caller(key_id, req.headers["x-acs-action"], params, "v3")
@@ -172,10 +174,11 @@ def _v3(req: WireRequest, auth: str, query: list[tuple[str, str]], params: dict[
 
 def _v1(req: WireRequest, params: dict[str, str], keys: dict[str, str], nonces: NonceCache,
         now: float, version: str) -> Caller:
-    for name in ("AccessKeyId", "SignatureMethod", "SignatureNonce", "Timestamp", "Action", "Version"):
+    for name in ("AccessKeyId", "SignatureMethod", "SignatureNonce", "Timestamp", "Action",
+                 "Version"):
         if not params.get(name):
-            raise GatewayError(400, "MissingParameter" if name != "AccessKeyId" else "IncompleteSignature",
-                               f"{name} is mandatory for this action.")
+            code = "MissingParameter" if name != "AccessKeyId" else "IncompleteSignature"
+            raise GatewayError(400, code, f"{name} is mandatory for this action.")
     if params["SignatureMethod"] != "HMAC-SHA1":
         raise GatewayError(400, "InvalidParameter", "SignatureMethod must be HMAC-SHA1.")
     secret = keys.get(params["AccessKeyId"])
@@ -186,7 +189,8 @@ def _v1(req: WireRequest, params: dict[str, str], keys: dict[str, str], nonces: 
                            "Specified signature does not match our calculation.")
     _check_time(params["Timestamp"], now, "Timestamp")
     if params["Version"] != version:
-        raise GatewayError(400, "InvalidVersion", f"Specified version {params['Version']} is not valid.")
+        raise GatewayError(400, "InvalidVersion",
+                           f"Specified version {params['Version']} is not valid.")
     if not nonces.use(params["AccessKeyId"], params["SignatureNonce"], now):
         raise GatewayError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
     business = {k: v for k, v in params.items() if k not in _V1_COMMON}
@@ -194,5 +198,5 @@ def _v1(req: WireRequest, params: dict[str, str], keys: dict[str, str], nonces: 
 
 
 _V1_COMMON = frozenset({"AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion",
-                        "SignatureNonce", "SignatureType", "Timestamp", "Action", "Version", "Format",
-                        "SecurityToken", "RegionId"})
+                        "SignatureNonce", "SignatureType", "Timestamp", "Action", "Version",
+                        "Format", "SecurityToken", "RegionId"})

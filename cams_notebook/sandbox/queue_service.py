@@ -201,7 +201,8 @@ class SandboxMns:
         key_id, signature = match.groups()
         token = self._tokens.get(key_id)
         if token is None:
-            raise _MnsFault(403, "InvalidAccessKeyId", "The access key id you provided does not exist.")
+            raise _MnsFault(403, "InvalidAccessKeyId",
+                            "The access key id you provided does not exist.")
         if not any(hmac.compare_digest(mns_signature(token.secret, mns_string_to_sign(
                 req.method, h, resource)), signature) for resource in _resources(req)):
             raise _MnsFault(403, "SignatureDoesNotMatch",
@@ -229,7 +230,8 @@ class SandboxMns:
             raise _MnsFault(400, "InvalidArgument", "The sandbox serves only /queues/<q>/messages.")
         return queue
 
-    def _operation(self, req: WireRequest, queue: _Queue, now: float, request_id: str) -> WireResponse:
+    def _operation(self, req: WireRequest, queue: _Queue, now: float,
+                   request_id: str) -> WireResponse:
         params = {k.lower(): v for k, v in req.query}
         if req.method == "GET":
             return self._receive(queue, params, now, request_id, req.headers.get("host", ""))
@@ -271,13 +273,15 @@ class SandboxMns:
             self._seq += 1
             queue.schedule(msg, self._seq)
         items = "".join(_message_xml(m) for m in taken)
-        body = (f'<?xml version="1.0" encoding="UTF-8"?><Messages xmlns="{XMLNS}">{items}</Messages>'
-                if batch else f'<?xml version="1.0" encoding="UTF-8"?>{_message_xml(taken[0], XMLNS)}')
+        declaration = '<?xml version="1.0" encoding="UTF-8"?>'
+        body = (f'{declaration}<Messages xmlns="{XMLNS}">{items}</Messages>' if batch
+                else f"{declaration}{_message_xml(taken[0], XMLNS)}")
         return _ok(200, body.encode("utf-8"), request_id, delay=at - now)
 
     def _take(self, queue: _Queue, handle: str, now: float) -> _Message:
         if not _HANDLE.match(handle):
-            raise _MnsFault(400, "ReceiptHandleError", "The receipt handle you provide is not valid.")
+            raise _MnsFault(400, "ReceiptHandleError",
+                            "The receipt handle you provide is not valid.")
         mid = queue.handles.get(handle)
         msg = queue.messages.get(mid) if mid else None
         if msg is None or msg.handle != handle or now >= msg.visible_at:
@@ -290,12 +294,15 @@ class SandboxMns:
         queue.handles.pop(handle, None)
         self.stats["deleted"] += 1
 
-    def _batch_delete(self, queue: _Queue, body: bytes, now: float, request_id: str) -> WireResponse:
+    def _batch_delete(self, queue: _Queue, body: bytes, now: float,
+                      request_id: str) -> WireResponse:
         try:
             root = ElementTree.fromstring(body)
-            handles = [(e.text or "").strip() for e in root if e.tag.rsplit("}", 1)[-1] == "ReceiptHandle"]
+            handles = [(e.text or "").strip() for e in root
+                       if e.tag.rsplit("}", 1)[-1] == "ReceiptHandle"]
         except ElementTree.ParseError:
-            raise _MnsFault(400, "MalformedXML", "The XML you provided was not well-formed.") from None
+            raise _MnsFault(400, "MalformedXML",
+                            "The XML you provided was not well-formed.") from None
         if not 1 <= len(handles) <= MAX_BATCH:
             raise _MnsFault(400, "InvalidArgument", f"Give 1..{MAX_BATCH} receipt handles.")
         errors = []

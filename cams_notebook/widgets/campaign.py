@@ -22,7 +22,7 @@ from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import ipywidgets as W  # type: ignore[import-untyped]
+import ipywidgets as W
 import pandas as pd
 
 from .._config import DEFAULT_QPS
@@ -215,7 +215,8 @@ class CampaignPanel(CampaignSending):
                              (self.stop_button, "stop"), (self.progress, "progress"),
                              (self.dry_view, "dry-run-view"), (self.preview_view, "rows-view"),
                              (self.confirm_view, "confirm-view"),
-                             (self.counts_view, "counts-view"), (self.outcome_view, "outcome-view")):
+                             (self.counts_view, "counts-view"),
+                             (self.outcome_view, "outcome-view")):
             widget.add_class(f"cams-{name}")
 
     def _layout(self) -> W.Box:

@@ -119,7 +119,8 @@ def outcome_html(result: pd.DataFrame, *, stopped: bool, resumable: bool,
     colour = _WARN if stopped or counts.get("failed", 0) or counts.get("unknown", 0) else _OK
     again = (" Click <b>Review and send…</b> again to send the rest; rows already sent are not "
              "sent twice." if stopped and resumable else "")
-    summary = result.summary() if hasattr(result, "summary") else None
+    summarise = getattr(result, "summary", None)  # a CampaignResult's; a plain frame has none
+    summary = summarise() if callable(summarise) else None
     table = summary.to_html(index=False, classes="cams-table cams-summary-table", border=0) \
         if isinstance(summary, pd.DataFrame) else ""
     unsent = result[result["status"].isin(["failed", "unknown", "invalid"])]

@@ -4,7 +4,8 @@ run and the previewed rows.
 :class:`CampaignModel` owns a :class:`~.mapping.CampaignMapping` and keeps it consistent as
 it changes (a template of the chosen channel, a language of the chosen template, one
 variable entry per variable of the template in use); it asks the client for templates (once
-each) and runs :func:`~cams_notebook.campaigns.frames.validate_frame`. The panel shows it and edits it.
+each) and runs :func:`~cams_notebook.campaigns.frames.validate_frame`. The panel shows it and
+edits it.
 
 >>> import pandas as pd
 >>> from cams_notebook.sandbox import Sandbox

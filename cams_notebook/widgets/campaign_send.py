@@ -7,9 +7,9 @@ request, in-flight ones finish, and every row not sent yet is ``not_sent`` in th
 Without a running loop (a script, a test) :meth:`CampaignSending.send` runs the same
 coroutine on a private loop in a worker thread and waits; Ctrl-C then stops it.
 
-The engine is the one :func:`~cams_notebook.campaigns.frames.asend_frame` runs (same dry run, journal,
-pacing and result frame); :func:`_run_campaign` also hands out that engine, for Stop and for
-the live counts, which ``asend_frame`` does not do (yet).
+Each send is a :class:`~cams_notebook.campaigns.campaign.Campaign` (what ``send_frame``
+runs: the same dry run, journal, pacing and result frame), whose ``stop()``, ``engine`` and
+``counts`` serve the Stop button and the live counts.
 """
 
 from __future__ import annotations
@@ -18,39 +18,22 @@ import asyncio
 import html
 from typing import Any
 
-import ipywidgets as W  # type: ignore[import-untyped]
+import ipywidgets as W
 import pandas as pd
 
-from ..campaigns import frames
+from ..campaigns.campaign import Campaign
 from ..campaigns.engine import CampaignEngine, Counts, run_in_thread
-from ..campaigns.frames import CampaignResult
+from ..campaigns.result import CampaignResult
 from ..client import Client
 from . import campaign_html as H
 from .campaign_model import CampaignModel
 from .looks import show
-from .mapping import DryRun, FrameArgs
+from .mapping import DryRun
 
 __all__ = ["PROGRESS_INTERVAL", "CampaignSending"]
 
 PROGRESS_INTERVAL = 0.2
 """Seconds between two updates of the progress bar and counts while sending."""
-
-
-async def _run_campaign(args: FrameArgs, client: Client, *, qps: int, journal: Any,
-                        box: dict[str, Any]) -> CampaignResult:
-    """``asend_frame(..., on_invalid="skip", progress=False)`` that puts its engine in ``box``.
-
-    ``box["interrupted"] = True`` before the engine exists makes it send nothing (the same
-    protocol ``send_frame`` uses for Ctrl-C during the dry run).
-    """
-    async_client = client.async_twin()
-    try:
-        return await frames._run(args.frame, async_client, qps=qps, journal=journal,
-                                 progress=False, on_invalid="skip", params=args.params, key=None,
-                                 campaign=None, concurrency=None, constants=args.constants,
-                                 engine_box=box)
-    finally:
-        await async_client.aclose()
 
 
 class CampaignSending:
@@ -90,14 +73,13 @@ class CampaignSending:
         """The task a click on Send started (when a loop runs)."""
         self._sending = False
         self._stopping = False
-        self._box: dict[str, Any] = {}
+        self._campaign: Campaign | None = None
         self._state = "unchecked"
 
     @property
     def counts(self) -> Counts | None:
         """Live counts of the running (or last) send: sent, failed, unknown, throttled…"""
-        engine: CampaignEngine | None = self._box.get("engine")
-        return engine.counts if engine is not None else None
+        return self._campaign.counts if self._campaign is not None else None
 
     @property
     def summary(self) -> pd.DataFrame | None:
@@ -139,12 +121,10 @@ class CampaignSending:
 
     async def send_async(self) -> CampaignResult:
         """Send the campaign on the running loop, updating the progress bar and counts."""
-        args = self._start_send()
-        box = self._box  # a new one per send: Stop reaches this send's engine
-        watcher = asyncio.ensure_future(self._watch(box))
+        campaign = self._start_send()  # a new one per send: Stop reaches this send's engine
+        watcher = asyncio.ensure_future(self._watch(campaign))
         try:
-            result = await _run_campaign(args, self.client, qps=self.qps, journal=self.journal,
-                                         box=box)
+            result = await campaign.arun()
         except BaseException as exc:
             watcher.cancel()
             self._finish_send(None, exc)
@@ -161,14 +141,12 @@ class CampaignSending:
         if not self._sending:
             return
         self._stopping = True
-        self._box["interrupted"] = True  # the engine may not exist yet (dry run still running)
-        engine: CampaignEngine | None = self._box.get("engine")
-        if engine is not None:
-            engine.stop()
+        if self._campaign is not None:  # its engine may not exist yet (dry run still running)
+            self._campaign.stop()
         self.stop_button.disabled = True
         self.stop_button.description = "Stopping…"
 
-    def _start_send(self) -> FrameArgs:
+    def _start_send(self) -> Campaign:
         if self._sending:
             raise RuntimeError("a send is already in progress")
         dry = self.model.dry if self.model.dry is not None else self.check()
@@ -178,7 +156,9 @@ class CampaignSending:
             raise ValueError(f"nothing to send: all {dry.rows} rows have errors "
                              "(see panel.dry_run.problems)")
         args = self.model.mapping.frame_args(self.frame)
-        self._box = {}
+        self._campaign = Campaign(args.frame, client=self.client, qps=self.qps,
+                                  journal=self.journal, progress=False, on_invalid="skip",
+                                  params=args.params, **args.constants)
         self._sending, self._stopping, self._state = True, False, "sending"
         self.result, self.error = None, None
         self.progress.max, self.progress.value, self.progress.bar_style = dry.valid, 0, ""
@@ -190,12 +170,12 @@ class CampaignSending:
         show(self.run_box, True)
         show(self.stop_button, True)
         self._enable_inputs(False)
-        return args
+        return self._campaign
 
-    async def _watch(self, box: dict[str, Any]) -> None:
+    async def _watch(self, campaign: Campaign) -> None:
         while True:
             await asyncio.sleep(PROGRESS_INTERVAL)
-            self._show_counts(box.get("engine"))
+            self._show_counts(campaign.engine)
 
     def _show_counts(self, engine: CampaignEngine | None, note: str = "") -> None:
         if engine is None:
@@ -206,7 +186,7 @@ class CampaignSending:
 
     def _finish_send(self, result: CampaignResult | None, error: BaseException | None) -> None:
         self._sending = False
-        engine: CampaignEngine | None = self._box.get("engine")
+        engine = self._campaign.engine if self._campaign is not None else None
         show(self.stop_button, False)
         show(self.review_button, True)
         self._enable_inputs(True)

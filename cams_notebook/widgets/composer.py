@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import ipywidgets as W  # type: ignore[import-untyped]
+import ipywidgets as W
 
 from ..client import Client
 from ..content import MESSAGE_TYPES, content_model_for
@@ -70,7 +70,8 @@ class Composer(Form, Sending):
                             "as you type, and sends in the background itself), not an AsyncClient")
         self._client = client
         self.fields: dict[str, W.ValueWidget] = {}
-        """Inputs by wire name: ``To``, ``TemplateCode``, ``Content.text``, ``TemplateParams.name``…"""
+        """Inputs by wire name: ``To``, ``TemplateCode``, ``Content.text``,
+        ``TemplateParams.name``…"""
         self.errors: dict[str, W.HTML] = {}
         self.rows: dict[str, W.Box] = {}
         self.counts: dict[str, W.HTML] = {}
@@ -313,7 +314,8 @@ class Composer(Form, Sending):
         self._template = self._load_template(code, language) if code and language else None
         self._sync_vars(self._template)
         error = self._failures.get((code, language)) or self._failures.get(channel) or (
-            "" if channel in _TEMPLATE_TYPES else "CAMS keeps templates for WhatsApp and Viber only.")
+            "" if channel in _TEMPLATE_TYPES
+            else "CAMS keeps templates for WhatsApp and Viber only.")
         self.template_note.value = P.template_note_html(self._template, error)
 
     def _sync_vars(self, template: Template | None) -> None:

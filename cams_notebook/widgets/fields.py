@@ -7,7 +7,8 @@ that "empty" stays possible, ``str`` a line or a text area, anything structured 
 the model stays the source of truth and the composer only turns specs into widgets.
 
 >>> from cams_notebook.content import ViberTextButton
->>> [(s.key, s.kind, s.label) for s in content_specs(ViberTextButton)]  # doctest: +NORMALIZE_WHITESPACE
+>>> specs = content_specs(ViberTextButton)
+>>> [(s.key, s.kind, s.label) for s in specs]  # doctest: +NORMALIZE_WHITESPACE
 [('text', 'textarea', 'text'), ('caption', 'text', 'caption (button label)'),
  ('action', 'text', 'action (button URL)')]
 """

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as W  # type: ignore[import-untyped]
+import ipywidgets as W
 import traitlets
 
 from ..content import dumps
@@ -140,7 +140,8 @@ class Form:
                 problems.append(problem(
                     "TemplateCode", "not_approved",
                     f"The template {template.name} ({template.language}) is "
-                    f"{template.audit_status or 'not approved'}: CAMS sends approved templates only."))
+                    f"{template.audit_status or 'not approved'}: CAMS sends approved "
+                    "templates only."))
         return (message if not problems else None), problems
 
     def _choose_template(self, code: str | None, name: str | None) -> None:
@@ -195,8 +196,9 @@ class Form:
             lookup.update({spec.key: key, spec.name: key, spec.key.lower(): key})
         unknown = [k for k in content if k not in lookup]
         if unknown:
+            expected = ", ".join(self._specs[k].key for k in self._content_keys)
             raise ValueError(f"{', '.join(map(repr, unknown))} is not a content field here; "
-                             f"expected: {', '.join(self._specs[k].key for k in self._content_keys)}")
+                             f"expected: {expected}")
         for key in self._content_keys:
             self.fields[key].value = ""
         for name, value in content.items():

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import ipywidgets as W  # type: ignore[import-untyped]
-from ipywidgets.widgets.widget_description import (  # type: ignore[import-untyped]
+import ipywidgets as W
+from ipywidgets.widgets.widget_description import (
     DescriptionStyle,
 )
-from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle  # type: ignore[import-untyped]
+from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
 from . import fields as F
 

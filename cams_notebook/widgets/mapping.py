@@ -108,8 +108,8 @@ def _param_column(variable: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FrameArgs:
-    """What :func:`~cams_notebook.campaigns.frames.send_frame` gets: a frame with one column per mapped
-    field (and per mapped variable, as ``$(name)``), the constants, and ``params``."""
+    """What :func:`~cams_notebook.campaigns.frames.send_frame` gets: a frame with one column per
+    mapped field (and per mapped variable, as ``$(name)``), the constants, and ``params``."""
 
     frame: pd.DataFrame
     constants: dict[str, Any]

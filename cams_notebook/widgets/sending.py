@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import ipywidgets as W  # type: ignore[import-untyped]
+import ipywidgets as W
 
 from ..client import Client
 from ..errors import CamsError, MissingCredentialsError

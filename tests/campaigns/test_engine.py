@@ -117,8 +117,8 @@ def unavailable() -> ServerError:
 
 async def run_engine(client: Any, plans: Any, *, qps: int = 100, ledger: Journal | None = None,
                      **kwargs: Any) -> tuple[CampaignEngine, dict[str, tuple[Any, Any]]]:
-    engine = CampaignEngine(client, qps=qps, ledger=ledger if ledger is not None else MemoryJournal(),
-                            **kwargs)
+    engine = CampaignEngine(client, qps=qps,
+                            ledger=ledger if ledger is not None else MemoryJournal(), **kwargs)
     results = await engine.run(plans)
     return engine, results
 
@@ -204,7 +204,7 @@ def test_each_cust_space_id_gets_its_own_pacer(vt: VirtualTime) -> None:
     assert vt.loop.time() - began < 2.5
 
 
-# -- retries, failures and unknown outcomes ---------------------------------------------------------
+# -- retries, failures and unknown outcomes ----------------------------------------------------
 
 
 def test_retry_safe_failures_are_retried_up_to_the_limit_then_failed(vt: VirtualTime) -> None:
@@ -275,7 +275,7 @@ def test_an_unexpected_client_exception_makes_the_row_unknown_not_the_campaign_c
     assert statuses(results) == {"sent": 39, "unknown": 1}
 
 
-# -- auth errors and stops ---------------------------------------------------------------------------
+# -- auth errors and stops ---------------------------------------------------------------------
 
 
 def test_an_auth_error_stops_the_campaign_after_one_request(vt: VirtualTime) -> None:
@@ -442,7 +442,7 @@ def test_a_journal_that_cannot_be_written_stops_the_campaign_and_raises(vt: Virt
     assert len(client.calls) == room  # nothing goes out without its intent on record
 
 
-# -- run_in_thread ----------------------------------------------------------------------------------
+# -- run_in_thread -----------------------------------------------------------------------------
 
 
 def _interrupt_main_thread_when(*conditions: Callable[[], bool]) -> threading.Thread:

@@ -21,9 +21,10 @@ import pandas as pd
 import pytest
 from virtual_time import VirtualTime
 
-from cams_notebook.campaigns import frames
+from cams_notebook.campaigns import campaign as campaign_module
 from cams_notebook.campaigns.frames import (
     PROBLEM_COLUMNS,
+    Campaign,
     CampaignResult,
     InvalidFrameError,
     asend_frame,
@@ -47,7 +48,7 @@ RESULT_COLUMNS = ["status", "message_id", "code", "message", "request_id", "atte
 
 @pytest.fixture(autouse=True)
 def _fresh_session_journals(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(frames, "_SESSION_JOURNALS", {})
+    monkeypatch.setattr(campaign_module, "_SESSION_JOURNALS", {})
 
 
 @pytest.fixture
@@ -74,10 +75,11 @@ def problems_by_row(problems: pd.DataFrame) -> set[tuple[Any, str, str, str]]:
     return set(problems[["index", "field", "rule", "severity"]].itertuples(index=False, name=None))
 
 
-# -- the dry run ---------------------------------------------------------------------------------------
+# -- the dry run -------------------------------------------------------------------------------
 
 
-def test_validate_frame_lists_every_problem_with_its_row_rule_and_severity(sandbox: Sandbox) -> None:
+def test_validate_frame_lists_every_problem_with_its_row_rule_and_severity(
+        sandbox: Sandbox) -> None:
     frame = pd.DataFrame({
         "to": ["8613900000000", "8613900000001", "8613900000002", "8613900000003",
                "8613900000004", "8613900000000", None],
@@ -141,7 +143,7 @@ def test_preview_shows_what_the_first_rows_will_read(sandbox: Sandbox) -> None:
     assert "Customer 0" in preview.loc[0, "text"] and "A-0" in preview.loc[0, "text"]
 
 
-# -- refusing, skipping, and leaving the input alone -------------------------------------------------
+# -- refusing, skipping, and leaving the input alone -------------------------------------------
 
 
 def test_send_frame_refuses_a_frame_with_invalid_rows_and_sends_nothing(sandbox: Sandbox) -> None:
@@ -175,7 +177,7 @@ def test_send_frame_never_changes_the_input_frame(sandbox: Sandbox) -> None:
     pd.testing.assert_frame_equal(frame, before)
 
 
-# -- the result frame ---------------------------------------------------------------------------------
+# -- the result frame --------------------------------------------------------------------------
 
 
 def test_the_result_has_the_input_index_and_the_outcome_columns(sandbox: Sandbox) -> None:
@@ -229,7 +231,7 @@ def test_the_html_display_leads_with_the_summary(sandbox: Sandbox) -> None:
     assert html.index("rows") < html.index(result["message_id"].iloc[0])
 
 
-# -- the journal ---------------------------------------------------------------------------------------
+# -- the journal -------------------------------------------------------------------------------
 
 
 def test_sending_the_same_frame_again_in_the_same_process_sends_nothing(sandbox: Sandbox) -> None:
@@ -252,7 +254,7 @@ def test_a_journal_file_keeps_a_rerun_from_sending_again(sandbox: Sandbox, tmp_p
     frame = recipients(4)
     journal = tmp_path / "send.db"
     send_frame(frame, client=sandbox.client(), progress=False, journal=str(journal), **SHIPPED)
-    frames._SESSION_JOURNALS.clear()  # as in a new kernel: only the file remembers
+    campaign_module._SESSION_JOURNALS.clear()  # as in a new kernel: only the file remembers
     again = send_frame(frame, client=sandbox.client(), progress=False, journal=journal, **SHIPPED)
     assert list(again["status"]) == ["sent"] * 4
     assert set(accepted(sandbox).values()) == {1}
@@ -271,10 +273,11 @@ def test_an_unknown_outcome_is_reported_and_not_resent(sandbox: Sandbox) -> None
     assert len(sandbox.messages()) == 3  # nothing was sent twice
 
 
-# -- failures that end or pause the campaign --------------------------------------------------------
+# -- failures that end or pause the campaign ---------------------------------------------------
 
 
-def test_an_auth_error_stops_the_campaign_after_one_request(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_auth_error_stops_the_campaign_after_one_request(
+        capsys: pytest.CaptureFixture[str]) -> None:
     sandbox = Sandbox(latency_ms=(20, 0))
     wrong = sandbox.client(access_key_secret="not-the-secret")
     result = send_frame(recipients(100)[["to"]], client=wrong, progress=False, **VIBER_TEXT)
@@ -314,7 +317,7 @@ def test_throttled_rows_are_retried_and_end_sent(vt: VirtualTime) -> None:
     assert set(accepted(sandbox).values()) == {1} and len(accepted(sandbox)) == 100
 
 
-# -- chunks, loops, and the accessor ------------------------------------------------------------------
+# -- chunks, loops, and the accessor -----------------------------------------------------------
 
 
 def test_chunked_input_is_read_checked_and_sent_chunk_by_chunk(sandbox: Sandbox,
@@ -380,7 +383,7 @@ def test_the_accessor_validates_previews_sends_and_summarises(sandbox: Sandbox) 
                                                          "rows": 2}]
 
 
-# -- Ctrl-C ----------------------------------------------------------------------------------------------
+# -- Ctrl-C ------------------------------------------------------------------------------------
 
 
 def _ctrl_c_when(condition: Any) -> threading.Thread:
@@ -423,7 +426,7 @@ def test_ctrl_c_during_the_dry_run_sends_nothing(sandbox: Sandbox) -> None:
     assert sandbox.messages() == []
 
 
-# -- speed ---------------------------------------------------------------------------------------------
+# -- speed -------------------------------------------------------------------------------------
 
 
 def test_600_rows_at_200_per_second_take_about_three_seconds() -> None:
@@ -437,3 +440,47 @@ def test_600_rows_at_200_per_second_take_about_three_seconds() -> None:
     print(f"600 rows at qps=200 against 80 ms latency: {elapsed:.2f} s")
     assert set(result["status"]) == {"sent"}
     assert elapsed < 6.0
+
+
+# -- the Campaign object -------------------------------------------------------------------------
+
+
+def test_a_campaign_runs_reports_its_counts_and_keeps_its_result(sandbox: Sandbox) -> None:
+    campaign = Campaign(recipients(3), client=sandbox.client(), progress=False, **SHIPPED)
+    assert campaign.engine is None and campaign.counts is None and campaign.result is None
+    assert repr(campaign) == "Campaign(name=None, state='ready')"
+    assert campaign.validate().empty
+    result = campaign.run()
+    assert result is campaign.result and result["status"].tolist() == ["sent"] * 3
+    assert campaign.counts is not None and campaign.counts.sent == 3
+    assert repr(campaign) == "Campaign(name=None, state='done')"
+    again = campaign.run()  # the same campaign again: its journal knows every row
+    assert again["status"].tolist() == ["sent"] * 3 and len(sandbox.messages()) == 3
+
+
+def test_a_campaign_stopped_before_it_runs_sends_nothing_and_the_next_run_sends(
+        sandbox: Sandbox) -> None:
+    campaign = Campaign(recipients(3), client=sandbox.client(), progress=False, **SHIPPED)
+    campaign.stop()
+    assert set(campaign.run()["status"]) == {"not_sent"} and sandbox.messages() == []
+    assert campaign.run()["status"].tolist() == ["sent"] * 3
+
+
+def test_a_campaign_stopped_from_another_thread_keeps_what_was_done(sandbox: Sandbox) -> None:
+    campaign = Campaign(recipients(200), client=sandbox.client(), qps=20, progress=False,
+                        **SHIPPED)
+    timer = threading.Timer(0.5, campaign.stop)
+    timer.start()
+    result = campaign.run()
+    timer.join()
+    statuses = set(result["status"])
+    assert statuses <= {"sent", "not_sent", "unknown"} and "not_sent" in statuses
+    sent = result[result["status"] == "sent"]
+    assert len(sent) == len(sandbox.messages()) and campaign.counts is not None
+    assert campaign.counts.sent == len(sent)
+
+
+async def test_a_campaign_runs_on_the_callers_loop(sandbox: Sandbox) -> None:
+    campaign = Campaign(recipients(2), client=sandbox.async_client(), progress=False, **SHIPPED)
+    result = await campaign.arun()
+    assert result["status"].tolist() == ["sent", "sent"]

@@ -34,7 +34,7 @@ def test_without_spreading_the_first_limit_starts_go_at_once_and_the_next_waits_
 def test_starts_are_spread_evenly_instead_of_bursting() -> None:
     pacer = WindowPacer(limit=250)
     starts = [pacer.reserve(0.0) for _ in range(500)]
-    gaps = {round(b - a, 9) for a, b in zip(starts, starts[1:])}
+    gaps = {round(b - a, 9) for a, b in zip(starts, starts[1:], strict=False)}
     assert gaps == {round(pacer.span / 250, 9)}
     assert busiest_second(starts) <= 250
 

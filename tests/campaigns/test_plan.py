@@ -55,7 +55,7 @@ def template(code: str = ORDER_SHIPPED, language: str = "en") -> Template:
     return Template.model_validate(data)
 
 
-# -- mapping rules ------------------------------------------------------------------------------------
+# -- mapping rules -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("columns", [
@@ -63,7 +63,8 @@ def template(code: str = ORDER_SHIPPED, language: str = "en") -> Template:
     {"To": "8613900000000", "TemplateCode": ORDER_SHIPPED, "From": SENDER},
     {"to": "8613900000000", "template_code": ORDER_SHIPPED, "from": SENDER},
 ])
-def test_a_column_named_in_snake_case_or_pascal_case_feeds_its_field(columns: dict[str, str]) -> None:
+def test_a_column_named_in_snake_case_or_pascal_case_feeds_its_field(
+        columns: dict[str, str]) -> None:
     [p] = plan(pd.DataFrame([columns]), channel_type="whatsapp", type="template", language="en")
     q = query(p)
     assert (q["To"], q["TemplateCode"], q["From"]) == ("8613900000000", ORDER_SHIPPED, SENDER)
@@ -197,7 +198,7 @@ def test_nullable_integer_columns_map_like_plain_ones() -> None:
     assert rules(second) == [("To", "required")]
 
 
-# -- keys and task ids ---------------------------------------------------------------------------------
+# -- keys and task ids -------------------------------------------------------------------------
 
 
 def test_keys_and_task_ids_are_the_same_every_time_the_frame_is_planned() -> None:
@@ -296,7 +297,7 @@ def test_an_empty_key_cell_is_a_problem_not_a_shared_key() -> None:
     assert plans[0].key != plans[1].key
 
 
-# -- dry-run findings ---------------------------------------------------------------------------------
+# -- dry-run findings --------------------------------------------------------------------------
 
 
 def template_plans(params: list[dict[str, Any]], **constants: Any) -> list[RowPlan]:

@@ -135,7 +135,7 @@ def accepted(sandbox: Sandbox) -> dict[str, str]:
 def assert_true(result: pd.DataFrame, sandbox: Sandbox) -> None:
     """Every `sent` row is a message the sandbox accepted, with its MessageId, and back."""
     sent = result[result["status"] == "sent"]
-    assert dict(zip(sent["to"], sent["message_id"])) == accepted(sandbox)
+    assert dict(zip(sent["to"], sent["message_id"], strict=True)) == accepted(sandbox)
 
 
 # -- the workflow: lost answers, reconcile, resend -------------------------------------------

@@ -15,7 +15,8 @@ from cams_notebook.sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECR
 
 
 def test_pull_drain_stores_a_campaign_s_receipts(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     sb = Sandbox(seed=4, receipt_delay=0.0)
     server = sb.serve()
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID)
@@ -25,7 +26,8 @@ def test_pull_drain_stores_a_campaign_s_receipts(
         for i in range(5):
             client.send(Message(**template_fields(to=f"86139{i:08d}")))
         store = tmp_path / "r.db"
-        code = main(["receipts", "--pull", "--drain", "--endpoint", server.url, "--store", str(store)])
+        code = main(["receipts", "--pull", "--drain", "--endpoint", server.url,
+                     "--store", str(store)])
     finally:
         sb.stop()
     out = capsys.readouterr().out

@@ -155,7 +155,8 @@ def check_frame(frame: pd.DataFrame, constants: dict[str, Any]) -> str:
     assert set(status) <= {"sent", "invalid"}, result[["status", "error"]].to_dict("records")
     assert sandbox.core.stats["rejected"] == 0
     accepted = {m["message_id"] for m in sandbox.messages()}
-    assert accepted == {m for m, s in zip(result["message_id"], status) if s == "sent"}
+    assert accepted == {m for m, s in zip(result["message_id"], status, strict=True)
+                        if s == "sent"}
 
     # the same frame with on_invalid="raise": refused as a whole, or sent as a whole
     sandbox.reset()
@@ -192,7 +193,7 @@ def _both_nan(a: Any, b: Any) -> bool:
 def same(frame: pd.DataFrame, snapshot: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(frame, snapshot, check_exact=True)
     for column in range(frame.shape[1]):  # cells holding dicts or lists were not changed inside
-        for a, b in zip(frame.iloc[:, column], snapshot.iloc[:, column]):
+        for a, b in zip(frame.iloc[:, column], snapshot.iloc[:, column], strict=True):
             assert type(a) is type(b) and repr(a) == repr(b)
 
 
@@ -216,7 +217,8 @@ NAMED: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {
         "name": "Ada", "order_id": ["A-1", "A-2", "A-3", "A-4"]}), PARAMS),
     "NaN and NA everywhere": (pd.DataFrame({
         "to": [float("nan"), pd.NA, None, "8613900000001"],
-        "name": [pd.NA, "Ada", float("nan"), "Ada"], "order_id": [None, "A", "A", pd.NaT]}), PARAMS),
+        "name": [pd.NA, "Ada", float("nan"), "Ada"],
+        "order_id": [None, "A", "A", pd.NaT]}), PARAMS),
     "wrong types": (pd.DataFrame({
         "to": [True, b"8613900000002", ["8613900000003"], {"n": 1}, 3 + 4j,
                decimal.Decimal(8613900000006), dt.date(2020, 1, 1)],
@@ -311,7 +313,8 @@ def test_chunks_with_different_columns_are_a_value_error_after_the_first_chunk()
 
 def test_numbers_read_back_as_float_text_go_to_the_same_person_never_one_digit_more() -> None:
     frame = pd.DataFrame({"to": ["8613900000001.0", "8.613900000002e12", "8613900000003.5",
-                                 "８６１３９００００００００４", "٨٦١٣٩٠٠٠٠٠٠٠٥", "+1 (555) 010.0001"],
+                                 "８６１３９００００００００４", "٨٦١٣٩٠٠٠٠٠٠٠٥",
+                                 "+1 (555) 010.0001"],
                           "name": "Ada", "order_id": "A"})
     sandbox = Sandbox(qps=100_000, receipt_delay=0.0)
     problems = validate_frame(frame, **PARAMS)

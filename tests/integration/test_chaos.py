@@ -9,7 +9,8 @@ Two scenarios, checked with the same four assertions (:func:`check_true_and_once
 * kills: the campaign runs in a subprocess (``chaos_child.py``) that is SIGKILLed at seeded
   moments and started again with the same journal until a run ends.
 
-Then :func:`~cams_notebook.campaigns.reconcile` settles the ``unknown`` rows from the service's record
+Then :func:`~cams_notebook.campaigns.reconcile` settles the ``unknown`` rows from the service's
+record
 (``ListChatappMessage`` in its official shape: each row found by sender, recipient, space
 and the window of its attempt) and :func:`~cams_notebook.resend` sends the ``not_sent``
 ones, until nothing is left to do.
@@ -60,7 +61,8 @@ def sandbox_process(*args: str) -> Iterator[str]:
     machine has two cores, and a shared one would turn answers into timeouts).
     """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cams_notebook.sandbox", "--host", "127.0.0.1", "--port", "0", *args],
+        [sys.executable, "-m", "cams_notebook.sandbox", "--host", "127.0.0.1", "--port", "0",
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None

@@ -50,7 +50,8 @@ def assert_truthful(result: pd.DataFrame, sandbox: Sandbox) -> None:
     """Every row reported sent was accepted by the service, with that MessageId, to that number."""
     ids = {m["message_id"]: m["to"] for m in sandbox.messages()}
     sent = result[result["status"] == "sent"]
-    assert all(ids.get(m) == to for m, to in zip(sent["message_id"], sent["to"])), sent
+    assert all(ids.get(m) == to for m, to in zip(sent["message_id"], sent["to"], strict=True)), \
+        sent
     assert max(accepted(sandbox).values(), default=1) == 1  # nobody got a message twice
 
 
@@ -61,14 +62,14 @@ def test_editing_the_csv_and_running_again_sends_exactly_the_rows_that_never_wen
     write_csv(csv, 6)
     first = send_frame(read_csv(csv), client=client, journal=journal, progress=False, **SHIPPED)
     assert (first["status"] == "sent").all()
-    ids = dict(zip(first["to"], first["message_id"]))
+    ids = dict(zip(first["to"], first["message_id"], strict=True))
 
     frame = read_csv(csv).drop(index=1)                       # delete one row
     frame.to_csv(csv, index=False)
     again = send_frame(read_csv(csv), client=client, journal=journal, progress=False, **SHIPPED)
     assert len(sandbox.messages()) == 6 and (again["status"] == "sent").all()
-    assert dict(zip(again["to"], again["message_id"])) == {k: v for k, v in ids.items()
-                                                           if k != "8613900000001"}
+    assert dict(zip(again["to"], again["message_id"], strict=True)) == {
+        k: v for k, v in ids.items() if k != "8613900000001"}
 
     shuffled = read_csv(csv).iloc[::-1].reset_index(drop=True)  # reversed and re-indexed
     shuffled.index = shuffled.index.astype("Int64") + 1000

@@ -285,8 +285,9 @@ def test_snake_case_and_model_objects_match_sdk_model_objects() -> None:
         payload=["a b", "c&d"],
         product_action=ProductAction(
             thumbnail_product_retailer_id="t1",
-            sections=[ProductSection(title="S", product_items=[ProductItem(product_retailer_id="r1"),
-                                                              ProductItem(product_retailer_id="r2")]),
+            sections=[ProductSection(title="S",
+                                     product_items=[ProductItem(product_retailer_id="r1"),
+                                                    ProductItem(product_retailer_id="r2")]),
                       ProductSection(product_items=[ProductItem(product_retailer_id="r3")])]),
         flow_action=FlowAction(flow_token="tok", flow_action_data={"z": 1, "a": {"b": [1, "é"]}}),
         recipient_type="individual", task_id="task-1", cust_space_id="cams-1",
@@ -389,7 +390,8 @@ VECTOR_HEADERS = {
     "x-acs-date": "2025-01-01T00:00:00Z", "x-acs-signature-nonce": VECTOR_NONCE,
     "x-acs-content-sha256": EMPTY_SHA256,
 }
-VECTOR_SIGNED = "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version"
+VECTOR_SIGNED = ("host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;"
+                 "x-acs-version")
 VECTOR_AUTHORIZATION = (
     f"ACS3-HMAC-SHA256 Credential=LTAI_TEST_ID,SignedHeaders={VECTOR_SIGNED},"
     "Signature=a865cf5e7d6b75a658596cb64956321411c5697f74a566784060c5ef2c189570")
@@ -471,7 +473,8 @@ _TOKEN = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_s
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     params=st.dictionaries(_KEYS, st.text(_CHARS, max_size=40), max_size=8),
-    action=st.sampled_from(["SendChatappMessage", "ListChatappTemplate", "GetChatappTemplateDetail"]),
+    action=st.sampled_from(["SendChatappMessage", "ListChatappTemplate",
+                            "GetChatappTemplateDetail"]),
     endpoint=st.sampled_from([None, "cams.ap-southeast-1.aliyuncs.com", "http://127.0.0.1:8787",
                               "http://localhost:1234", "https://cams.example.com:8443"]),
     epoch=st.integers(min_value=0, max_value=4_102_444_799),
@@ -654,7 +657,8 @@ def test_client_with_a_wrong_secret_gets_signature_does_not_match(
 async def test_async_client_with_a_wrong_secret_gets_signature_does_not_match(
         served: tuple[Sandbox, SandboxServer], where: str) -> None:
     sandbox, server = served
-    async with _our_clients(sandbox, server, where, secret="not-the-secret", is_async=True) as client:
+    async with _our_clients(sandbox, server, where, secret="not-the-secret",
+                            is_async=True) as client:
         with pytest.raises(AuthError) as caught:
             await client.send(Message.model_validate(SENDS["whatsapp-template"]))
     assert caught.value.code == "SignatureDoesNotMatch"

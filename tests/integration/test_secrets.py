@@ -87,7 +87,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Recording]]:
 
 
 def leaks(text: str | bytes, signatures: set[str]) -> list[str]:
-    """What of the secret (plain, or as the SDKs and URLs encode it) or a signature is in ``text``."""
+    """What of the secret (plain, or as the SDKs and URLs encode it) or a signature is in
+    ``text``."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     needles = {"the secret": SECRET, "the secret, reversed": SECRET[::-1],

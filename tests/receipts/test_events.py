@@ -28,7 +28,8 @@ from cams_notebook.receipts.events import (
 from cams_notebook.receipts.store import ReceiptStore
 
 EVENT = {"MessageId": "2023078469463703000003", "Status": "Delivered", "From": "8613100000008",
-         "To": "8613800000008", "Timestamp": 1691043638000, "MsgFrameType": "template", "TaskId": "t-1"}
+         "To": "8613800000008", "Timestamp": 1691043638000, "MsgFrameType": "template",
+         "TaskId": "t-1"}
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -44,7 +45,8 @@ def test_a_receipt_reads_the_documented_fields_and_keeps_unknown_ones() -> None:
     assert r.model_extra == {"NewField": [1]} and r.wire()["NewField"] == [1]
 
 
-@pytest.mark.parametrize("raw, canonical", [("sent", "Sent"), ("READ", "Read"), ("Delivered", "Delivered"),
+@pytest.mark.parametrize("raw, canonical", [("sent", "Sent"), ("READ", "Read"),
+                                            ("Delivered", "Delivered"),
                                             ("Unsubscribe", "unsubscribe"), ("Weird", "Weird")])
 def test_status_is_compared_case_insensitively(raw: str, canonical: str) -> None:
     assert Receipt.model_validate({**EVENT, "Status": raw}).status == canonical
@@ -62,8 +64,10 @@ def test_inbound_messages_decode_json_string_content() -> None:
     assert parse_event({"MessageId": "i2", "Message": "hello,it's me"}).content == "hello,it's me"
 
 
-@pytest.mark.parametrize("item, kind", [({"Status": "Read"}, "status"), ({"Message": "hi"}, "inbound"),
-                                        ({"NoticeType": "inbound"}, "inbound"), ({"x": 1}, "unknown")])
+@pytest.mark.parametrize("item, kind", [({"Status": "Read"}, "status"),
+                                        ({"Message": "hi"}, "inbound"),
+                                        ({"NoticeType": "inbound"}, "inbound"),
+                                        ({"x": 1}, "unknown")])
 def test_events_are_classified_by_their_fields(item: dict[str, Any], kind: str) -> None:
     assert classify(item) == kind
 
@@ -156,7 +160,8 @@ def test_duplicates_and_order_never_change_the_outcome(
         (b.status, b.sent_ms, b.delivered_at_ms, b.read_ms, b.failed_code, b.failed_ms)
     statuses = {s for s, _ in events}
     expected = ("failed" if "Failed" in statuses else "read" if "Read" in statuses
-                else "delivered" if "Delivered" in statuses else "sent" if "Sent" in statuses else None)
+                else "delivered" if "Delivered" in statuses
+                else "sent" if "Sent" in statuses else None)
     assert a.status == expected
 
 

@@ -56,8 +56,9 @@ def test_timings_run_from_the_send() -> None:
 
 
 def test_with_a_result_every_accepted_row_counts_and_missing_receipts_are_pending() -> None:
-    result = CampaignResult({"status": ["sent", "sent", "failed"], "message_id": ["m000000", "zzz", None],
-                             "sent_at": pd.to_datetime([T0 - 1000, T0 - 1000, None], unit="ms", utc=True)})
+    result = CampaignResult({
+        "status": ["sent", "sent", "failed"], "message_id": ["m000000", "zzz", None],
+        "sent_at": pd.to_datetime([T0 - 1000, T0 - 1000, None], unit="ms", utc=True)})
     funnel = store_of_ten().funnel(result)
     assert funnel.table["count"].to_dict() == {"sent": 2, "delivered": 1, "read": 1, "failed": 0,
                                                "pending": 1}

@@ -77,8 +77,10 @@ def test_10000_receipts_in_100_pushes_from_4_senders_are_all_stored(tmp_path: Pa
     assert all(r == by_key[key(r)] for r in stored["raw"])  # unknown fields kept too
 
 
-def test_duplicated_and_out_of_order_pushes_give_the_right_final_status(server: ReceiptServer) -> None:
-    timeline = {"m1": ["Sent", "Delivered", "Read"], "m2": ["Sent", "Failed"], "m3": ["Sent", "Delivered"]}
+def test_duplicated_and_out_of_order_pushes_give_the_right_final_status(
+        server: ReceiptServer) -> None:
+    timeline = {"m1": ["Sent", "Delivered", "Read"], "m2": ["Sent", "Failed"],
+                "m3": ["Sent", "Delivered"]}
     events = [{"MessageId": m, "Status": s, "Timestamp": 1000 + i}
               for m, statuses in timeline.items() for i, s in enumerate(statuses)]
     shuffled = events + events[::2]
@@ -87,7 +89,8 @@ def test_duplicated_and_out_of_order_pushes_give_the_right_final_status(server: 
         for i in range(0, len(shuffled), 3):
             assert http.post("/", json=shuffled[i:i + 3]).status_code == 200
     states = server.store.states()
-    assert {m: s.status for m, s in states.items()} == {"m1": "read", "m2": "failed", "m3": "delivered"}
+    assert {m: s.status for m, s in states.items()} == {"m1": "read", "m2": "failed",
+                                                         "m3": "delivered"}
     assert server.store.count("status") == len(events)
 
 
@@ -111,7 +114,8 @@ def test_bad_bodies_get_4xx_store_nothing_and_the_server_keeps_serving(
 
 def test_protocol_abuse_is_refused_and_survived(server: ReceiptServer) -> None:
     port = server.port
-    assert b" 411 " in raw_exchange(port, b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert b" 411 " in raw_exchange(
+        port, b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert b" 413 " in raw_exchange(
         port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n")
     assert b" 400 " in raw_exchange(port, b"GARBAGE\r\n\r\n")

@@ -62,7 +62,8 @@ def test_queue_messages_decode_and_undecodable_ones_are_kept_not_dropped() -> No
 def test_a_file_store_survives_reopening_with_its_states(tmp_path: Path) -> None:
     path = tmp_path / "receipts.db"
     with ReceiptStore(path) as store:
-        store.add([receipt(1, "Sent"), receipt(1, "Read"), receipt(2, "Failed", ErrorCode="131026")])
+        store.add([receipt(1, "Sent"), receipt(1, "Read"),
+                   receipt(2, "Failed", ErrorCode="131026")])
         store.add([{"MessageId": "i1", "From": "+15550100001", "Timestamp": 1_691_043_638_000,
                     "Message": "hi"}])
     with ReceiptStore(path) as reopened:
@@ -81,8 +82,8 @@ def test_the_store_uses_wal_and_full_sync(tmp_path: Path) -> None:
 def test_inbound_messages_open_the_24_hour_window() -> None:
     store = ReceiptStore(clock=lambda: 1_800_000_000.0)
     assert not store.window_open("15550100001")
-    store.add([{"MessageId": "i1", "From": "15550100001", "Timestamp": 1_800_000_000_000 - 3_600_000,
-                "Message": "hi", "Type": "TEXT"}])
+    store.add([{"MessageId": "i1", "From": "15550100001",
+                "Timestamp": 1_800_000_000_000 - 3_600_000, "Message": "hi", "Type": "TEXT"}])
     assert store.window_open("+1 5550100001")
     assert not store.window_open("15550100001", now=1_800_000_000.0 + 24 * 3600)
     assert store.last_inbound("15550100001") is not None

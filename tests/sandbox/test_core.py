@@ -160,10 +160,12 @@ def test_rate_limits_are_per_access_key(clock: FakeClock) -> None:
         (dict(template_params={"name": "Ada"}), "InvalidParameter.TemplateParamsMissing"),
         (dict(template_params={"name": "Ada", "order_id": "1", "x": "y"}),
          "InvalidParameter.TemplateParamsUnknown"),
-        (dict(template_params={"name": " ", "order_id": "1"}), "InvalidParameter.TemplateParamsBlank"),
+        (dict(template_params={"name": " ", "order_id": "1"}),
+         "InvalidParameter.TemplateParamsBlank"),
     ],
 )
-def test_template_problems_are_answered_with_their_codes(clock: FakeClock, overrides: dict[str, object],
+def test_template_problems_are_answered_with_their_codes(clock: FakeClock,
+                                                         overrides: dict[str, object],
                                                          code: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
         send(client_for(sandbox_at(clock), clock), **overrides)
@@ -217,7 +219,8 @@ def test_templates_are_listed_and_detailed_over_the_wire(clock: FakeClock) -> No
     listed = client.call("ListChatappTemplate", {"Page": '{"Index":1,"Size":50}',
                                                   "TemplateType": "WHATSAPP"})
     assert listed["Total"] == len(listed["ListTemplate"]) and listed["Total"] >= 5
-    detail = client.call("GetChatappTemplateDetail", {"TemplateCode": TEMPLATE_CODE, "Language": "en"})
+    detail = client.call("GetChatappTemplateDetail",
+                         {"TemplateCode": TEMPLATE_CODE, "Language": "en"})
     assert detail["Data"]["Name"] == "order_shipped"
     with pytest.raises(InvalidRequestError) as info:
         client.call("GetChatappTemplateDetail", {"TemplateCode": "0", "Language": "en"})
@@ -233,7 +236,8 @@ def statuses(sb: Sandbox, message_id: str) -> list[str]:
     [("read", ["Sent", "Delivered", "Read"]), ("delivered", ["Sent", "Delivered"]),
      ("failed_131026", ["Sent", "Failed"]), ("failed_131049", ["Failed"]), ("no_receipt", [])],
 )
-def test_magic_numbers_select_the_receipts(clock: FakeClock, outcome: str, expected: list[str]) -> None:
+def test_magic_numbers_select_the_receipts(clock: FakeClock, outcome: str,
+                                           expected: list[str]) -> None:
     number = next(n for n, o in MAGIC_NUMBERS.items() if o == outcome)
     sb = sandbox_at(clock)
     sb.core.duplicate_rate = 0.0

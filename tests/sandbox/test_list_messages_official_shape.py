@@ -45,7 +45,8 @@ def sent(served: tuple[Sandbox, SandboxServer]) -> dict[str, Any]:
     template = client.send(Message(**template_fields())).message_id
     sandbox.record_inbound(RECIPIENT)  # the free-form message is inside the 24-hour window
     text = client.send(Message(channel_type="whatsapp", type="message", message_type="text",
-                               from_=SENDER, to=RECIPIENT, content={"text": "Hello Ada"})).message_id
+                               from_=SENDER, to=RECIPIENT,
+                               content={"text": "Hello Ada"})).message_id
     other = client.send(Message(**template_fields(to=OTHER))).message_id
     return {"template": template, "text": text, "other": other, "before": before,
             "after": int(time.time() * 1000) + 1}
@@ -57,7 +58,8 @@ def list_messages(server: SandboxServer, **kwargs: Any) -> Any:
                         access_key_secret=SECRET)
     request = sdk_models.ListChatappMessageRequest(**{
         "channel_type": "whatsapp", "cust_space_id": DEFAULT_CUST_SPACE_ID,
-        "business_number": SENDER, "page": sdk_models.ListChatappMessageRequestPage(index=1, size=20),
+        "business_number": SENDER,
+        "page": sdk_models.ListChatappMessageRequestPage(index=1, size=20),
         **kwargs})
     return client.list_chatapp_message_with_options(request, RuntimeOptions())
 

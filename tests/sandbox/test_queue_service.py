@@ -38,7 +38,8 @@ def token(sb: Sandbox, clock: FakeClock, message_type: str = "ChatAppStatus") ->
 
 
 def mns_for(sb: Sandbox, clock: FakeClock, creds: MnsCredentials | None = None) -> MnsClient:
-    return MnsClient("http://sandbox", creds or token(sb, clock), transport=sb.transport, clock=clock)
+    return MnsClient("http://sandbox", creds or token(sb, clock), transport=sb.transport,
+                     clock=clock)
 
 
 def signed(creds: MnsCredentials, clock: FakeClock, method: str, target: str,
@@ -68,7 +69,8 @@ def test_query_token_for_mns_queue_is_served_with_its_own_api_version(clock: Fak
     resp = client._http.send(request)
     dto = resp.json()["MessageTokenDTO"]
     assert resp.json()["Code"] == "OK" and dto["AccessKeyId"].startswith("STS.")
-    assert set(dto) == {"AccessKeyId", "AccessKeySecret", "SecurityToken", "CreateTime", "ExpireTime"}
+    assert set(dto) == {"AccessKeyId", "AccessKeySecret", "SecurityToken", "CreateTime",
+                        "ExpireTime"}
     with pytest.raises(InvalidRequestError, match="version"):  # CAMS's version is not Dybaseapi's
         client.call("QueryTokenForMnsQueue", {"MessageType": "ChatAppStatus"})
 
@@ -98,7 +100,8 @@ def test_a_good_request_on_an_empty_queue_is_message_not_exist_with_the_full_err
     sb = sandbox_at(clock)
     creds = token(sb, clock)
     resp = httpx.Client(transport=sb.transport).send(
-        signed(creds, clock, "GET", f"/queues/{STATUS_QUEUE}/messages?numOfMessages=16&waitseconds=0"))
+        signed(creds, clock, "GET",
+               f"/queues/{STATUS_QUEUE}/messages?numOfMessages=16&waitseconds=0"))
     assert resp.status_code == 404 and resp.headers["x-mns-request-id"]
     for field in ("<Code>MessageNotExist</Code>", "<Message>Message not exist.</Message>",
                   "<RequestId>", "<HostId>"):
@@ -159,7 +162,8 @@ def test_bodies_are_base64_json_with_the_md5_of_the_stored_text(clock: FakeClock
              "TaskId": "t-1"}
     sb.core.mns.enqueue("ChatAppStatus", event, clock())
     [msg] = mns_for(sb, clock).batch_receive(STATUS_QUEUE, wait_seconds=0)
-    assert msg.body.startswith("eyJNZXNzYWdlSWQiOiIyMDIzMDc4NDY5NDYzNzAzMDAwMDAzIiwiU3RhdHVzIjoiRGVs")
+    assert msg.body.startswith(
+        "eyJNZXNzYWdlSWQiOiIyMDIzMDc4NDY5NDYzNzAzMDAwMDAzIiwiU3RhdHVzIjoiRGVs")
     assert msg.body_md5 == "DACA29321D261D2EDF8334EFADE12373"  # the reference's test vector
     assert json.loads(base64.b64decode(msg.body)) == event
     assert msg.dequeue_count == 1 and msg.first_dequeue_time == msg.enqueue_time
@@ -285,7 +289,8 @@ def test_the_official_mns_sdk_consumes_from_the_sandbox_unmodified() -> None:
         request = client.build_request("QueryTokenForMnsQueue", {"MessageType": "ChatAppStatus"})
         request.headers["x-acs-version"] = "2017-05-25"
         dto = client._http.send(request).json()["MessageTokenDTO"]
-        account = Account(server.url, dto["AccessKeyId"], dto["AccessKeySecret"], dto["SecurityToken"])
+        account = Account(server.url, dto["AccessKeyId"], dto["AccessKeySecret"],
+                          dto["SecurityToken"])
         queue = account.get_queue(STATUS_QUEUE)
         bodies: list[dict[str, Any]] = []
         first = queue.receive_message(1)  # ReceiveMessage, base64-decoded by the SDK

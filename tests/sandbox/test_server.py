@@ -665,7 +665,8 @@ def test_module_entry_point_with_the_real_core() -> None:
     try:
         line = read_line(proc, timeout=15)
         match = re.fullmatch(
-            r"CAMS sandbox listening on (http://127\.0\.0\.1:\d+) \(AccessKeyId sandbox-access-key-id\)\n",
+            r"CAMS sandbox listening on (http://127\.0\.0\.1:\d+) "
+            r"\(AccessKeyId sandbox-access-key-id\)\n",
             line,
         )
         assert match, line

@@ -11,7 +11,7 @@ import ipywidgets as W
 import pandas as pd
 import pytest
 
-import cams_notebook.campaigns.frames as frames_module
+import cams_notebook.campaigns.campaign as runner_module
 from cams_notebook import Client, MissingCredentialsError
 from cams_notebook.sandbox import Sandbox, default_sandbox
 from cams_notebook.widgets import CampaignPanel
@@ -34,7 +34,7 @@ SECRET = "known-secret-value-9c2e"
 @pytest.fixture(autouse=True)
 def _fresh_session_journals(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own in-memory campaign journals (they are per kernel otherwise)."""
-    monkeypatch.setattr(frames_module, "_SESSION_JOURNALS", {})
+    monkeypatch.setattr(runner_module, "_SESSION_JOURNALS", {})
 
 
 @pytest.fixture

@@ -52,7 +52,8 @@ def test_advanced_lists_the_viber_only_fields() -> None:
 
 @pytest.mark.parametrize(("channel", "limit"), [("whatsapp", 4096), ("viber", 1000),
                                                 ("messenger", None)])
-def test_message_text_is_a_text_area_with_the_channel_limit(channel: str, limit: int | None) -> None:
+def test_message_text_is_a_text_area_with_the_channel_limit(channel: str,
+                                                            limit: int | None) -> None:
     (spec,) = content_specs(CONTENT_MODELS[(channel, "text")])
     assert (spec.key, spec.kind, spec.limit, spec.required) == ("text", "textarea", limit, True)
 

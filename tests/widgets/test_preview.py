@@ -121,7 +121,8 @@ def test_problems_are_in_plain_words_and_keep_the_field_name() -> None:
     assert "(got 'abc')" in line
     assert P.problem_text(problem("Content.link", "bad_url", "must be an http:// or https:// "
                                   "URL")) == "Enter a web address that starts with https:// or http://."
-    assert P.problem_text(problem("TemplateCode", "required", "is required")) == "Choose a template."
+    assert (P.problem_text(problem("TemplateCode", "required", "is required"))
+            == "Choose a template.")
     assert P.problem_text(problem("Content.text", "too_long", "is 4097 characters long; the "
                                   "limit is 4096")) == ("Too long: this is 4097 characters long; "
                                                         "the limit is 4096.")
