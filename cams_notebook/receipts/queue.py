@@ -8,9 +8,15 @@ receipts on an Alicom-owned queue for days. :class:`ReceiptQueue`
 2. gets temporary credentials for it with Dybaseapi ``QueryTokenForMnsQueue`` (signed with
    the CAMS client's key) and refreshes them two minutes before they expire;
 3. long-polls ``BatchReceiveMessage`` (16 per call, up to 30 s), decodes the bodies (raw or
-   base64 JSON, one object or an array), commits them to a :class:`~.receipt_store.ReceiptStore`,
+   base64 JSON, one object or an array), commits them to a :class:`~.store.ReceiptStore`,
    and only then ``BatchDeleteMessage``\\ s them. A handle that is already gone counts as
    deleted; a crash before the delete means a redelivery, which the store absorbs.
+
+The queue is a network edge of its own: its Dybaseapi and SMQ calls both go over the
+``transport=`` it is given (an in-process sandbox's transport when the client talks to one,
+else httpx's default), through its own ``httpx.Client``. Of the CAMS client it uses only
+public parts: the request it builds (``build_request``), its signer (``auth``), its timeout,
+and how it reads an answer (``read_response``, ``transport_error``).
 
 Which (Dybaseapi host, MNS endpoint) pair an account uses is not settled in the docs
 (``smq_receipts.md`` section 1): the ``intl`` preset is the default, ``cn`` is chosen for
@@ -163,6 +169,10 @@ class ReceiptQueue:
         self._token: QueueToken | None = None
         self._token_lock = threading.Lock()
         self._mns = MnsClient(self.mns_endpoint, self.credentials, transport=transport, clock=clock)
+        # Dybaseapi calls are RPCs signed with the client's key, but sent over this queue's
+        # transport: the client's own HTTP client is its business.
+        self._http = httpx.Client(transport=transport, auth=client.auth, timeout=httpx.Timeout(
+            client.timeout, connect=min(client.timeout, cfg.DEFAULT_CONNECT_TIMEOUT)))
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
@@ -244,7 +254,7 @@ class ReceiptQueue:
         headers["x-acs-version"] = version
         request = httpx.Request("POST", url, headers=headers, extensions=base.extensions)
         try:
-            resp = self.client._http.send(request)
+            resp = self._http.send(request)
         except httpx.HTTPError as exc:
             raise self.client.transport_error(exc) from exc
         return self.client.read_response(action, resp.status_code, resp.headers, resp.content)
@@ -338,9 +348,10 @@ class ReceiptQueue:
             self._thread = None
 
     def close(self) -> None:
-        """Stop and release the network client (the store stays open)."""
+        """Stop and release the network clients (the store and the CAMS client stay open)."""
         self.stop()
         self._mns.close()
+        self._http.close()
 
     def __enter__(self) -> Self:
         return self

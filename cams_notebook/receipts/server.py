@@ -2,18 +2,24 @@
 events to a callback URL and wants an answer within 3 seconds (``smq_receipts.md`` 6).
 
 :class:`ReceiptServer` answers ``200 {"code":0,"msg":"success"}`` only after the push is
-committed to its :class:`~.receipt_store.ReceiptStore`, so anything acknowledged survives
-a kill. A body that is not JSON, not an array of events, or over ``max_body`` bytes gets a
-4xx and a log line, and nothing of it is stored (CAMS retries a failed push a few times,
-then drops it: the queue is the safer way in). A failure to store answers 503, so CAMS
-retries. No request can take the server down.
+committed to its :class:`~.store.ReceiptStore`, so anything acknowledged survives a kill. A
+body that is not JSON, not an array of events, or over ``max_body`` bytes gets a 4xx and a log
+line, and nothing of it is stored (CAMS retries a failed push a few times, then drops it: the
+queue is the safer way in). A failure to store answers 503, so CAMS retries. No request can
+take the server down, and no client can hold a thread for long: a connection that stalls for
+``read_timeout`` seconds, or takes over ``request_timeout`` to send one request, is dropped.
 
 For users who expose it: ``secret=`` requires the secret as the last path segment
 (``https://host/receipts/<secret>``) or in an ``X-Cams-Secret`` header, and ``allow=``
 restricts source addresses (IPs or CIDR networks, matched on the socket's peer address).
 
-Built on the stdlib's threading HTTP server: the receiver is a handful of lines around the
-store, needs no dependency, and runs in a notebook's background thread.
+Why h11: the receiver faces the internet when a user exposes it, so the HTTP/1.1 parsing
+(request line, headers, Content-Length against chunked, chunk framing, keep-alive and
+pipelining) must be right in every corner; ``h11`` does exactly that and nothing else, is
+already installed with httpx, and is what the sandbox's server speaks too
+(:mod:`cams_notebook.sandbox.server`). This module does only the socket I/O around it, with a
+thread per connection from the stdlib's ``socketserver``: the store is blocking SQLite, and the
+receiver must run in a notebook's background thread.
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ import ipaddress
 import json
 import logging
 import os
+import socket
+import socketserver
 import threading
+import time
 from collections.abc import Iterable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+
+import h11
 
 from .events import BodyError, decode_body
 from .store import ReceiptStore, open_store
@@ -35,7 +45,7 @@ from .store import ReceiptStore, open_store
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
     from typing_extensions import Self
 
-__all__ = ["DEFAULT_MAX_BODY", "ReceiptServer"]
+__all__ = ["DEFAULT_MAX_BODY", "READ_TIMEOUT", "REQUEST_TIMEOUT", "ReceiptServer"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +53,12 @@ DEFAULT_MAX_BODY = 4 * 1024 * 1024
 """Bytes; a push carries at most 100 receipts of well under 2 KiB each."""
 SECRET_HEADER = "X-Cams-Secret"
 READ_TIMEOUT = 10.0
-"""Seconds a connection may stall while sending a request before it is dropped."""
+"""Seconds a connection may stall (mid-request, or idle between requests) before it is dropped."""
+REQUEST_TIMEOUT = 30.0
+"""Seconds a client may take to send one whole request, however steadily it dribbles."""
+_LINGER_SECONDS = 1.0
+_READ_SIZE = 65536
+_REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 _OK = json.dumps({"code": 0, "msg": "success"}).encode()
 
 
@@ -64,24 +79,31 @@ class ReceiptServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/", *,
                  store: ReceiptStore | str | os.PathLike[str] | None = None,
                  secret: str | None = None, allow: Iterable[str] | None = None,
-                 max_body: int = DEFAULT_MAX_BODY) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, read_timeout: float = READ_TIMEOUT,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', not {path!r}")
+        if not read_timeout > 0 or not request_timeout > 0:
+            raise ValueError("read_timeout and request_timeout must be positive")
         self.host = host
         self.path = "/" + path.strip("/") if path.strip("/") else "/"
         self.store = open_store(store)
         self._secret = secret
         self.allow = [ipaddress.ip_network(a, strict=False) for a in allow] if allow else None
         self.max_body = max_body
+        self.read_timeout = float(read_timeout)
+        self.request_timeout = float(request_timeout)
         self.stats = {"pushes": 0, "events": 0, "new": 0, "duplicates": 0, "refused": 0}
         self._stats_lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self), bind_and_activate=True)
-        self._httpd.daemon_threads = True
+        self._connections: set[_Connection] = set()
+        self._connections_lock = threading.Lock()
+        self._stopping = False
+        self._listener = _Listener(self, host, port)
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return int(self._listener.server_address[1])
 
     @property
     def url(self) -> str:
@@ -98,25 +120,36 @@ class ReceiptServer:
     def start(self) -> Self:
         """Serve in a daemon thread (returns at once; the socket already listens)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="cams-receipts",
-                                            kwargs={"poll_interval": 0.2}, daemon=True)
+            self._stopping = False
+            self._thread = threading.Thread(target=self._listener.serve_forever,
+                                            name="cams-receipts", kwargs={"poll_interval": 0.2},
+                                            daemon=True)
             self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until :meth:`stop` or KeyboardInterrupt."""
         try:
-            self._httpd.serve_forever(poll_interval=0.2)
+            self._listener.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
             pass
 
     def stop(self) -> None:
-        """Stop listening and close the socket (pushes being answered finish first)."""
+        """Stop listening and close the socket; idle keep-alive connections are closed, and
+        pushes being answered finish first (waited for up to ``read_timeout``)."""
         if self._thread is not None:
-            self._httpd.shutdown()
+            self._listener.shutdown()
             self._thread.join()
             self._thread = None
-        self._httpd.server_close()
+        self._listener.server_close()
+        with self._connections_lock:
+            self._stopping = True
+            connections = list(self._connections)
+        for connection in connections:
+            connection.close_if_idle()
+        deadline = time.monotonic() + self.read_timeout
+        for connection in connections:
+            connection.finished.wait(max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -124,9 +157,9 @@ class ReceiptServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- one push (called from the handler threads) -----------------------------------------
+    # -- one push (called from the connection threads) --------------------------------------
 
-    def _check_access(self, client: str, path: str, headers: Any) -> None:
+    def _check_access(self, client: str, path: str, secret_header: str | None) -> None:
         if self.allow is not None:
             try:
                 address = ipaddress.ip_address(client)
@@ -139,9 +172,8 @@ class ReceiptServer:
             if clean.rstrip("/") != self.path.rstrip("/"):
                 raise _Refused(404, f"no receiver at {clean}", close=True)
             return
-        by_header = headers.get(SECRET_HEADER)
-        if clean.rstrip("/") == self.path.rstrip("/") and by_header is not None:
-            if hmac.compare_digest(by_header.encode(), self._secret.encode()):
+        if clean.rstrip("/") == self.path.rstrip("/") and secret_header is not None:
+            if hmac.compare_digest(secret_header.encode(), self._secret.encode()):
                 return
             raise _Refused(403, "wrong secret", close=True)
         head, _, last = clean.rpartition("/")
@@ -172,88 +204,212 @@ class ReceiptServer:
         logger.warning("receipt push from %s refused (%d): %s", client, refusal.status,
                        refusal.message)
 
-
-def _handler(server: ReceiptServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = READ_TIMEOUT
-        disable_nagle_algorithm = True  # head and body go out in two writes: no 40 ms stall
-        server_version = "cams-notebook-receipts"
-        sys_version = ""
-
-        def do_POST(self) -> None:
-            client = self.client_address[0]
-            try:
-                server._check_access(client, self.path, self.headers)
-                body = self._body()
-                summary = server._take(body)
-            except _Refused as refusal:
-                server._refused(client, refusal)
-                self._answer(refusal.status, {"code": refusal.status, "msg": refusal.message},
-                             close=refusal.close)
+    def _serve_connection(self, sock: socket.socket, client: str) -> None:
+        connection = _Connection(self, sock, client)
+        with self._connections_lock:
+            if self._stopping:
                 return
-            logger.debug("push from %s stored: %s", client, summary)
-            self._answer(200, None)
+            self._connections.add(connection)
+        try:
+            connection.serve()
+        except Exception:  # a bug here must cost one connection, never the server
+            logger.exception("receipt connection from %s failed", client)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(connection)
+            connection.finished.set()
 
-        def _body(self) -> bytes:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return self._chunked()
-            length = self.headers.get("Content-Length")
-            if length is None:
-                raise _Refused(411, "a Content-Length (or chunked body) is required", close=True)
-            try:
-                size = int(length)
-            except ValueError:
-                raise _Refused(400, "Content-Length is not a number", close=True) from None
-            if size < 0 or size > server.max_body:
-                raise _Refused(413, f"body over {server.max_body} bytes", close=True)
-            body = self.rfile.read(size)
-            if len(body) < size:
-                raise _Refused(400, "the body ended early", close=True)
-            return body
 
-        def _chunked(self) -> bytes:
-            chunks: list[bytes] = []
-            total = 0
+class _Listener(socketserver.ThreadingTCPServer):
+    """Accepts connections and gives each its own daemon thread; HTTP is :class:`_Connection`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, receiver: ReceiptServer, host: str, port: int) -> None:
+        self.receiver = receiver
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), socketserver.BaseRequestHandler)
+
+    def finish_request(self, request: socket.socket | tuple[bytes, socket.socket],
+                       client_address: Any) -> None:
+        assert isinstance(request, socket.socket)  # a stream server's request is its socket
+        self.receiver._serve_connection(request, str(client_address[0]))
+
+
+class _Connection:
+    """One client connection: h11 does the protocol, this does the socket and the limits."""
+
+    def __init__(self, receiver: ReceiptServer, sock: socket.socket, client: str) -> None:
+        self.receiver = receiver
+        self.sock = sock
+        self.client = client
+        self.conn = h11.Connection(h11.SERVER)
+        self.busy = False  # between the first byte of a request and the end of its answer
+        self.deadline: float | None = None
+        self.finished = threading.Event()
+        self._lock = threading.Lock()
+        # head and body go out in one write, but an early 100 Continue would stall 40 ms
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def serve(self) -> None:
+        """Answer requests in order until the client leaves, stalls, or must be closed."""
+        try:
             while True:
-                line = self.rfile.readline(1024)
                 try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise _Refused(400, "malformed chunked body", close=True) from None
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > server.max_body:
-                    raise _Refused(413, f"body over {server.max_body} bytes", close=True)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)
+                    event = self._next_event()
+                    if isinstance(event, h11.ConnectionClosed):
+                        return
+                    assert isinstance(event, h11.Request)
+                    keep_alive = self._answer_request(event)
+                except h11.RemoteProtocolError as exc:
+                    self._refuse(_Refused(exc.error_status_hint, f"malformed request: {exc}",
+                                          close=True))
+                    return
+                if not keep_alive or self.conn.our_state is h11.MUST_CLOSE:
+                    return
+                self.conn.start_next_cycle()
+                with self._lock:
+                    self.busy, self.deadline = False, None
+                if self.receiver._stopping:
+                    return
+        except OSError:  # reset, timed out (TimeoutError is one), or closed by stop()
+            pass
+        finally:
+            self.sock.close()
 
-        def _answer(self, status: int, payload: dict[str, Any] | None, close: bool = False) -> None:
-            body = _OK if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status, HTTPStatus(status).phrase)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            if close:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(body)
+    def close_if_idle(self) -> None:
+        """Called by stop(): wake an idle connection's read so its thread ends."""
+        with self._lock:
+            if not self.busy:
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
-        def _not_allowed(self) -> None:
-            server._refused(self.client_address[0], _Refused(405, f"{self.command} is not served"))
-            self.close_connection = True
-            self.send_response(405)
-            self.send_header("Allow", "POST")
-            self.send_header("Connection", "close")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    # -- reading ------------------------------------------------------------------------
 
-        do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = _not_allowed
+    def _next_event(self) -> h11.Event:
+        """The next h11 event, reading from the socket as needed (so never NEED_DATA)."""
+        while True:
+            event = self.conn.next_event()
+            if event is h11.PAUSED:  # pragma: no cover - we never read past an unanswered request
+                return h11.ConnectionClosed()
+            if isinstance(event, h11.Event):
+                return event
+            if self.conn.they_are_waiting_for_100_continue:
+                self.sock.sendall(self.conn.send(h11.InformationalResponse(status_code=100,
+                                                                             headers=[])))
+            self.conn.receive_data(self._recv())
 
-        def log_message(self, format: str, *args: Any) -> None:
-            logger.debug("%s - %s", self.client_address[0], format % args)
+    def _recv(self) -> bytes:
+        timeout = self.receiver.read_timeout
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the request took too long to arrive")
+            timeout = min(timeout, remaining)
+        self.sock.settimeout(timeout)
+        data = self.sock.recv(_READ_SIZE)
+        if data and self.deadline is None:  # the first bytes of a request start its clock
+            with self._lock:
+                self.busy = True
+                self.deadline = time.monotonic() + self.receiver.request_timeout
+        return data
 
-    return Handler
+    def _body(self, headers: dict[str, str]) -> bytes:
+        """The whole body; refused (unread) when absent or over ``max_body`` bytes."""
+        limit = self.receiver.max_body
+        length = headers.get("content-length")
+        if length is None and "transfer-encoding" not in headers:
+            # h11 would read "no body": a push without one is a client that forgot to frame it
+            raise _Refused(411, "a Content-Length (or chunked body) is required", close=True)
+        # h11 checked the digits; a repeated Content-Length (same value, or h11 refuses) joins
+        # as "5,5", so the first one speaks for all.
+        if length is not None and int(length.split(",")[0]) > limit:
+            raise _Refused(413, f"body over {limit} bytes", close=True)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            event = self._next_event()
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > limit:
+                    raise _Refused(413, f"body over {limit} bytes", close=True)
+                chunks.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(chunks)
+            else:  # pragma: no cover - h11 yields only Data/EndOfMessage here
+                raise h11.RemoteProtocolError(f"unexpected {event!r} in a request body")
+
+    # -- answering ----------------------------------------------------------------------
+
+    def _answer_request(self, request: h11.Request) -> bool:
+        """Answer one request; return whether the connection stays open."""
+        with self._lock:
+            self.busy = True
+        if request.http_version not in (b"1.1", b"1.0"):  # h11 parses any N.N
+            return self._refuse(_Refused(505, "only HTTP/1.0 and HTTP/1.1 are served",
+                                         close=True))
+        method = request.method.decode("ascii", "replace")
+        if method != "POST":
+            return self._refuse(_Refused(405, f"{method} is not served", close=True),
+                                [("Allow", "POST")])
+        headers = _headers(request)
+        try:
+            self.receiver._check_access(self.client, request.target.decode("latin-1"),
+                                        headers.get(SECRET_HEADER.lower()))
+            summary = self.receiver._take(self._body(headers))
+        except _Refused as refusal:
+            return self._refuse(refusal)
+        logger.debug("push from %s stored: %s", self.client, summary)
+        self._send(200, _OK)
+        return True
+
+    def _refuse(self, refusal: _Refused, extra: list[tuple[str, str]] | None = None) -> bool:
+        self.receiver._refused(self.client, refusal)
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return False
+        body = json.dumps({"code": refusal.status, "msg": refusal.message},
+                          ensure_ascii=False).encode()
+        close = refusal.close or self.conn.their_state is not h11.DONE
+        self._send(refusal.status, body, (extra or []) + ([("Connection", "close")] if close
+                                                           else []))
+        if close:
+            self._linger()
+        return not close
+
+    def _send(self, status: int, body: bytes, extra: list[tuple[str, str]] | None = None) -> None:
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                   ("Server", "cams-notebook-receipts"), *(extra or [])]
+        head = h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
+        self.sock.sendall(self.conn.send(head)
+                          + self.conn.send(h11.Data(data=body))
+                          + self.conn.send(h11.EndOfMessage()))
+
+    def _linger(self) -> None:
+        """Half-close, then read what the client still sends for a moment before closing.
+
+        Closing with unread input makes the kernel send a reset, which can overtake the
+        answer; a lingering close lets the client read it.
+        """
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            until = time.monotonic() + _LINGER_SECONDS
+            while (left := until - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                if not self.sock.recv(_READ_SIZE):
+                    return
+        except OSError:
+            pass
+
+
+def _headers(request: h11.Request) -> dict[str, str]:
+    """Lower-cased names to values; a repeated header's values joined with ','."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.headers.raw_items():
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers

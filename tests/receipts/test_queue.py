@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 import pytest
 from helpers import template_fields
 from receipt_helpers import FakeClock, receipt, sandbox_at
@@ -57,6 +58,31 @@ def test_endpoints_follow_the_region_unless_told(region: str, preset: str) -> No
 def test_a_sandbox_client_uses_the_sandbox_for_both(clock: FakeClock) -> None:
     queue = queue_for(sandbox_at(clock), clock)
     assert queue.dybaseapi_endpoint == queue.mns_endpoint == queue.client.base_url
+
+
+class Recording(httpx.BaseTransport):
+    """A transport that notes each request's action (or SMQ path), then passes it on."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner, self.seen = inner, []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.headers.get("x-acs-action") or request.url.path)
+        return self.inner.handle_request(request)
+
+
+def test_dybaseapi_and_smq_calls_go_over_the_queue_s_own_transport(clock: FakeClock) -> None:
+    sb = sandbox_at(clock)
+    sb.core.mns.enqueue("ChatAppStatus", receipt(1), clock())
+    client = sb.client(clock=clock)
+    recording = Recording(sb.transport)
+    queue = ReceiptQueue(client, store=":memory:", wait_seconds=0, transport=recording,
+                         clock=clock)
+    assert queue.poll(0).stored.new == 1
+    assert recording.seen[0] == "QueryTokenForMnsQueue"
+    assert {p for p in recording.seen[1:]} == {f"/queues/{STATUS_QUEUE}/messages"}
+    queue.close()  # its own HTTP clients: the CAMS client is still usable
+    assert client.call("QueryChatappPhoneNumbers", {})["PhoneNumbers"]
 
 
 def test_an_async_client_is_refused() -> None:

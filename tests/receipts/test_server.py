@@ -256,3 +256,123 @@ def test_a_killed_receiver_loses_nothing_it_acknowledged(tmp_path: Path) -> None
     assert proc.returncode == 0 and "20000 receipt(s)" in out
     with ReceiptStore(store) as final:
         assert final.count("status") == 20_000
+
+
+# -- HTTP framing, done by h11 ----------------------------------------------------------------
+
+
+def read_answers(sock: socket.socket, count: int) -> list[bytes]:
+    """The status lines of ``count`` answers on one connection (each has a Content-Length)."""
+    data, answers = b"", []
+    while len(answers) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end < 0:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(answers)} answer(s)"
+            data += chunk
+            continue
+        head = data[:head_end].decode("latin-1")
+        length = int(next(line.split(":")[1] for line in head.split("\r\n")
+                          if line.lower().startswith("content-length")))
+        while len(data) < head_end + 4 + length:
+            data += sock.recv(65536)
+        answers.append(head.split("\r\n")[0].encode())
+        data = data[head_end + 4 + length:]
+    return answers
+
+
+def closed(sock: socket.socket) -> bool:
+    """Whether the server has closed this connection (EOF, or a reset)."""
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+
+
+def push_request(events: list[dict[str, Any]], *extra: bytes) -> bytes:
+    body = json.dumps(events).encode()
+    return (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % len(body)
+            + b"".join(extra) + b"\r\n" + body)
+
+
+def test_a_chunked_body_split_across_packets_is_stored(server: ReceiptServer) -> None:
+    body = json.dumps([receipt(i) for i in range(5)]).encode()
+    pieces = [body[i:i + 37] for i in range(0, len(body), 37)]
+    wire = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for i in range(0, len(wire), 11):  # chunk sizes, data and CRLFs cut at odd places
+            sock.sendall(wire[i:i + 11])
+            time.sleep(0.002)
+        assert read_answers(sock, 1) == [b"HTTP/1.1 200 OK"]
+    assert server.store.count("status") == 5
+
+
+def test_a_chunked_body_over_the_limit_in_small_chunks_is_refused_unstored(
+        server: ReceiptServer) -> None:
+    chunk = b"[" + b" " * 1022 + b"]"
+    answer = raw_exchange(server.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                          b"chunked\r\n\r\n" + b"400\r\n%s\r\n" % chunk * 80 + b"0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+    assert server.store.count() == 0 and server.stats["refused"] == 1
+    with httpx.Client(base_url=server.url) as http:
+        assert http.post("/", json=[receipt(1)]).status_code == 200
+
+
+def test_pipelined_pushes_are_answered_in_order(server: ReceiptServer) -> None:
+    bad = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nnot json"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(push_request([receipt(1)]) + bad + push_request([receipt(2)]))
+        assert read_answers(sock, 3) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 400 Bad Request",
+                                         b"HTTP/1.1 200 OK"]
+    assert server.store.count("status") == 2
+
+
+def test_a_client_that_expects_100_continue_gets_it_before_sending(
+        server: ReceiptServer) -> None:
+    body = json.dumps([receipt(1)]).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")
+        sock.sendall(body)
+        assert read_answers(sock, 1) == [b"HTTP/1.1 200 OK"]
+
+
+def test_an_unknown_http_version_is_refused(server: ReceiptServer) -> None:
+    assert raw_exchange(server.port, b"POST / HTTP/2.0\r\nHost: x\r\nContent-Length: 2\r\n"
+                        b"\r\n[]").startswith(b"HTTP/1.1 505 ")
+
+
+def test_slow_clients_are_dropped_and_others_served_meanwhile() -> None:
+    with ReceiptServer(store=":memory:", read_timeout=0.3, request_timeout=1.0) as srv:
+        stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        stalled.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[{")
+        dribbler = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        started = time.monotonic()
+        with httpx.Client(base_url=srv.url) as http:
+            assert http.post("/", json=[receipt(1)]).status_code == 200
+        try:  # a byte every 0.1 s never stalls 0.3 s, but the whole request gets 1 s
+            for i in range(60):
+                dribbler.sendall((head + b"[" + b" " * 100)[i:i + 1])
+                time.sleep(0.1)
+        except OSError:
+            pass
+        assert closed(dribbler) and time.monotonic() - started < 3.0
+        assert closed(stalled)  # dropped after 0.3 s without a byte
+        stalled.close()
+        dribbler.close()
+        assert srv.store.count() == 1
+
+
+def test_stop_closes_idle_keep_alive_connections_at_once() -> None:
+    srv = ReceiptServer(store=":memory:").start()  # read_timeout: 10 s
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=2) as sock:
+        sock.sendall(push_request([receipt(1)]))
+        assert read_answers(sock, 1) == [b"HTTP/1.1 200 OK"]  # and the connection stays open
+        started = time.monotonic()
+        srv.stop()
+        assert closed(sock) and time.monotonic() - started < 2.0
+    assert srv.store.count() == 1
