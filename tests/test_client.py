@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -319,3 +320,70 @@ def test_client_repr_masks_the_access_key_id() -> None:
     client = Client(access_key_id="LTAI5tABCDEFGHIJ", access_key_secret=SECRET,
                     transport=httpx.MockTransport(lambda r: httpx.Response(200, json=OK)))
     assert "LTAI5tABCDEFGHIJ" not in repr(client) and "LTAI****GHIJ" in repr(client)
+
+
+class Recording(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A user's transport wrapper: notes each request as it reaches the transport."""
+
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        assert isinstance(self.inner, httpx.BaseTransport)
+        return self.inner.handle_request(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        assert isinstance(self.inner, httpx.AsyncBaseTransport)
+        return await self.inner.handle_async_request(request)
+
+
+def counting_nonce() -> tuple[list[str], Callable[[], str]]:
+    issued: list[str] = []
+
+    def nonce() -> str:
+        issued.append(f"nonce-{len(issued)}")
+        return issued[-1]
+    return issued, nonce
+
+
+def assert_signed_once_each(seen: list[httpx.Request], nonces: list[str]) -> None:
+    assert all(len(r.headers.get_list("authorization")) == 1 for r in seen)
+    assert [r.headers["x-acs-signature-nonce"] for r in seen] == nonces  # one signing each
+    assert all(r.extensions["timeout"]["read"] == 7.0 for r in seen)  # the client's timeout
+
+
+def test_a_transport_wrapper_sees_every_request_signed_once(sandbox: Sandbox) -> None:
+    wrapper = Recording(sandbox.transport)
+    nonces, nonce = counting_nonce()
+    with Client(**{**sandbox.client_kwargs(), "transport": wrapper}, nonce=nonce,
+                timeout=7.0) as client:
+        assert client.send(Message(**template_fields())).ok
+        assert client.list_templates(page_size=2)
+        assert client.get_template("830174529611842305", language="en").name
+        with pytest.raises(InvalidRequestError):  # the service's answer, sorted as before
+            client.send(Message(**template_fields(template_code="0")))
+    actions = [r.headers["x-acs-action"] for r in wrapper.seen]
+    assert actions[0] == "SendChatappMessage" and actions[-1] == "SendChatappMessage"
+    assert "GetChatappTemplateDetail" in actions and "ListChatappTemplate" in actions
+    assert_signed_once_each(wrapper.seen, nonces)
+    assert len(sandbox.messages()) == 1  # the sandbox checked each signature and accepted it
+
+
+async def test_an_async_transport_wrapper_sees_every_request_signed_once(
+        sandbox: Sandbox) -> None:
+    wrapper = Recording(sandbox.transport)
+    nonces, nonce = counting_nonce()
+    async with AsyncClient(**{**sandbox.client_kwargs(is_async=True), "transport": wrapper},
+                           nonce=nonce, timeout=7.0) as client:
+        results = await asyncio.gather(*(client.send(Message(**template_fields(
+            to=f"86139000000{i:02d}"))) for i in range(5)))
+        assert await client.get_template("830174529611842305", language="en")
+    assert all(r.ok for r in results)
+    assert len(wrapper.seen) == 6
+    assert_signed_once_each(wrapper.seen, nonces)
+    assert len(sandbox.messages()) == 5
+
+

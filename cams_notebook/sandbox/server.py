@@ -25,6 +25,7 @@ import json
 import logging
 import signal
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable
@@ -90,6 +91,8 @@ class SandboxServer:
     ``start()`` runs it in a daemon thread with its own event loop (the notebook way);
     ``serve_forever()`` runs it in the foreground until SIGINT/SIGTERM (the CLI way). With
     ``port=0`` the OS picks a free port; read it from :attr:`port` or :attr:`url`.
+    ``ssl_context`` (a server-side :class:`ssl.SSLContext`) serves HTTPS instead, for tests of a
+    client over TLS; :attr:`url` then starts with ``https://``.
 
     >>> with SandboxServer(core) as srv:           # doctest: +SKIP
     ...     srv.url
@@ -103,6 +106,7 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         push_interval: float = 0.05,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, not {port}")
@@ -112,6 +116,7 @@ class SandboxServer:
         self._host = host
         self._requested_port = port
         self._push_interval = push_interval
+        self._ssl_context = ssl_context
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -137,9 +142,10 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        """Base URL of the service, e.g. ``http://127.0.0.1:54321``."""
+        """Base URL of the service, e.g. ``http://127.0.0.1:54321`` (``https://`` with TLS)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def __repr__(self) -> str:
         where = self.url if self._bound_port is not None else "not listening"
@@ -273,7 +279,8 @@ class SandboxServer:
         self._push_tasks = set()
         try:
             server = await asyncio.start_server(
-                self._on_connection, self._host, self._requested_port, backlog=1024
+                self._on_connection, self._host, self._requested_port, backlog=1024,
+                ssl=self._ssl_context,
             )
             self._bound_port = int(server.sockets[0].getsockname()[1])
             pusher = loop.create_task(self._push_loop())
