@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 
+from .._http_headers import request_headers
 from .events import BodyError, decode_body
 from .store import ReceiptStore, open_store
 
@@ -357,7 +358,7 @@ class _Connection:
         if method != "POST":
             return self._refuse(_Refused(405, f"{method} is not served", close=True),
                                 [("Allow", "POST")])
-        headers = _headers(request)
+        headers = request_headers(request)
         try:
             self.receiver._check_access(self.client, request.target.decode("latin-1"),
                                         headers.get(SECRET_HEADER.lower()))
@@ -404,12 +405,3 @@ class _Connection:
                     return
         except OSError:
             pass
-
-
-def _headers(request: h11.Request) -> dict[str, str]:
-    """Lower-cased names to values; a repeated header's values joined with ','."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in request.headers.raw_items():
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers

@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import h11
 import httpx
 
+from .._http_headers import request_headers
 from ..models import MAX_URL_LENGTH
 from ._wire import Push, WireRequest, WireResponse
 
@@ -397,7 +398,7 @@ class _HttpConnection:
                 if event.http_version not in (b"1.1", b"1.0"):  # h11 parses any N.N
                     await self._refuse(505, "Only HTTP/1.0 and HTTP/1.1 are served")
                     return
-                headers = _headers(event)
+                headers = request_headers(event)
                 body = await self._read_body(headers)
             except h11.RemoteProtocolError as exc:
                 await self._refuse(exc.error_status_hint, f"Malformed HTTP request: {exc}")
@@ -552,15 +553,6 @@ class _HttpConnection:
                 pass
         self.writer.transport.abort()
 
-
-def _headers(request: h11.Request) -> dict[str, str]:
-    """Lower-cased names to values; a repeated header's values joined with ','."""
-    headers: dict[str, str] = {}
-    # raw_items() is a plain list; iterating h11's Headers goes through __getitem__ per item.
-    for raw_name, raw_value in request.headers.raw_items():
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
 
 
 def _response_events(resp: WireResponse, method: bytes) -> tuple[h11.Response, bytes]:

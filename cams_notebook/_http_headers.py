@@ -1,0 +1,17 @@
+"""One helper both HTTP servers share (the sandbox's and the receipt receiver's), both on h11."""
+
+from __future__ import annotations
+
+import h11
+
+__all__ = ["request_headers"]
+
+
+def request_headers(request: h11.Request) -> dict[str, str]:
+    """Lower-cased names to values; a repeated header's values joined with ','."""
+    headers: dict[str, str] = {}
+    # raw_items() is a plain list; iterating h11's Headers goes through __getitem__ per item.
+    for raw_name, raw_value in request.headers.raw_items():
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
