@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
     from .widgets import CampaignPanel, Composer
 
-__version__ = "0.1.0"
+    __version__: str
+    """This package's version, read from its installed metadata on first use."""
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
@@ -99,6 +100,10 @@ _client_module.sandbox_client_kwargs = _sandbox_client_kwargs
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # the one version string is pyproject's, in the metadata
+        from ._config import package_version
+
+        return package_version()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cams_notebook' has no attribute {name!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 API_VERSION = "2020-06-06"
 DEFAULT_REGION = "ap-southeast-1"
 DEFAULT_ENDPOINT = "cams.ap-southeast-1.aliyuncs.com"
@@ -23,6 +25,10 @@ CREDENTIAL_VARIABLES = (ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET)
 
 SANDBOX_ENDPOINT = "sandbox:in-process"
 """What ``client.account`` names as the endpoint of a client wired to the in-process sandbox."""
+SANDBOX_HOST = "cams-sandbox.invalid"
+"""The host name of the in-process sandbox: under ``.invalid``, which no resolver answers
+(RFC 6761), so a request meant for it can only reach it through its transport."""
+SANDBOX_URL = f"http://{SANDBOX_HOST}"
 SANDBOX_HINT = "use Client.sandbox() for the local sandbox (nothing leaves this machine)"
 """How a ``MissingCredentialsError`` says to get the sandbox on purpose, from Python."""
 SANDBOX_NOTICE = ("cams_notebook: this client talks to the local CAMS sandbox, in this process; "
@@ -30,3 +36,23 @@ SANDBOX_NOTICE = ("cams_notebook: this client talks to the local CAMS sandbox, i
 """Printed once per process, to stdout (stderr shows as an error box in a notebook)."""
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+@functools.cache
+def package_version() -> str:
+    """This package's version, from its installed metadata (the one version string, kept in
+    pyproject.toml); read on first use, not at import (importlib.metadata costs ~50 ms)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("cams_notebook")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "0+unknown"
+
+
+@functools.cache
+def user_agent() -> str:
+    """The User-Agent of every request: this package's version and httpx's."""
+    import httpx
+
+    return f"cams-notebook/{package_version()} httpx/{httpx.__version__}"

@@ -1,18 +1,14 @@
 """The CAMS clients: :class:`Client` (blocking) and :class:`AsyncClient` (asyncio).
 
-Everything that is not I/O lives once, in :class:`BaseClient`: where the endpoint is, how a
-request is built, how an answer or a failure becomes a result or a :class:`~.errors.CamsError`.
-The two faces add only the lines that touch the network (the httpx pattern of
-``BaseClient`` / ``Client`` / ``AsyncClient``).
+What is not I/O lives once: request building and answer reading in :mod:`~.wire`, the
+configuration and the operations (as generators that yield the RPC calls they need, the
+sans-I/O shape of httpx's ``Auth.auth_flow``) in :class:`BaseClient`. The two faces add only
+the lines that touch the network.
 
-Every request is an RPC-style ``POST /`` with the parameters in the query string, signed
-with ACS3-HMAC-SHA256 by :class:`~.signing.AcsV3Auth`, exactly as the official SDK 5.3.1
-sends it. ``transport=`` accepts any httpx transport; the local sandbox is one.
-
-Transport failures are sorted by what they mean for the message: a connect failure means
-the request surely never arrived (:class:`~.errors.RequestNotSentError`, safe to retry);
-a timeout or reset after the request was written means it may have been acted on
-(:class:`~.errors.OutcomeUnknownError`, never retried blindly).
+A client owns one httpx transport (``transport=``, or httpx's own for the blocking client and
+:mod:`~.lean_transport` for asyncio) and hands it each signed request; wrap the transport to
+watch or change traffic (it sees every request, signed once). The local sandbox is such a
+transport and is reached like the service: nothing here knows it is there.
 
 Where a client talks is always asked for, never guessed: ``Client.from_env()`` reads the
 credentials from ``ALIBABA_CLOUD_*`` and raises :class:`~.errors.MissingCredentialsError`
@@ -23,175 +19,52 @@ picks between the two only when told to (``sandbox_fallback=True``).
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+from collections.abc import Callable, Generator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
-from pydantic_core import from_json
 
 from . import _config as cfg
-from .content import dumps
-from .errors import (
-    MissingCredentialsError,
-    OutcomeUnknownError,
-    RequestNotSentError,
-    TransportError,
-    classify_api_error,
-)
+from . import wire
+from .credentials import as_secret, env_client_kwargs, mask_key_id, missing_credentials
+from .httpcore_line import HttpcoreLine
 from .models import Message, SendResult
-from .signing import CANONICAL_QUERY_EXTENSION, AcsV3Auth, canonical_query
+from .signing import AcsV3Auth
 from .templates import Template, TemplateSummary
+from .wire import resolve_endpoint
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is 3.11+; annotations are not evaluated
 
-__all__ = ["AsyncClient", "BaseClient", "Client", "connect", "missing_credentials"]
+__all__ = ["AsyncClient", "BaseClient", "Client", "connect", "missing_credentials",
+           "resolve_endpoint"]
 
-_USER_AGENT = f"cams-notebook/0.1.0 httpx/{httpx.__version__}"
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-_C = TypeVar("_C", bound="BaseClient")
-_MAX_TEMPLATES = 64
-"""Request templates kept per client (one per action name; there are a handful)."""
-_FAST_QUERY_MAX = 8192
-"""Longer queries go through httpx's URL parser, so its URL length limit still applies."""
-_HTTPX_LOG = logging.getLogger("httpx")
-_DIRECT = hasattr(httpx.Client, "_transport_for_url") and hasattr(httpx.AsyncClient,
-                                                                  "_transport_for_url")
-"""Whether requests may go straight to the transport (see ``BaseClient.prepare_direct``)."""
+_T = TypeVar("_T")
+Flow = Generator[tuple[str, Mapping[str, str]], dict[str, Any], _T]
+"""An operation without I/O: it yields ``(action, params)`` calls and is sent their answers."""
+_CLOSED = "Cannot send a request, as the client has been closed."
 _sandbox_notice_shown = False
+"""Whether this process has printed :data:`~._config.SANDBOX_NOTICE` (tests reset it)."""
 sandbox_client_kwargs: Callable[[bool], dict[str, Any]] | None = None
 """How ``Client.sandbox()`` reaches the local sandbox: client arguments (async or not) for the
 process-wide one. The core never imports the sandbox, a capability above it; the package root
 (``cams_notebook/__init__.py``) sets this when ``cams_notebook`` is imported."""
-"""Whether this process has printed :data:`~._config.SANDBOX_NOTICE` (tests reset it)."""
-
-
-def resolve_endpoint(endpoint: str | None, region: str) -> str:
-    """Turn a host, a URL or nothing into a base URL; plain http only for loopback hosts."""
-    if not endpoint:
-        host = (cfg.DEFAULT_ENDPOINT if region == cfg.DEFAULT_REGION
-                else f"cams.{region}.aliyuncs.com")
-        return f"https://{host}"
-    if "://" not in endpoint:
-        return f"https://{endpoint.rstrip('/')}"
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"endpoint must be a host name or an http(s) URL, not {endpoint!r}")
-    if parts.scheme == "http" and parts.hostname not in cfg.LOOPBACK_HOSTS:
-        raise ValueError(
-            f"endpoint {endpoint!r}: plain http is only allowed for loopback hosts "
-            "(127.0.0.1, localhost, ::1); use https"
-        )
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-class _QueryUrl:
-    """``{base_url}/?{query}`` as an ``httpx.URL``, for a query already in canonical form.
-
-    httpx parses and re-validates a URL string character by character, which was the largest
-    part of building a request (~40 us for a SendChatappMessage URL). Here the base is parsed
-    once and each call only puts its query in. A canonical query holds only unreserved
-    characters, ``%XX``, ``=`` and ``&``, which httpx's parser leaves as they are, so the URL
-    is the one httpx would parse. This reaches into httpx's ``URL._uri_reference``; the
-    result is checked against the public parser at construction and, should it ever differ
-    (another httpx version), or for a query too long to skip httpx's length check, the
-    public parser is used.
-    """
-
-    __slots__ = ("_base", "_fast", "_root")
-
-    def __init__(self, base_url: str) -> None:
-        self._root = f"{base_url}/"
-        self._base = httpx.URL(self._root)
-        self._fast = False
-        probe = canonical_query([("A", "x y"), ("B", '{"k":"Zoë & co"}'), ("C", "a-b_c.d~e")])
-        try:
-            self._fast = (self._replace(probe)._uri_reference
-                          == httpx.URL(f"{self._root}?{probe}")._uri_reference)
-        except Exception:  # noqa: BLE001 - httpx internals changed: use the public parser
-            self._fast = False
-
-    def _replace(self, query: str) -> httpx.URL:
-        url = object.__new__(httpx.URL)
-        url._uri_reference = self._base._uri_reference._replace(query=query)
-        return url
-
-    def __call__(self, query: str) -> httpx.URL:
-        if not query:
-            return self._base
-        if self._fast and len(query) <= _FAST_QUERY_MAX:
-            return self._replace(query)
-        return httpx.URL(f"{self._root}?{query}")
-
-
-def _secret(value: str | SecretStr | None) -> SecretStr | None:
-    """Kept for async_twin() as a SecretStr, so no repr of the client shows it."""
-    return SecretStr(value) if isinstance(value, str) else value
-
-
-def _mask(key_id: str) -> str:
-    return key_id if len(key_id) <= 8 else f"{key_id[:4]}****{key_id[-4:]}"
-
-
-def missing_credentials(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The credential variables that are unset or blank in ``environ`` (``os.environ``); ``()``
-    when ``Client.from_env()`` can start. Names only: no value is read out.
-
-    >>> missing_credentials({"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI..."})
-    ('ALIBABA_CLOUD_ACCESS_KEY_SECRET',)
-    """
-    env = os.environ if environ is None else environ
-    return tuple(name for name in cfg.CREDENTIAL_VARIABLES if not env.get(name, "").strip())
-
-
-class _SandboxName:
-    """One name, two faces: on the class, ``Client.sandbox()`` makes a client wired to the local
-    sandbox; on a client, ``client.sandbox`` is the in-process sandbox it talks to, or None.
-
-    Both are what a user means by "the sandbox" where they meet it, so they share the name; a
-    data descriptor keeps each face typed (a plain classmethod shadowed by an attribute
-    would not be).
-    """
-
-    @overload
-    def __get__(self, obj: None, owner: type[_C]) -> Callable[..., _C]: ...
-    @overload
-    def __get__(self, obj: BaseClient, owner: type[BaseClient] | None = None) -> Any: ...
-
-    def __get__(self, obj: BaseClient | None, owner: Any = None) -> Any:
-        if obj is None:
-            return owner._sandbox_client
-        return obj.__dict__.get("sandbox")
-
-    def __set__(self, obj: BaseClient, value: Any) -> None:
-        obj.__dict__["sandbox"] = value
 
 
 class BaseClient:
-    """Configuration, request building and answer reading shared by both clients; no I/O."""
+    """Configuration, request building, answer reading and the operations; no I/O."""
 
-    sandbox = _SandboxName()
     _is_async: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        *,
-        access_key_id: str,
-        access_key_secret: str | SecretStr,
-        security_token: str | SecretStr | None = None,
-        region: str = cfg.DEFAULT_REGION,
-        endpoint: str | None = None,
-        timeout: float = cfg.DEFAULT_TIMEOUT,
-        clock: Callable[[], float] = time.time,
-        nonce: Callable[[], str] | None = None,
-        sandbox: Any = None,
-    ) -> None:
+    def __init__(self, *, access_key_id: str, access_key_secret: str | SecretStr,
+                 security_token: str | SecretStr | None = None,
+                 region: str = cfg.DEFAULT_REGION, endpoint: str | None = None,
+                 timeout: float = cfg.DEFAULT_TIMEOUT, clock: Callable[[], float] = time.time,
+                 nonce: Callable[[], str] | None = None) -> None:
         if not access_key_id or not access_key_secret:
             raise ValueError("access_key_id and access_key_secret are both required (or "
                              "Client.from_env() to read them from ALIBABA_CLOUD_*, or "
@@ -200,45 +73,26 @@ class BaseClient:
         self.base_url = resolve_endpoint(endpoint, region)
         self.access_key_id = access_key_id
         self.timeout = float(timeout)
-        self.sandbox = sandbox  # the in-process sandbox this client talks to, or None
         self._settings: dict[str, Any] = dict(
-            access_key_id=access_key_id, access_key_secret=_secret(access_key_secret),
-            security_token=_secret(security_token), region=region, endpoint=endpoint,
-            timeout=timeout, clock=clock, nonce=nonce, sandbox=sandbox)
+            access_key_id=access_key_id, access_key_secret=as_secret(access_key_secret),
+            security_token=as_secret(security_token), region=region, endpoint=endpoint,
+            timeout=timeout, clock=clock, nonce=nonce)
         extra = {"nonce": nonce} if nonce is not None else {}
         self.auth = AcsV3Auth(access_key_id, access_key_secret, security_token=security_token,
                               clock=clock, **extra)
         self._httpx_timeout = httpx.Timeout(self.timeout, connect=min(self.timeout,
                                                                       cfg.DEFAULT_CONNECT_TIMEOUT))
-        self._timeout_extension = self._httpx_timeout.as_dict()
-        self._url = _QueryUrl(self.base_url)
-        self._templates: dict[str, httpx.Request] = {}
+        self._builder = wire.RequestBuilder(self.base_url, self.auth, user_agent=cfg.user_agent(),
+                                            timeout=self._httpx_timeout)
+        self._closed = False
 
     @classmethod
-    def _env_kwargs(cls, environ: Mapping[str, str] | None) -> dict[str, Any]:
-        """Client arguments from the environment; :class:`MissingCredentialsError` without keys."""
-        env = os.environ if environ is None else environ
-        missing = missing_credentials(env)
-        if missing:
-            raise MissingCredentialsError(missing=missing)
-        kwargs: dict[str, Any] = {"access_key_id": env[cfg.ENV_ACCESS_KEY_ID].strip(),
-                                  "access_key_secret": env[cfg.ENV_ACCESS_KEY_SECRET].strip()}
-        if env.get(cfg.ENV_REGION):
-            kwargs["region"] = env[cfg.ENV_REGION]
-        if env.get(cfg.ENV_SECURITY_TOKEN):
-            kwargs["security_token"] = env[cfg.ENV_SECURITY_TOKEN]
-        if env.get(cfg.ENV_ENDPOINT):
-            kwargs["endpoint"] = env[cfg.ENV_ENDPOINT]
-        return kwargs
-
-    @classmethod
-    def _sandbox_client(cls, **overrides: Any) -> Self:
+    def sandbox(cls, **overrides: Any) -> Self:
         """A client wired to the process-wide local sandbox; nothing leaves this machine.
 
-        The only way to the sandbox besides building a :class:`~.sandbox.Sandbox` yourself:
-        asked for by name, so it is never a silent stand-in for the real service. Every client
-        made this way shares one sandbox (``cams_notebook.sandbox.default_sandbox()``: its
-        templates, magic numbers, messages and receipts); the first one prints a notice.
+        Asked for by name, so it is never a silent stand-in for the real service. Every
+        client made this way shares one sandbox (``cams_notebook.sandbox.default_sandbox()``:
+        its templates, magic numbers, messages and receipts); the first one prints a notice.
         ``overrides`` are client arguments (``timeout=``, ``clock=``...).
 
         >>> client = Client.sandbox()                     # doctest: +ELLIPSIS
@@ -257,209 +111,59 @@ class BaseClient:
     def account(self) -> tuple[str, str]:
         """``(endpoint, access_key_id)``: which account at which service this client talks to.
 
-        The endpoint is ``"sandbox:in-process"`` for a client wired to an in-process sandbox,
-        else the base URL (a loopback sandbox server shows as its ``http://127.0.0.1:PORT``).
-        For journals and logs: never the secret.
+        The endpoint is ``"sandbox:in-process"`` for the in-process sandbox, else the base URL
+        (a loopback sandbox server shows as its ``http://127.0.0.1:PORT``). For journals and
+        logs: never the secret.
 
         >>> Client(access_key_id="LTAI5t", access_key_secret="s").account
         ('https://cams.ap-southeast-1.aliyuncs.com', 'LTAI5t')
         """
-        endpoint = cfg.SANDBOX_ENDPOINT if self.sandbox is not None else self.base_url
-        return endpoint, self.access_key_id
+        local = urlsplit(self.base_url).hostname == cfg.SANDBOX_HOST
+        return (cfg.SANDBOX_ENDPOINT if local else self.base_url), self.access_key_id
 
-    # -- building --------------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        """Whether this client talks to this machine (the sandbox, in-process or on loopback)."""
+        return wire.is_local(urlsplit(self.base_url).hostname)
+
+    # -- the wire (see cams_notebook.wire) ------------------------------------------------
 
     def build_request(self, action: str, params: Mapping[str, str]) -> httpx.Request:
-        """The unsigned ``httpx.Request`` for one RPC call (signing happens in ``auth``)."""
-        # The query goes out in canonical form (sorted, RFC 3986): a valid URL query that the
-        # signer can use as it is, and which the service decodes to the same values.
-        query = canonical_query(params.items())
-        template = self._templates.get(action) or self._template(action)
-        # The template's headers (Host and Content-Length included, in httpx's order) and
-        # empty body, with this call's query: what httpx.Request would build, for less.
-        request = httpx.Request("POST", self._url(query), headers=template.headers,
-                                stream=template.stream,
-                                extensions={CANONICAL_QUERY_EXTENSION: query})
-        request.read()
-        return request
+        """The signed ``httpx.Request`` of one RPC call (what a ``transport=`` is handed)."""
+        return self._builder.build(action, params)
 
-    def _template(self, action: str) -> httpx.Request:
-        """The request for ``action`` without parameters, built the ordinary way, once."""
-        request = httpx.Request(
-            "POST",
-            self._url(""),
-            headers={
-                "x-acs-action": action,
-                "x-acs-version": cfg.API_VERSION,
-                "accept": "application/json",
-                "user-agent": _USER_AGENT,
-            },
-        )
-        if len(self._templates) < _MAX_TEMPLATES:
-            self._templates[action] = request
-        return request
+    def request_parts(self, action: str,
+                      params: Mapping[str, str]) -> tuple[str, list[tuple[bytes, bytes]]]:
+        """The canonical query and signed headers of one RPC call (what the own line sends)."""
+        return self._builder.parts(action, params)
 
-    # -- sending ---------------------------------------------------------------------------
-    #
-    # What httpx.Client.send does around the transport was a fifth of a send's CPU, most of
-    # it filling a cookie jar that no request of ours ever reads (httpx adds cookies only in
-    # Client.build_request, which we do not use). Besides that it signs (auth), sets the
-    # timeout, wraps the answer's stream to time it and logs a line. So the clients set the
-    # timeout and sign themselves, log the same line, and hand the request to the transport
-    # httpx would pick (``_transport_for_url``: proxies from the environment are mounts).
-    # Without that method (another httpx), or on a closed client, httpx.Client.send is used.
+    read_response = staticmethod(wire.read_response)
+    transport_error = staticmethod(wire.transport_error)
 
-    def prepare_direct(self, request: httpx.Request) -> None:
-        """Make ``request`` ready for its transport as ``httpx.Client.send`` would: timeout,
-        signature."""
-        if "timeout" not in request.extensions:
-            request.extensions["timeout"] = self._timeout_extension
-        self.auth.sign(request)
+    # -- the operations, as flows ----------------------------------------------------------
 
     @staticmethod
-    def received(request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        """Note an answer from the transport as ``httpx.Client.send`` does (its log line too)."""
-        response.request = request
-        if _HTTPX_LOG.isEnabledFor(logging.INFO):
-            _HTTPX_LOG.info('HTTP Request: %s %s "%s %d %s"', request.method, request.url,
-                            response.http_version, response.status_code, response.reason_phrase)
-        return response
-
-    # -- reading ---------------------------------------------------------------------------
-
-    @staticmethod
-    def transport_error(exc: httpx.HTTPError) -> TransportError:
-        """Sort an httpx failure into 'surely not sent' or 'outcome unknown'."""
-        if isinstance(exc, _NOT_SENT):
-            return RequestNotSentError(f"the request did not reach the service: {exc!r}", cause=exc)
-        return OutcomeUnknownError(
-            f"no answer could be read; the service may have acted on the request: {exc!r}",
-            cause=exc)
-
-    def check_body(self, size: int, started: float, now: float) -> None:
-        """Stop reading an answer that is too large or arrives too slowly."""
-        if size > cfg.MAX_RESPONSE_BYTES:
-            raise OutcomeUnknownError(f"the answer is larger than {cfg.MAX_RESPONSE_BYTES} bytes")
-        if now - started > self.timeout:
-            raise OutcomeUnknownError(f"the answer took longer than {self.timeout:g} s to arrive")
-
-    def read_response(self, action: str, status: int, headers: httpx.Headers,
-                      body: bytes) -> dict[str, Any]:
-        """Decode an answer; raise :class:`ApiError` for a failure, return the JSON for success."""
-        try:
-            # pydantic-core's parser: a fifth of json.loads's time on these small answers
-            data = from_json(body) if body else None
-        except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or absurdly nested
-            data = None
-        retry_after = _retry_after(headers)
-        if not isinstance(data, dict):
-            snippet = body[:200].decode("utf-8", "replace").strip() or "(empty)"
-            if 200 <= status < 300:
-                raise OutcomeUnknownError(
-                    f"{action}: HTTP {status} with an answer that is not CAMS JSON: {snippet!r}")
-            code = "ServiceUnavailable" if status >= 500 else f"HTTP{status}"
-            cls = classify_api_error(code, status, retry_after)
-            raise cls(f"HTTP {status} with a non-JSON answer: {snippet!r}", code=code,
-                      status_code=status, retry_after=retry_after)
-        answered = data.get("Code")
-        if 200 <= status < 300 and retry_after is None and (answered in ("OK", None, "200")):
-            return data
-        code = str(answered or f"HTTP{status}")
-        cls = classify_api_error(code, status, retry_after)
-        raise cls(
-            str(data.get("Message") or code), code=code, request_id=data.get("RequestId"),
-            status_code=status, recommend=data.get("Recommend"), host_id=data.get("HostId"),
-            access_denied_detail=data.get("AccessDeniedDetail"), retry_after=retry_after,
-            data=data,
-        )
+    def _list_templates_flow(page_size: int,
+                             filters: Mapping[str, str | None]) -> Flow[list[TemplateSummary]]:
+        wanted, rows, page = wire.template_filters(filters), [], 1
+        while True:
+            data = yield "ListChatappTemplate", wire.template_list_params(page, page_size, wanted)
+            chunk, total = wire.template_page(data)
+            rows += chunk
+            if not chunk or len(rows) >= total:
+                return rows
+            page += 1
 
     @staticmethod
-    def send_result(data: dict[str, Any]) -> SendResult:
-        """A :class:`SendResult` from a successful SendChatappMessage answer."""
-        message_id = data.get("MessageId")
-        if not isinstance(message_id, str) or not message_id:
-            raise OutcomeUnknownError(
-                "SendChatappMessage answered OK without a MessageId (got "
-                f"{type(message_id).__name__}); the message may have been sent")
-        try:
-            result = SendResult.model_validate(data)
-        except ValueError as exc:
-            raise OutcomeUnknownError(
-                f"SendChatappMessage answered OK with a malformed body: {exc}") from exc
-        if not result.message_id:
-            raise OutcomeUnknownError(
-                "SendChatappMessage answered OK without a MessageId; the message may have been "
-                "sent")
-        return result
-
-    @staticmethod
-    def template_list_params(page: int, size: int,
-                             filters: Mapping[str, str | None]) -> dict[str, str]:
-        """ListChatappTemplate parameters for one page (``Page`` is JSON, as the SDK sends it)."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        params["Page"] = dumps({"Index": page, "Size": size})
-        return params
-
-    @staticmethod
-    def template_page(data: dict[str, Any]) -> tuple[list[TemplateSummary], int]:
-        rows = [TemplateSummary.model_validate(r) for r in data.get("ListTemplate") or []]
-        return rows, int(data.get("Total") or 0)
-
-    @staticmethod
-    def template_detail_params(code: str | None, name: str | None, language: str,
-                               template_type: str | None) -> dict[str, str]:
-        if not code and not name:
-            raise ValueError("give a template code or a template name")
-        params = {"Language": language}
-        if code:
-            params["TemplateCode"] = code
-        if name:
-            params["TemplateName"] = name
-        if template_type:
-            params["TemplateType"] = template_type
-        return params
+    def _get_template_flow(code: str | None, language: str, name: str | None,
+                           template_type: str | None) -> Flow[Template]:
+        params = wire.template_detail_params(code, name, language, template_type)
+        return Template.model_validate((yield "GetChatappTemplateDetail", params)["Data"])
 
     def __repr__(self) -> str:
-        where = "sandbox" if self.sandbox is not None else self.base_url
-        key = _mask(self.access_key_id)
+        where = "sandbox" if self.account[0] == cfg.SANDBOX_ENDPOINT else self.base_url
+        key = mask_key_id(self.access_key_id)
         return f"{type(self).__name__}(endpoint={where!r}, access_key_id={key!r})"
-
-
-_TEMPLATE_FILTERS = ("name", "code", "language", "audit_status", "template_type", "category",
-                     "cust_space_id")
-_FILTER_WIRE = {"name": "Name", "code": "Code", "language": "Language",
-                "audit_status": "AuditStatus", "template_type": "TemplateType",
-                "category": "Category", "cust_space_id": "CustSpaceId"}
-
-
-def _filters(kwargs: Mapping[str, str | None]) -> dict[str, str | None]:
-    unknown = set(kwargs) - set(_TEMPLATE_FILTERS)
-    if unknown:
-        raise TypeError(f"unknown template filter(s): {', '.join(sorted(unknown))}")
-    return {_FILTER_WIRE[k]: v for k, v in kwargs.items()}
-
-
-def _name_request(exc: httpx.RequestError, request: httpx.Request) -> None:
-    """Attach the failed request to a transport error, as ``httpx.Client.send`` does."""
-    try:
-        exc.request  # noqa: B018 - the property raises when no request is attached
-    except RuntimeError:
-        exc.request = request
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """``x-acs-retry-after`` in seconds (the header carries milliseconds), or None."""
-    entries = getattr(headers, "_list", None)  # httpx's (name, lower-case name, value) triples
-    if entries is not None and not any(entry[1] == b"x-acs-retry-after" for entry in entries):
-        return None  # the usual case, found without decoding every header
-    values = headers.get_list("x-acs-retry-after")  # as headers.get(), without a KeyError
-    if not values:
-        return None
-    raw = ", ".join(values)
-    try:
-        return max(0.0, float(raw) / 1000.0)
-    except ValueError:
-        return 1.0
 
 
 def _announce_sandbox() -> None:
@@ -501,14 +205,23 @@ class Client(BaseClient):
     >>> Client.sandbox().send(Message(channel_type="whatsapp", ...))     # doctest: +SKIP
     """
 
-    def __init__(self, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._transport = transport
-        self._http = httpx.Client(transport=transport, timeout=self._httpx_timeout, auth=self.auth)
+    def __init__(self, *, transport: httpx.BaseTransport | None = None,
+                 access_key_id: str, access_key_secret: str | SecretStr,
+                 security_token: str | SecretStr | None = None,
+                 region: str = cfg.DEFAULT_REGION, endpoint: str | None = None,
+                 timeout: float = cfg.DEFAULT_TIMEOUT, clock: Callable[[], float] = time.time,
+                 nonce: Callable[[], str] | None = None) -> None:
+        super().__init__(access_key_id=access_key_id, access_key_secret=access_key_secret,
+                         security_token=security_token, region=region, endpoint=endpoint,
+                         timeout=timeout, clock=clock, nonce=nonce)
+        self.transport = transport
+        """The transport given to this client, or None (then it has its own line)."""
+        self._line = None if transport is not None else \
+            HttpcoreLine(self.base_url, proxy=wire.env_proxy(self.base_url))
 
     def async_twin(self, **overrides: Any) -> AsyncClient:
         """An :class:`AsyncClient` with the same credentials, endpoint and (async) transport."""
-        transport = self._transport
+        transport = self.transport
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise TypeError("this Client's transport only works synchronously; give the "
                             "campaign an AsyncClient built with an async transport")
@@ -529,67 +242,74 @@ class Client(BaseClient):
         ...
         cams_notebook.errors.MissingCredentialsError: no CAMS credentials: set ALIBABA_CLOUD_...
         """
-        return cls(**{**cls._env_kwargs(environ), **overrides})
+        return cls(**{**env_client_kwargs(environ), **overrides})
 
     def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One signed RPC call; the decoded JSON of a successful answer."""
-        request = self.build_request(action, params)
-        started = time.monotonic()
+        if self._closed:
+            raise RuntimeError(_CLOSED)
         try:
-            resp = self._open(request)
+            if self._line is None:
+                return self._call_transport(action, params)
+            query, headers = self.request_parts(action, params)
+            body = wire.Body(self.timeout)
+            status, answer_headers, resp = self._line.send(
+                f"/?{query}".encode("ascii") if query else b"/", headers, self._builder.timeout)
             try:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    chunks.append(chunk)
-                    self.check_body(size, started, time.monotonic())
+                for chunk in self._line.body(resp):
+                    body.add(chunk)
             finally:
                 resp.close()
         except httpx.HTTPError as exc:
-            raise self.transport_error(exc) from exc
-        return self.read_response(action, resp.status_code, resp.headers, b"".join(chunks))
+            raise wire.transport_error(exc) from exc
+        return wire.read_response(action, status, answer_headers, body.bytes())
 
-    def _open(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``; its answer's body is still to be read (see "sending" above)."""
-        http = self._http
-        if not _DIRECT or http.is_closed:
-            return http.send(request, stream=True)
-        transport = http._transport_for_url(request.url)
-        self.prepare_direct(request)
+    def _call_transport(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """``call`` through the ``transport=`` this client was given."""
+        assert self.transport is not None
+        request, body = self.build_request(action, params), wire.Body(self.timeout)
         try:
-            response = transport.handle_request(request)
+            resp = wire.received(request, self.transport.handle_request(request))
         except httpx.RequestError as exc:
-            _name_request(exc, request)
+            wire.name_request(exc, request)
             raise
-        return self.received(request, response)
+        try:
+            for chunk in resp.iter_bytes():
+                body.add(chunk)
+        finally:
+            resp.close()
+        return wire.read_response(action, resp.status_code, resp.headers, body.bytes())
+
+    def _run(self, flow: Flow[_T]) -> _T:
+        try:
+            action, params = next(flow)
+            while True:
+                action, params = flow.send(self.call(action, params))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def send(self, message: Message) -> SendResult:
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
-        return self.send_result(self.call("SendChatappMessage", message.to_query()))
+        return wire.send_result(self.call("SendChatappMessage", message.to_query()))
 
     def list_templates(self, *, page_size: int = 50,
                        **filters: str | None) -> list[TemplateSummary]:
         """Every template (ListChatappTemplate, all pages); filters: name, code, language,
         audit_status, template_type, category, cust_space_id."""
-        wanted, rows, page = _filters(filters), [], 1
-        while True:
-            data = self.call("ListChatappTemplate",
-                             self.template_list_params(page, page_size, wanted))
-            chunk, total = self.template_page(data)
-            rows += chunk
-            if not chunk or len(rows) >= total:
-                return rows
-            page += 1
+        return self._run(self._list_templates_flow(page_size, filters))
 
     def get_template(self, code: str | None = None, *, language: str, name: str | None = None,
                      template_type: str | None = None) -> Template:
         """One template with its components and variables (GetChatappTemplateDetail)."""
-        params = self.template_detail_params(code, name, language, template_type)
-        return Template.model_validate(self.call("GetChatappTemplateDetail", params)["Data"])
+        return self._run(self._get_template_flow(code, language, name, template_type))
 
     def close(self) -> None:
-        self._http.close()
+        if not self._closed:
+            self._closed = True
+            if self._line is not None:
+                self._line.close()
+            else:
+                self.transport.close()  # type: ignore[union-attr]
 
     def __enter__(self) -> Client:
         return self
@@ -608,82 +328,76 @@ class AsyncClient(BaseClient):
     _is_async = True
 
     def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None,
-                 limits: httpx.Limits | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 limits: httpx.Limits | None = None,
+                 access_key_id: str, access_key_secret: str | SecretStr,
+                 security_token: str | SecretStr | None = None,
+                 region: str = cfg.DEFAULT_REGION, endpoint: str | None = None,
+                 timeout: float = cfg.DEFAULT_TIMEOUT, clock: Callable[[], float] = time.time,
+                 nonce: Callable[[], str] | None = None) -> None:
+        super().__init__(access_key_id=access_key_id, access_key_secret=access_key_secret,
+                         security_token=security_token, region=region, endpoint=endpoint,
+                         timeout=timeout, clock=clock, nonce=nonce)
+        self.transport = transport
+        """The transport given to this client, or None (then it made its own)."""
         if transport is None:  # see cams_notebook.lean_transport for why not httpx's own pool
             from .lean_transport import default_async_transport
 
-            transport = default_async_transport()
-        self._http = httpx.AsyncClient(
-            transport=transport, timeout=self._httpx_timeout, auth=self.auth,
-            limits=limits or httpx.Limits(max_connections=400, max_keepalive_connections=400))
+            transport = default_async_transport(wire.env_proxy(self.base_url), limits)
+        self._transport = transport
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> AsyncClient:
         """The asyncio twin of :meth:`Client.from_env`: :class:`MissingCredentialsError` without
         credentials, never the sandbox (that is ``AsyncClient.sandbox()``)."""
-        return cls(**{**cls._env_kwargs(environ), **overrides})
+        return cls(**{**env_client_kwargs(environ), **overrides})
 
     async def call(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
         """One signed RPC call; the decoded JSON of a successful answer."""
-        request = self.build_request(action, params)
-        started = time.monotonic()
+        if self._closed:
+            raise RuntimeError(_CLOSED)
+        request, body = self.build_request(action, params), wire.Body(self.timeout)
         try:
-            resp = await self._open(request)
             try:
-                chunks: list[bytes] = []
-                size = 0
+                resp = wire.received(request, await self._transport.handle_async_request(request))
+            except httpx.RequestError as exc:
+                wire.name_request(exc, request)
+                raise
+            try:
                 async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    chunks.append(chunk)
-                    self.check_body(size, started, time.monotonic())
+                    body.add(chunk)
             finally:
                 await resp.aclose()
         except httpx.HTTPError as exc:
-            raise self.transport_error(exc) from exc
-        return self.read_response(action, resp.status_code, resp.headers, b"".join(chunks))
+            raise wire.transport_error(exc) from exc
+        return wire.read_response(action, resp.status_code, resp.headers, body.bytes())
 
-    async def _open(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``; its answer's body is still to be read (see "sending" above)."""
-        http = self._http
-        if not _DIRECT or http.is_closed:
-            return await http.send(request, stream=True)
-        transport = http._transport_for_url(request.url)
-        self.prepare_direct(request)
+    async def _run(self, flow: Flow[_T]) -> _T:
         try:
-            response = await transport.handle_async_request(request)
-        except httpx.RequestError as exc:
-            _name_request(exc, request)
-            raise
-        return self.received(request, response)
+            action, params = next(flow)
+            while True:
+                action, params = flow.send(await self.call(action, params))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def send(self, message: Message) -> SendResult:
         """Send one message; raises a :class:`~.errors.CamsError` unless the answer is ``OK``."""
-        return self.send_result(await self.call("SendChatappMessage", message.to_query()))
+        return wire.send_result(await self.call("SendChatappMessage", message.to_query()))
 
     async def list_templates(self, *, page_size: int = 50,
                              **filters: str | None) -> list[TemplateSummary]:
         """Every template (ListChatappTemplate, all pages); the filters of
         ``Client.list_templates``."""
-        wanted, rows, page = _filters(filters), [], 1
-        while True:
-            data = await self.call("ListChatappTemplate",
-                                   self.template_list_params(page, page_size, wanted))
-            chunk, total = self.template_page(data)
-            rows += chunk
-            if not chunk or len(rows) >= total:
-                return rows
-            page += 1
+        return await self._run(self._list_templates_flow(page_size, filters))
 
     async def get_template(self, code: str | None = None, *, language: str, name: str | None = None,
                            template_type: str | None = None) -> Template:
         """One template with its components and variables (GetChatappTemplateDetail)."""
-        params = self.template_detail_params(code, name, language, template_type)
-        data = await self.call("GetChatappTemplateDetail", params)
-        return Template.model_validate(data["Data"])
+        return await self._run(self._get_template_flow(code, language, name, template_type))
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if not self._closed:
+            self._closed = True
+            await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

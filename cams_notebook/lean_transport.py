@@ -17,8 +17,8 @@ anything after the request started to be written raises ``httpx.ReadError``,
 ``ReadTimeout``, ``WriteError`` or ``RemoteProtocolError``. An answer longer than the
 client's read timeout in total (a slowloris) or larger than 1 MiB is abandoned.
 
-It is the default for :class:`~cams_notebook.client.AsyncClient` unless an HTTP(S) proxy is
-configured in the environment (then httpx's own transport, which honours proxies, is used).
+It is the default for :class:`~cams_notebook.client.AsyncClient` unless the environment sets an
+HTTP(S) proxy for the endpoint (then httpx's own transport, which speaks to proxies, is used).
 
 Why not a kept library (``benchmarks/transport_compare.py``: one paced campaign, 250/s
 started, about 250 requests in flight, 1000±50 ms answers from the loopback sandbox, client
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import ssl
 import time
 from collections import deque
@@ -54,14 +53,16 @@ from ._config import MAX_RESPONSE_BYTES
 
 __all__ = ["LeanAsyncTransport", "default_async_transport"]
 
-_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+_PROXY_LIMITS = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+"""Through a proxy: enough connections for a campaign's requests in flight."""
 _MAX_HEADER_BYTES = 64 * 1024
 
 
-def default_async_transport() -> httpx.AsyncBaseTransport | None:
-    """The lean transport, or None (httpx's default) when a proxy is configured."""
-    if any(os.environ.get(name) for name in _PROXY_VARS):
-        return None
+def default_async_transport(proxy: str | None = None,
+                            limits: httpx.Limits | None = None) -> httpx.AsyncBaseTransport:
+    """The lean transport; httpx's own (which speaks to proxies) when ``proxy`` is given."""
+    if proxy:
+        return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits or _PROXY_LIMITS)
     return LeanAsyncTransport()
 
 

@@ -12,26 +12,13 @@ rule (see :mod:`cams_notebook.problems`): a field of the wrong type does not hid
 the other fields break. Two normalisations are made, and only these: phone numbers are put
 in digits (below), and numbers given for string fields become strings.
 
-Phone numbers (``To`` on WhatsApp and Viber unless ``RecipientType`` is ``userId``; ``From``
-on WhatsApp and Viber, which must be digits):
-
-* A number written as a float, as a spreadsheet or pandas writes a float column and reads it
-  back as text (``8613900000001.0``, ``8.613900000001e12``, ``8.6139E+12``), or a Python
-  ``float``, stands for its whole-number value, computed exactly with :mod:`decimal`. A
-  fraction that is not zero is a problem. What counts as "written as a float": the whole
-  value is ASCII digits with one decimal point and/or an exponent (and at most a leading
-  ``+``), nothing else.
-* Otherwise, in ``To``, spaces, dashes, brackets, a leading ``+`` and dots *between digit
-  groups* are removed: ``+1 (555) 010.0001`` and ``555.010.0001`` become ``15550100001`` and
-  ``5550100001``. A dot that does not sit between two digits, or a single dot followed only by
-  zeros at the end (``+86 13900000001.0``: a float column, not a group), is a problem rather
-  than a guess that could name somebody else.
-* Only ASCII digits ``0-9`` may remain: full-width, Arabic-Indic or superscript digits are a
-  problem. ``To`` has 7 to 15 digits and does not start with 0.
+Phone numbers (``From`` and ``To`` on WhatsApp and Viber) are put in ASCII digits however a
+person, a spreadsheet or pandas wrote them, or refused with a reason: the rules are in
+:mod:`cams_notebook._phone_numbers`.
 
 The whole request is bounded too: every parameter travels in the URL, so a request whose
 percent-encoded query is longer than :data:`MAX_QUERY_LENGTH` is a ``too_long`` problem of
-its largest field (see there for why that limit).
+its largest field (:mod:`cams_notebook._query_limits`, with why that limit).
 
 :meth:`Message.to_query` gives the wire parameters exactly as the official SDK 5.3.1 puts
 them in the query string.
@@ -41,9 +28,7 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import warnings
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
@@ -58,7 +43,17 @@ from pydantic import (
     model_validator,
 )
 
-from .content import MESSAGE_TYPES, Content, content_model_for, dumps
+from ._phone_numbers import number_problems
+from ._query_limits import MAX_QUERY_LENGTH, MAX_URL_LENGTH, query_bound, too_long_problems
+from ._query_limits import encoded_length as _encoded_length  # noqa: F401 - importable as before
+from ._template_actions import (
+    REQUEST_MODEL_CONFIG,
+    FlowAction,
+    ProductAction,
+    ProductItem,
+    ProductSection,
+)
+from .content import Content, check_content, dumps
 from .problems import Problem, problem, problems_from_validation_error, raise_problems
 
 if TYPE_CHECKING:
@@ -70,31 +65,6 @@ __all__ = ["FIELD_RANGES", "MAX_QUERY_LENGTH", "MAX_URL_LENGTH", "VIBER_ONLY_FIE
 ChannelType = Literal["whatsapp", "messenger", "instagram", "viber", "telegram", "line"]
 CHANNELS: tuple[str, ...] = ("whatsapp", "messenger", "instagram", "viber", "telegram", "line")
 
-_CONFIG = ConfigDict(populate_by_name=True, coerce_numbers_to_str=True, extra="forbid")
-
-MAX_URL_LENGTH = 65_536
-"""The longest URL httpx accepts (``httpx._urlparse.MAX_URL_LENGTH``, pinned by a test):
-a longer one raises ``httpx.InvalidURL`` before anything is sent."""
-MAX_QUERY_LENGTH = MAX_URL_LENGTH - 512
-"""The longest percent-encoded query a message may make (65,024 characters).
-
-Every SendChatappMessage parameter travels in the URL of a POST, as the SDK 5.3.1 sends it
-(reference 3.2), so the request's size is its URL's. Why this limit: httpx refuses a URL
-longer than :data:`MAX_URL_LENGTH` and 512 characters are kept for ``https://host:port/?``
-(a DNS name is at most 253). The service's own URL limit is not documented ("gateway URL
-limit unconfirmed", reference 3.2), but it must take what the reference documents as valid,
-and the longest documented field, a 4,096-character WhatsApp text, encodes to up to 49,152
-characters (4-byte characters are 12 once percent-encoded): a lower limit would refuse
-messages the reference allows. The per-field limits the reference gives (WhatsApp text,
-captions, interactive parts, Viber text and buttons) are enforced by the content models.
-"""
-_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
-_FIELD_WEIGHT = 32
-"""Characters counted per parameter for ``Key=`` and ``&`` in the cheap size bound."""
-_JSON_WEIGHT = 18
-"""Most encoded characters one character of a JSON value can become: ``\\u001f`` is 6
-characters, each at most 3 once percent-encoded (a non-ASCII one is at most 12)."""
-
 
 def _json_or_value(value: Any) -> Any:
     if isinstance(value, str):
@@ -105,65 +75,6 @@ def _json_or_value(value: Any) -> Any:
             except json.JSONDecodeError:
                 pass
     return value
-
-
-class ProductItem(BaseModel):
-    model_config = _CONFIG
-    product_retailer_id: str = Field(alias="ProductRetailerId", min_length=1)
-
-
-class ProductSection(BaseModel):
-    model_config = _CONFIG
-    title: str | None = Field(default=None, alias="Title")
-    product_items: list[ProductItem] = Field(default_factory=list, alias="ProductItems")
-
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ProductItems": [{"ProductRetailerId": i.product_retailer_id}
-                                                for i in self.product_items]}
-        if self.title is not None:
-            out["Title"] = self.title
-        return out
-
-
-class ProductAction(BaseModel):
-    """Products for WhatsApp CATALOG/MPM templates: at most 10 sections and 30 products."""
-
-    model_config = _CONFIG
-    thumbnail_product_retailer_id: str | None = Field(default=None,
-                                                      alias="ThumbnailProductRetailerId")
-    sections: list[ProductSection] = Field(default_factory=list, alias="Sections", max_length=10)
-
-    @model_validator(mode="after")
-    def _at_most_30_products(self) -> ProductAction:
-        total = sum(len(s.product_items) for s in self.sections)
-        if total > 30:
-            raise_problems("ProductAction", [problem(
-                "ProductAction.Sections", "too_many",
-                f"has {total} products; at most 30 are allowed")], total)
-        return self
-
-    def to_wire(self) -> dict[str, Any]:
-        # The SDK always emits Sections (even empty), keys in alphabetical order.
-        out: dict[str, Any] = {"Sections": [s.to_wire() for s in self.sections]}
-        if self.thumbnail_product_retailer_id is not None:
-            out["ThumbnailProductRetailerId"] = self.thumbnail_product_retailer_id
-        return out
-
-
-class FlowAction(BaseModel):
-    """Default data and token for a WhatsApp Flow template."""
-
-    model_config = _CONFIG
-    flow_action_data: dict[str, Any] | None = Field(default=None, alias="FlowActionData")
-    flow_token: str | None = Field(default=None, alias="FlowToken")
-
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.flow_action_data is not None:
-            out["FlowActionData"] = self.flow_action_data
-        if self.flow_token is not None:
-            out["FlowToken"] = self.flow_token
-        return out
 
 
 _TEMPLATE_ONLY = ("template_code", "template_name", "language", "template_params", "payload",
@@ -180,145 +91,10 @@ _FIELDS_ONLY = object()
 """Validation context: the fields alone, without the rules between them (_rules_beside)."""
 _AS_SENT = object()
 """Validation context: values as they arrive at the service, which rewrites nothing."""
+_UNSENDABLE = ("contains characters that cannot be sent (a lone surrogate, usually from text "
+               "decoded with errors='surrogateescape')")
 _STAND_INS = {"channel_type": "whatsapp", "type": "template", "from_": "0", "to": "0"}
 """Values that validate for the required fields, standing in for broken or missing ones."""
-
-
-def _unsendable(value: Any) -> bool:
-    """True when text in ``value`` cannot be encoded as UTF-8 (lone surrogates)."""
-    kind = type(value)
-    if kind is str:
-        # ASCII text (most of it) needs no encoding to know
-        return not value.isascii() and _lone_surrogate(value)
-    if value is None or kind is int or kind is bool or kind is float:
-        return False
-    if isinstance(value, str):
-        return _lone_surrogate(value)
-    if isinstance(value, dict):
-        return any(_unsendable(k) or _unsendable(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_unsendable(v) for v in value)
-    if isinstance(value, BaseModel):
-        return _unsendable(value.model_dump())
-    return False
-
-
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-# -- phone numbers (see the module docstring) ---------------------------------------------
-
-_AS_FLOAT = re.compile(r"\s*\+?(?P<mantissa>[0-9]+(?:\.[0-9]*)?)"
-                       r"(?:[eE](?P<exponent>[+-]?[0-9]{1,3}))?\s*")
-_PUNCTUATION = re.compile(r"[\s\-().]")
-_STRAY_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
-_FLOAT_TAIL = re.compile(r"\.0+\s*$")
-_GROUPING = ", spaces, dashes, brackets, dots between digit groups and a leading +"
-_PHONE = ("must be a phone number in international form with its country code, in ASCII "
-          "digits 0-9 (e.g. 8613900000000)")
-
-
-def _whole_number(text: str) -> str | None:
-    """The digits of ``text`` if it is a whole number written as a float; None if it is not
-    written as a float at all; "" if it is, but is not a whole number (or starts with 0).
-
-    Exact: ``decimal`` reads the text as written, so ``8.613900000001e12`` is
-    ``8613900000001`` and never a binary float's neighbour of it.
-    """
-    match = _AS_FLOAT.fullmatch(text)
-    if match is None or (match["exponent"] is None and "." not in text):
-        return None
-    mantissa = match["mantissa"]
-    if mantissa.startswith("0"):
-        return ""
-    number = Decimal(f"{mantissa}e{match['exponent'] or 0}").as_tuple()
-    digits, exponent = number.digits, int(number.exponent)
-    if exponent < 0:
-        if any(digits[exponent:]):
-            return ""  # a fraction that is not zero
-        digits, exponent = digits[:exponent], 0
-    return "".join(map(str, digits)) + "0" * exponent
-
-
-def _not_ascii_digits(text: str, besides: str) -> str:
-    """Why ``text`` is not ASCII digits (and ``besides``, the punctuation allowed)."""
-    if any(ch.isdigit() and not ch.isascii() for ch in text):
-        return ("only ASCII digits 0-9 are accepted, and it has others (full-width, "
-                "Arabic-Indic, superscript...)")
-    return f"it has characters other than digits{besides}"
-
-
-def _recipient_number(to: str) -> tuple[str, str]:
-    """``(digits, "")`` for a recipient phone number written any accepted way, or
-    ``("", why)`` when it is not one."""
-    if to.isdigit() and to.isascii():
-        digits = to
-    else:
-        whole = _whole_number(to)
-        if whole == "":
-            return "", "it reads as a number with a fraction, not a whole number"
-        if whole is not None:
-            digits = whole
-        elif _STRAY_DOT.search(to) or (to.count(".") == 1 and _FLOAT_TAIL.search(to)):
-            return "", ("a dot may only separate groups of digits, and a single final '.0' is "
-                        "how a float column reads back, not a group")
-        else:
-            digits = _PUNCTUATION.sub("", to).removeprefix("+")
-            if not (digits.isdigit() and digits.isascii()):
-                return "", _not_ascii_digits(digits, _GROUPING)
-    if not 7 <= len(digits) <= 15:
-        return "", f"it has {len(digits)} digits; a phone number has 7 to 15"
-    if digits.startswith("0"):
-        return "", "it starts with 0; give the country code without 00 or a trunk 0"
-    return digits, ""
-
-
-def _sender_number(sender: str) -> tuple[str, str]:
-    """``(digits, "")`` for a sender that must be digits (no punctuation: it is the
-    business's own number, written once), or ``("", why)``."""
-    if sender.isdigit() and sender.isascii():
-        return sender, ""
-    whole = _whole_number(sender)
-    if whole:
-        return whole, ""
-    if whole == "":
-        return "", "it reads as a number with a fraction, not a whole number"
-    return "", _not_ascii_digits(sender, "")
-
-
-# -- the size of a request ----------------------------------------------------------------
-
-
-def _encoded_length(text: str) -> int:
-    """The length of ``text`` percent-encoded as :func:`~.signing.canonical_query` encodes it:
-    each UTF-8 byte outside ``A-Za-z0-9-_.~`` becomes three characters."""
-    raw = text.encode("utf-8")
-    return len(raw) + 2 * len(raw.translate(None, _UNRESERVED))
-
-
-def _json_chars(value: Any) -> int:
-    """At least the number of characters of ``value`` as compact JSON, escapes aside (which
-    :data:`_JSON_WEIGHT` covers). Cheap: no JSON is made."""
-    kind = type(value)
-    if kind is str:
-        return len(value) + 2
-    if kind is dict:
-        return 2 + sum(_json_chars(k) + _json_chars(v) + 2 for k, v in value.items())
-    if kind is list or kind is tuple:
-        return 2 + sum(_json_chars(v) + 1 for v in value)
-    if value is None or kind is bool or kind is float:
-        return 24
-    if kind is int:
-        return int(value.bit_length()) // 3 + 2  # decimal digits, without making them
-    if isinstance(value, BaseModel):
-        extra = value.__pydantic_extra__
-        return _json_chars(value.__dict__) + (_json_chars(extra) if extra else 0)
-    return len(str(value)) + 2
 
 
 class Message(BaseModel):
@@ -333,7 +109,7 @@ class Message(BaseModel):
     '{"name":"Ada"}'
     """
 
-    model_config = _CONFIG
+    model_config = REQUEST_MODEL_CONFIG
 
     channel_type: ChannelType = Field(alias="ChannelType")
     type: Literal["template", "message"] = Field(alias="Type")
@@ -440,38 +216,20 @@ class Message(BaseModel):
         # reads the values straight from ``__dict__``, visits only the fields that were given,
         # and does a costly check only where a cheap one says it could fail. It also runs on
         # a partial message (see _rules_beside), where any field may be None.
-        out: list[Problem] = []
         wire, fields = WIRE_NAMES, self.__dict__
         given = self.__pydantic_fields_set__
-        channel, kind = fields["channel_type"], fields["type"]
-        bound = _FIELD_WEIGHT * len(given)  # the encoded query is at most this long
-        for name in given:
-            value = fields[name]
-            if value is None:
-                continue
-            if type(value) is str:
-                if value.isascii():
-                    bound += 3 * len(value)
-                    continue
-                bound += 12 * len(value)
-            elif name == "template_params":  # dict[str, str]: no need to look deeper
-                bound += _JSON_WEIGHT * (sum(map(len, value)) + sum(map(len, value.values()))
-                                         + 6 * len(value) + 2)
-            else:
-                bound += _JSON_WEIGHT * _json_chars(value)
-            if name in _TEXT_FIELDS and _unsendable(value):
-                out.append(problem(wire[name], "invalid_text",
-                                   "contains characters that cannot be sent (a lone surrogate, "
-                                   "usually from text decoded with errors='surrogateescape')"))
-        if out:
-            return out
+        bound, bad_text = query_bound(fields, given, _TEXT_FIELDS)  # the query is at most bound
+        if bad_text:
+            return [problem(wire[name], "invalid_text", _UNSENDABLE) for name in bad_text]
+        out: list[Problem] = []
+        channel = fields["channel_type"]
         if channel in _DIGIT_CHANNELS:
             sender, to = fields["from_"], fields["to"]
             # the usual case, decided without a call: both plain digits already
             if not (sender is None or sender.isdigit() and sender.isascii()) or not (
                     to is None or to.isdigit() and to.isascii() and 7 <= len(to) <= 15
                     and to[0] != "0" or fields["recipient_type"] == "userId"):
-                out += self._number_problems(channel, as_sent)
+                out += number_problems(fields, channel, as_sent)
         if not given.isdisjoint(_RANGED):
             for name, low, high in FIELD_RANGES:
                 value = fields[name]
@@ -487,6 +245,16 @@ class Message(BaseModel):
         if channel is not None and channel != "viber" and not given.isdisjoint(VIBER_ONLY_FIELDS):
             out += [problem(wire[name], "not_allowed", "is for Viber only")
                     for name in VIBER_ONLY_FIELDS if fields[name] is not None]
+        out += self._type_problems(given)
+        if bound > MAX_QUERY_LENGTH:
+            out += self._size_problems()
+        return out
+
+    def _type_problems(self, given: set[str]) -> list[Problem]:
+        """The rules of a template message (``Type=template``) or a free-form one."""
+        out: list[Problem] = []
+        wire, fields = WIRE_NAMES, self.__dict__
+        kind = fields["type"]
         if kind == "template":
             if not fields["template_code"] and not fields["template_name"]:
                 out.append(problem("TemplateCode", "required",
@@ -501,35 +269,6 @@ class Message(BaseModel):
                 out += [problem(wire[n], "not_allowed", "is for template messages (Type=template) "
                                 "only") for n in _TEMPLATE_ONLY if fields[n] is not None]
             out += self._content_problems()
-        if bound > MAX_QUERY_LENGTH:
-            out += self._size_problems()
-        return out
-
-    def _number_problems(self, channel: str, as_sent: bool) -> list[Problem]:
-        """``From`` and ``To`` on a channel that wants phone numbers; puts them in digits
-        (or, ``as_sent``, finds it a problem that they are not in digits already)."""
-        out: list[Problem] = []
-        fields = self.__dict__
-        sender, to = fields["from_"], fields["to"]
-        if sender is not None:
-            digits, why = _sender_number(sender)
-            if why:
-                out.append(problem("From", "digits_only", f"must contain only ASCII digits 0-9 on "
-                                   f"{channel}; {why} (got {sender!r})"))
-            elif digits != sender and as_sent:
-                out.append(problem("From", "digits_only", f"must be sent as ASCII digits 0-9 only "
-                                   f"on {channel}; the service rewrites nothing (got {sender!r})"))
-            elif digits != sender:
-                fields["from_"] = digits
-        if to is not None and fields["recipient_type"] != "userId":
-            digits, why = _recipient_number(to)
-            if why:
-                out.append(problem("To", "digits_only", f"{_PHONE}; {why} (got {to!r})"))
-            elif digits != to and as_sent:
-                out.append(problem("To", "digits_only", f"{_PHONE}, as sent: the service rewrites "
-                                   f"nothing ({digits} was meant?) (got {to!r})"))
-            elif digits != to:
-                fields["to"] = digits
         return out
 
     def _size_problems(self) -> list[Problem]:
@@ -538,16 +277,7 @@ class Message(BaseModel):
             query = self.to_query()
         except (TypeError, ValueError, RecursionError):
             return []  # it cannot be put on the wire at all, whatever its size
-        sizes = {key: len(key) + 1 + _encoded_length(value) for key, value in query.items()}
-        total = sum(sizes.values()) + len(sizes) - 1
-        if total <= MAX_QUERY_LENGTH:
-            return []
-        field = max(sizes, key=sizes.__getitem__)
-        return [problem(field, "too_long", (
-            f"makes the request too long to send: {field} is {sizes[field] - len(field) - 1} "
-            f"characters once percent-encoded and the whole query {total}; the limit is "
-            f"{MAX_QUERY_LENGTH} (every parameter travels in the URL, and httpx refuses URLs "
-            f"over {MAX_URL_LENGTH} characters)"))]
+        return too_long_problems(query)
 
     def _content_problems(self) -> list[Problem]:
         fields = self.__dict__
@@ -556,37 +286,11 @@ class Message(BaseModel):
             return [problem("MessageType", "required", "is required for a free-form message")]
         if channel is None:
             return []  # which content is right depends on the channel
-        model = content_model_for(channel, mtype)
-        if model is None:
-            valid = ", ".join(MESSAGE_TYPES[channel])
-            return [problem("MessageType", "not_for_channel",
-                            f"{mtype!r} is not a {channel} message type; use one of: {valid}")]
-        value = fields["content"]
-        if value is None or value == "":
-            return [problem("Content", "required", f"is required for a {mtype} message")]
-        if isinstance(value, model):
-            return []
-        if hasattr(value, "to_wire"):
-            value = value.to_wire()
-        raw = value if isinstance(value, str) else None
-        if raw is not None:
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                return [problem("Content", "invalid_json", f"is not valid JSON ({exc.msg})")]
-        try:
-            fields["content"] = model.model_validate(value)
-            # JSON text goes on the wire exactly as given, as the SDK sends it: keys left empty
-            # (the reference's own example has "link": "") are ignored by the service, and
-            # the validated model without them is what the checks saw.
-            self._content_text = raw
-        except ValidationError as exc:
-            return [
-                problem(f"Content.{p.field}".rstrip(".") if p.field else "Content", p.rule,
-                        p.message)
-                for p in problems_from_validation_error(exc)
-            ]
-        return []
+        model, text, problems = check_content(channel, mtype, fields["content"])
+        if model is not None:
+            fields["content"] = model
+            self._content_text = text  # JSON text goes on the wire exactly as it was given
+        return problems
 
     @classmethod
     def check(cls, data: dict[str, Any], *,

@@ -41,6 +41,7 @@ import httpx
 from pydantic import SecretStr
 
 from .errors import ApiError
+from .wire import transport_error
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
     from typing_extensions import Self
@@ -383,9 +384,7 @@ class MnsClient:
 
 
 def _transport_error(exc: httpx.HTTPError) -> Exception:
-    from .client import BaseClient  # the one place failures are sorted into not-sent/unknown
-
-    return BaseClient.transport_error(exc)
+    return transport_error(exc)  # the one place failures are sorted into not-sent/unknown
 
 
 def _wait(seconds: int) -> int:

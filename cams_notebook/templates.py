@@ -1,9 +1,11 @@
-"""Message templates as the client sees them: parse, list variables, check parameters, render.
+"""Message templates as the client sees them: the template, its variables, and one catalogue
+that fetches each template once.
 
-Pure code, no I/O. :class:`Template` is the ``Data`` object of GetChatappTemplateDetail and
-:class:`TemplateSummary` one ``ListTemplate[]`` row of ListChatappTemplate (reference 6.3/6.4).
-Both parse from the PascalCase wire names *and* from their snake_case attribute names; wire
-fields this module does not model are kept (``model_extra``) and written back by ``to_wire()``.
+:class:`Template` is the ``Data`` object of GetChatappTemplateDetail and
+:class:`TemplateSummary` one ``ListTemplate[]`` row of ListChatappTemplate (reference 6.3/6.4);
+their parts are in :mod:`.template_parts`, rendering in :mod:`.template_render`, the parameter
+checks (and the table of their rule codes) in :mod:`.template_checks`. All pure code, except
+:class:`TemplateCatalogue`, which asks a client.
 
 Variables. CAMS templates use named placeholders written ``$(name)``, not Meta's ``{{1}}``.
 A name is one or more ASCII letters, digits or underscores (``[A-Za-z0-9_]+``), matched
@@ -12,57 +14,56 @@ because that is what the console lets you create and a looser pattern would inve
 :attr:`Template.variables` lists them in display order: HEADER, LIMITED_TIME_OFFER, BODY,
 FOOTER, BUTTONS, CAROUSEL, then anything else in wire order; inside a component, text before
 URL before the other fields, buttons and cards in wire order. Each name is listed once.
-
-Parameter problems. :meth:`Template.check_params` answers what the service would reject (or,
-for ``bad_whitespace``, what WhatsApp would fail at delivery) as :class:`TemplateProblem`
-objects (the toolkit's :class:`~cams_notebook.problems.Problem`, plus the variable's name).
-Only ``InvalidParameter.MessageInvalid`` is a documented CAMS code (reference 4.3); the others
-are named by this project in the same style, and the sandbox answers with them. ``too_long``,
-``bad_url`` and ``placeholder`` are the toolkit-wide rule names of ``problems.py``:
-
-===================== ============================================= ==============================
-rule                  code                                          when
-===================== ============================================= ==============================
-missing_variable      InvalidParameter.TemplateParamsMissing        a variable has no key
-extra_variable        InvalidParameter.TemplateParamsUnknown        a key is not a variable
-null_variable         InvalidParameter.TemplateParamsNull           value is None, NaN, NA or NaT
-not_a_string          InvalidParameter.TemplateParamsNotString      value is not a ``str``
-blank_variable        InvalidParameter.TemplateParamsBlank          value is empty or only spaces
-bad_url               InvalidParameter.TemplateParamsUrlInvalid     a URL built from the value is
-                                                                    not an http(s) address
-bad_whitespace        InvalidParameter.TemplateParamsWhitespace     WhatsApp only: newline, tab,
-                                                                    or more than 4 spaces in a row
-                                                                    (Meta error 132018; not
-                                                                    restated by CAMS)
-too_long              InvalidParameter.TemplateParamsTooLong        rendered text over the limit
-placeholder           InvalidParameter.MessageInvalid               rendered text has ``{{digits}}``
-===================== ============================================= ==============================
-
-Limits: WhatsApp body 1024 and text header 60 characters (CAMS [META]); Viber text 1000
-(third-party figure, not CAMS-confirmed, applied because it is the stricter choice).
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Annotated, Any, Final, SupportsFloat
-from urllib.parse import urlsplit
+from types import MappingProxyType
+from typing import Annotated, Any, Final, Protocol, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic.alias_generators import to_pascal
-
-from .problems import TEMPLATE_RULE_CODES as RULE_CODES
-from .problems import Problem
+from .errors import CamsError
+from .template_checks import (
+    BODY_MAX_CHARS,
+    HEADER_MAX_CHARS,
+    RULE_CODES,
+    VIBER_BODY_MAX_CHARS,
+    TemplateProblem,
+    extra_problems,
+    text_problems,
+    url_and_whitespace_problems,
+    value_problems,
+)
+from .template_parts import (
+    AuditedModel,
+    EmptyDictIfNone,
+    EmptyListIfNone,
+    TemplateButton,
+    TemplateCard,
+    TemplateComponent,
+    TemplateSummary,
+)
+from .template_render import (
+    VARIABLE_RE,
+    RenderedButton,
+    RenderedCard,
+    RenderedHeader,
+    RenderedTemplate,
+    Slot,
+    component_slots,
+    display_values,
+    render_components,
+)
 
 __all__ = [
     "BODY_MAX_CHARS",
     "HEADER_MAX_CHARS",
     "RULE_CODES",
+    "TEMPLATE_NOT_FOUND_CODES",
+    "TEMPLATE_TYPES",
     "VIBER_BODY_MAX_CHARS",
+    "AsyncTemplateSource",
     "RenderedButton",
     "RenderedCard",
     "RenderedHeader",
@@ -70,200 +71,21 @@ __all__ = [
     "Template",
     "TemplateButton",
     "TemplateCard",
+    "TemplateCatalogue",
     "TemplateComponent",
+    "TemplateKey",
     "TemplateProblem",
+    "TemplateSource",
     "TemplateSummary",
     "normalise_language",
     "template_key",
+    "template_type",
 ]
 
-BODY_MAX_CHARS: Final = 1024
-HEADER_MAX_CHARS: Final = 60
-VIBER_BODY_MAX_CHARS: Final = 1000
-
-
-VARIABLE_RE: Final = re.compile(r"\$\(([A-Za-z0-9_]+)\)")
-_POSITIONAL_RE: Final = re.compile(r"\{\{\d+\}\}")  # the server's own pattern, no spaces
-_META_WHITESPACE_RE: Final = re.compile(r"[\n\r\t]| {5,}")
-_MEDIA_FORMATS: Final = frozenset({"IMAGE", "VIDEO", "DOCUMENT"})
 _ORDER: Final = {"HEADER": 0, "LIMITED_TIME_OFFER": 1, "BODY": 2, "FOOTER": 3, "BUTTONS": 4}
 
 
-def _none_as_empty_list(value: object) -> object:
-    return [] if value is None else value
-
-
-def _none_as_empty_dict(value: object) -> object:
-    return {} if value is None else value
-
-
-class _Wire(BaseModel):
-    # populate_by_name (not validate_by_name) so pydantic 2.6-2.10 accept snake_case too
-    model_config = ConfigDict(
-        alias_generator=to_pascal, populate_by_name=True, extra="allow", frozen=True
-    )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The wire (PascalCase) dict: the fields that were given, unknown wire fields included."""
-        return self.model_dump(by_alias=True, exclude_unset=True)
-
-
-class TemplateButton(_Wire):
-    """One button of a BUTTONS component (or of a carousel card)."""
-
-    type: str
-    """PHONE_NUMBER, URL, QUICK_REPLY, COPY_CODE, ONE_TAP, ZERO_TAP, MPM, CATALOG or FLOW."""
-    text: str | None = None
-    url: str | None = None
-    url_type: str | None = None
-    """``static`` or ``dynamic``."""
-    phone_number: str | None = None
-    coupon_code: str | None = None
-    is_opt_out: bool | None = None
-    autofill_text: str | None = None
-    package_name: str | None = None
-    signature_hash: str | None = None
-    flow_id: str | None = None
-    flow_action: str | None = None
-    navigate_screen: str | None = None
-
-
-class TemplateComponent(_Wire):
-    """One component: BODY, HEADER, FOOTER, BUTTONS, CAROUSEL or LIMITED_TIME_OFFER."""
-
-    type: str
-    format: str | None = None
-    """TEXT, IMAGE, DOCUMENT, VIDEO or LOCATION (headers and card headers)."""
-    text: str | None = None
-    url: str | None = None
-    caption: str | None = None
-    file_name: str | None = None
-    file_type: str | None = None
-    thumb_url: str | None = None
-    duration: int | None = None
-    latitude: str | None = None
-    longitude: str | None = None
-    location_name: str | None = None
-    location_address: str | None = None
-    add_secret_recommendation: bool | None = None
-    code_expiration_minutes: int | None = None
-    has_expiration: bool | None = Field(default=None, alias="hasExpiration")  # sic, lower h
-    offer_expiration_time_ms: str | None = None
-    buttons: Annotated[list[TemplateButton], BeforeValidator(_none_as_empty_list)] = []
-    cards: Annotated[list[TemplateCard], BeforeValidator(_none_as_empty_list)] = []
-
-    @property
-    def is_media(self) -> bool:
-        """True for an image, video or document header (its ``url`` is the media link)."""
-        return (self.format or "").upper() in _MEDIA_FORMATS or (
-            self.format is None and self.url is not None and self.text is None
-        )
-
-
-class TemplateCard(_Wire):
-    """One carousel card: its own HEADER (image or video), BODY and BUTTONS."""
-
-    card_components: Annotated[list[TemplateComponent], BeforeValidator(_none_as_empty_list)] = []
-
-
-TemplateComponent.model_rebuild()  # it refers to TemplateCard, defined just above
-
-
-class _Approval(_Wire):
-    @property
-    def approved(self) -> bool:
-        """True when the audit status is ``pass`` (others: fail, auditing, unaudit)."""
-        return (getattr(self, "audit_status", None) or "").lower() == "pass"
-
-
-class TemplateSummary(_Approval):
-    """One row of ListChatappTemplate ``ListTemplate[]``.
-
-    >>> TemplateSummary.model_validate({"TemplateCode": "1", "TemplateName": "hi",
-    ...     "Language": "en", "AuditStatus": "pass"}).approved
-    True
-    """
-
-    template_code: str
-    template_name: str
-    language: str
-    audit_status: str | None = None
-    category: str | None = None
-    template_type: str | None = None
-    reason: str | None = None
-    last_update_time: int | None = None
-    """Milliseconds since the Unix epoch."""
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateProblem(Problem):
-    """A :class:`~cams_notebook.problems.Problem` with template parameters, naming the variable.
-
-    ``field`` is ``TemplateParams.<variable>`` for one value, ``header`` or ``body`` for
-    rendered text; ``variable`` is the variable's name, or None when no single value is to blame.
-    """
-
-    variable: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedHeader:
-    """A filled-in header: ``kind`` is text, image, video, document or location."""
-
-    kind: str
-    text: str | None = None
-    url: str | None = None
-    file_name: str | None = None
-    file_type: str | None = None
-    thumb_url: str | None = None
-    duration: int | None = None
-    latitude: str | None = None
-    longitude: str | None = None
-    location_name: str | None = None
-    location_address: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedButton:
-    """A filled-in button as the recipient sees it."""
-
-    type: str
-    text: str
-    url: str | None = None
-    phone_number: str | None = None
-    coupon_code: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedCard:
-    """A filled-in carousel card."""
-
-    header: RenderedHeader | None
-    body: str
-    buttons: tuple[RenderedButton, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedTemplate:
-    """A template with its variables filled in; unfilled ones stay visible as ``$(name)``."""
-
-    header: RenderedHeader | None
-    body: str
-    footer: str | None
-    buttons: tuple[RenderedButton, ...]
-    cards: tuple[RenderedCard, ...] = ()
-    missing: tuple[str, ...] = ()
-    """Variables that had no usable value and were left as ``$(name)``."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    where: str
-    text: str
-    is_url: bool
-
-
-class Template(_Approval):
+class Template(AuditedModel):
     """A message template (GetChatappTemplateDetail ``Data``), with its variables and checks.
 
     >>> t = Template.model_validate({"TemplateCode": "1", "Name": "hi", "Language": "en",
@@ -285,8 +107,8 @@ class Template(_Approval):
     category_change_paused: bool | None = None
     message_send_ttl_seconds: int | None = None
     product_set_id: str | None = None
-    example: Annotated[dict[str, str], BeforeValidator(_none_as_empty_dict)] = {}
-    components: Annotated[list[TemplateComponent], BeforeValidator(_none_as_empty_list)] = []
+    example: Annotated[dict[str, str], EmptyDictIfNone] = {}
+    components: Annotated[list[TemplateComponent], EmptyListIfNone] = []
 
     @property
     def channel(self) -> str:
@@ -301,159 +123,41 @@ class Template(_Approval):
     @cached_property
     def variables(self) -> tuple[str, ...]:
         """The ``$(name)`` variables in display order, each once."""
-        return tuple(dict.fromkeys(v for s in self._slots() for v in VARIABLE_RE.findall(s.text)))
+        return tuple(dict.fromkeys(v for s in self._slots for v in VARIABLE_RE.findall(s.text)))
 
     @cached_property
-    def _slot_list(self) -> list[_Slot]:
+    def _slots(self) -> list[Slot]:
         # A template is frozen, so its slots are worked out once (the dry run checks
         # every row of a campaign against the same template).
-        return [slot for comp in self._ordered()
-                for slot in _component_slots(comp, comp.type.upper())]
+        return [slot for comp in self._ordered
+                for slot in component_slots(comp, comp.type.upper())]
 
     @cached_property
-    def _ordered_list(self) -> list[TemplateComponent]:
+    def _ordered(self) -> list[TemplateComponent]:
         return sorted(self.components, key=lambda c: _ORDER.get(c.type.upper(), 5))
 
     def check_params(self, params: Mapping[str, object] | None) -> list[TemplateProblem]:
         """Everything wrong with ``params`` for this template; an empty list means sendable.
 
         One problem per variable at most (the first that applies, in the order of the table in
-        the module docstring), then unknown keys, then problems of the rendered text.
+        :mod:`.template_checks`), then unknown keys, then problems of the rendered text.
         """
         if params is None:
             params = {}
         if not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping or None, not {type(params).__name__}")
         label = f"{self.name} ({self.language})"
-        variables = self.variables
-        slots = list(self._slots())
-        problems: list[TemplateProblem] = []
-        good: dict[str, str] = {}
-        for var in variables:
-            value = params.get(var, _MISSING)
-            problem = _value_problem(var, value, label)
-            if problem is not None:
-                problems.append(problem)
-            elif isinstance(value, str):  # always, once _value_problem found nothing
-                good[var] = value
-        expected = ", ".join(variables) or "no variables"
-        for key in params:
-            if key not in variables:
-                problems.append(
-                    _problem(
-                        "extra_variable",
-                        str(key),
-                        f'"{key}" is not a variable of the template {label}; '
-                        f"it expects: {expected}.",
-                    )
-                )
-        problems += self._url_and_whitespace_problems(slots, good)
-        problems += self._text_problems(good)
+        problems, good = value_problems(self.variables, params, label)
+        problems += extra_problems(self.variables, params, label)
+        problems += url_and_whitespace_problems(self.channel, self._slots, good)
+        problems += text_problems(self.channel, self.render(good), good)
         return problems
 
     def render(self, params: Mapping[str, object] | None = None) -> RenderedTemplate:
         """Fill the variables in; missing or empty (None/NaN) ones stay visible as ``$(name)``."""
-        values = _display_values(params)
-        header: RenderedHeader | None = None
-        body, footer = "", None
-        buttons: list[RenderedButton] = []
-        cards: list[RenderedCard] = []
-        for comp in self._ordered():
-            kind = comp.type.upper()
-            if kind == "HEADER":
-                header = _render_header(comp, values)
-            elif kind == "BODY":
-                body = _fill(comp.text or "", values)
-                if comp.add_secret_recommendation:  # WhatsApp's fixed English wording
-                    body += " For your security, do not share this code."
-            elif kind == "FOOTER":
-                if comp.text is not None:
-                    footer = _fill(comp.text, values)
-                elif comp.code_expiration_minutes is not None:
-                    footer = f"This code expires in {comp.code_expiration_minutes} minutes."
-            elif kind == "BUTTONS":
-                buttons += (_render_button(b, values) for b in comp.buttons)
-            elif kind == "CAROUSEL":
-                cards += (_render_card(card, values) for card in comp.cards)
+        values = display_values(params)
         missing = tuple(v for v in self.variables if v not in values)
-        return RenderedTemplate(header, body, footer, tuple(buttons), tuple(cards), missing)
-
-    # -- internals -------------------------------------------------------------------------
-
-    def _ordered(self) -> list[TemplateComponent]:
-        return self._ordered_list
-
-    def _slots(self) -> Iterator[_Slot]:
-        return iter(self._slot_list)
-
-    def _url_and_whitespace_problems(
-        self, slots: list[_Slot], good: Mapping[str, str]
-    ) -> Iterator[TemplateProblem]:
-        flagged: set[str] = set()
-        for slot in slots:
-            names = VARIABLE_RE.findall(slot.text)
-            if not slot.is_url or not names or not all(n in good for n in names):
-                continue
-            built = _fill(slot.text, good)
-            if _is_web_url(built):
-                continue
-            for var in dict.fromkeys(names):
-                if var in flagged:
-                    continue
-                flagged.add(var)
-                if slot.text.strip() == f"$({var})":
-                    msg = (
-                        f'The value for "{var}" must be a web address starting with https:// '
-                        f"or http://; got {_show(good[var])}."
-                    )
-                else:
-                    msg = (
-                        f'The value for "{var}" goes into the link {slot.text}, but the result '
-                        f"{_show(built)} is not a valid web address (spaces or a missing "
-                        "https:// are the usual causes)."
-                    )
-                yield _problem("bad_url", var, msg)
-        if self.channel != "whatsapp":
-            return
-        text_vars = {v for s in slots if not s.is_url for v in VARIABLE_RE.findall(s.text)}
-        for var, value in good.items():
-            if var in text_vars and var not in flagged and _META_WHITESPACE_RE.search(value):
-                yield _problem(
-                    "bad_whitespace",
-                    var,
-                    f'The value for "{var}" contains a line break, a tab or more than 4 spaces '
-                    "in a row; WhatsApp refuses such values inside template variables.",
-                )
-
-    def _text_problems(self, good: Mapping[str, str]) -> Iterator[TemplateProblem]:
-        rendered = self.render(good)
-        body_max = VIBER_BODY_MAX_CHARS if self.channel == "viber" else BODY_MAX_CHARS
-        texts = [("body", rendered.body, body_max)]
-        if rendered.header is not None and rendered.header.kind == "text":
-            texts.insert(0, ("header", rendered.header.text or "", HEADER_MAX_CHARS))
-        service = "Viber" if self.channel == "viber" else "WhatsApp"
-        for where, text, limit in texts:
-            if len(text) > limit:
-                yield TemplateProblem(
-                    where,
-                    "too_long",
-                    f"With these values the {where} text is {len(text):,} characters long; "
-                    f"{service} allows at most {limit:,}. Use shorter values.",
-                    RULE_CODES["too_long"],
-                )
-            found = _POSITIONAL_RE.search(text)
-            if found is not None:
-                culprit = next((v for v, s in good.items() if found.group(0) in s), None)
-                field = f"TemplateParams.{culprit}" if culprit else where
-                why = f' (it comes from the value for "{culprit}")' if culprit else ""
-                yield TemplateProblem(
-                    field,
-                    "placeholder",
-                    f'The {where} text contains "{found.group(0)}"{why}; CAMS refuses text with '
-                    "{{number}} placeholders.",
-                    RULE_CODES["placeholder"],
-                    culprit,
-                )
+        return render_components(self._ordered, values, missing)
 
 
 def normalise_language(language: str) -> str:
@@ -472,156 +176,140 @@ def template_key(code_or_name: str, language: str) -> tuple[str, str]:
     return (code_or_name.strip(), normalise_language(language))
 
 
-# -- helpers ----------------------------------------------------------------------------------
+# -- the catalogue ----------------------------------------------------------------------------
 
-_MISSING: Final = object()
-_BAD_URL_CHAR = re.compile(r"[\s\x00-\x1f]")
+TEMPLATE_TYPES: Final[Mapping[str, str]] = MappingProxyType(
+    {"whatsapp": "WHATSAPP", "viber": "VIBER"})
+"""The channels CAMS keeps templates for, and the ``TemplateType`` of each."""
+
+TEMPLATE_NOT_FOUND_CODES: Final = frozenset({"DetailError.TemplateNotExist",
+                                             "InvalidParameter.TemplateNotExist"})
+"""The answers that mean "no such template" (remembered), not "could not ask" (raised)."""
+
+TemplateKey = tuple[str, str, str | None]
+"""(code or name, language, ``TemplateType`` or None): one entry of a catalogue."""
 
 
-def _problem(rule: str, var: str, message: str) -> TemplateProblem:
-    return TemplateProblem(f"TemplateParams.{var}", rule, message, RULE_CODES[rule], var)
+def template_type(channel: str) -> str:
+    """The ``TemplateType`` of a channel's templates; ``WHATSAPP``, the API's default, for a
+    channel CAMS keeps no templates for (see :data:`TEMPLATE_TYPES`)."""
+    return TEMPLATE_TYPES.get(channel.lower(), "WHATSAPP")
 
 
-def _is_null(value: object) -> bool:
-    """None, float NaN and pandas' NA/NaT: the shapes an empty spreadsheet cell takes."""
-    if isinstance(value, str):
-        return False
-    if value is None or type(value).__name__ in ("NAType", "NaTType"):
-        return True
-    if isinstance(value, SupportsFloat):  # floats, numpy scalars, Decimal
-        try:
-            return math.isnan(value)
-        except (TypeError, ValueError, OverflowError):  # e.g. Decimal('sNaN')
+class TemplateSource(Protocol):
+    """What a :class:`TemplateCatalogue` asks of a blocking client (``Client`` is one)."""
+
+    def get_template(self, code: str | None = None, *, language: str, name: str | None = None,
+                     template_type: str | None = None) -> Template: ...
+
+    def list_templates(self, *, page_size: int = 50,
+                       **filters: str | None) -> list[TemplateSummary]: ...
+
+
+class AsyncTemplateSource(Protocol):
+    """What a :class:`TemplateCatalogue` asks of an asyncio client (``AsyncClient`` is one)."""
+
+    async def get_template(self, code: str | None = None, *, language: str,
+                           name: str | None = None,
+                           template_type: str | None = None) -> Template: ...
+
+    async def list_templates(self, *, page_size: int = 50,
+                             **filters: str | None) -> list[TemplateSummary]: ...
+
+
+class TemplateCatalogue:
+    """Templates fetched once each, by (code or name, language, template type).
+
+    The dry run, the composer and the campaign panel each keep one. A "no such template"
+    answer (:data:`TEMPLATE_NOT_FOUND_CODES`) is remembered as None, with the error in
+    :attr:`not_found`; any other :class:`~cams_notebook.errors.CamsError` is raised and asked
+    again next time. :meth:`get` and :meth:`summaries` use a blocking client, :meth:`aget`
+    and :meth:`asummaries` an asyncio one.
+
+    >>> from cams_notebook.sandbox import Sandbox
+    >>> catalogue = TemplateCatalogue(Sandbox().client())
+    >>> catalogue.get("830174529611842305", "en").name, catalogue.get("1", "en")
+    ('order_shipped', None)
+    """
+
+    def __init__(self, client: TemplateSource | AsyncTemplateSource) -> None:
+        self.client = client
+        self.found: dict[TemplateKey, Template | None] = {}
+        """Every answer so far; None: no such template."""
+        self.not_found: dict[TemplateKey, CamsError] = {}
+        """The service's answer behind each None of :attr:`found`."""
+        self._summaries: dict[str | None, list[TemplateSummary]] = {}
+
+    def __repr__(self) -> str:
+        return f"TemplateCatalogue(templates={len(self.found)}, missing={len(self.not_found)})"
+
+    @staticmethod
+    def key(code_or_name: str, language: str, template_type: str | None = None) -> TemplateKey:
+        """The entry a template is kept under (a code is all digits; anything else a name)."""
+        return (code_or_name, language, template_type.upper() if template_type else None)
+
+    def get(self, code_or_name: str, language: str,
+            template_type: str | None = None) -> Template | None:
+        """One template's detail, asked of the client the first time; None: there is none."""
+        key = self.key(code_or_name, language, template_type)
+        if key not in self.found:
+            source = cast(TemplateSource, self.client)
+            try:
+                self.found[key] = source.get_template(**_request(key))
+            except CamsError as error:
+                if not self._remember_absent(key, error):
+                    raise
+        return self.found[key]
+
+    async def aget(self, code_or_name: str, language: str,
+                   template_type: str | None = None) -> Template | None:
+        """The asyncio twin of :meth:`get`."""
+        key = self.key(code_or_name, language, template_type)
+        if key not in self.found:
+            source = cast(AsyncTemplateSource, self.client)
+            try:
+                self.found[key] = await source.get_template(**_request(key))
+            except CamsError as error:
+                if not self._remember_absent(key, error):
+                    raise
+        return self.found[key]
+
+    def summaries(self, template_type: str | None = None) -> list[TemplateSummary]:
+        """The account's templates (ListChatappTemplate), of one ``TemplateType`` or all;
+        listed once. Errors are raised, and the list is asked for again next time."""
+        wanted = template_type.upper() if template_type else None
+        if wanted not in self._summaries:
+            source = cast(TemplateSource, self.client)
+            rows = source.list_templates(template_type=wanted) if wanted else \
+                source.list_templates()
+            self._summaries[wanted] = _of_type(rows, wanted)
+        return self._summaries[wanted]
+
+    async def asummaries(self, template_type: str | None = None) -> list[TemplateSummary]:
+        """The asyncio twin of :meth:`summaries`."""
+        wanted = template_type.upper() if template_type else None
+        if wanted not in self._summaries:
+            source = cast(AsyncTemplateSource, self.client)
+            rows = await (source.list_templates(template_type=wanted) if wanted else
+                          source.list_templates())
+            self._summaries[wanted] = _of_type(rows, wanted)
+        return self._summaries[wanted]
+
+    def _remember_absent(self, key: TemplateKey, error: CamsError) -> bool:
+        if getattr(error, "code", "") not in TEMPLATE_NOT_FOUND_CODES:
             return False
-    return False
+        self.found[key], self.not_found[key] = None, error
+        return True
 
 
-def _value_problem(var: str, value: object, label: str) -> TemplateProblem | None:
-    if value is _MISSING:
-        return _problem(
-            "missing_variable", var, f'No value for "{var}": the template {label} needs it.'
-        )
-    if _is_null(value):
-        shown = "None" if value is None else "NaN" if isinstance(value, float) else str(value)
-        what = shown if value is None else f"{shown}, usually an empty spreadsheet cell"
-        return _problem("null_variable", var, f'The value for "{var}" is empty ({what}).')
-    if not isinstance(value, str):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        hint = f' Write it as text: "{value}".' if number else ""
-        kind = "a number" if number else f"a {type(value).__name__}"
-        return _problem(
-            "not_a_string",
-            var,
-            f'The value for "{var}" must be text, but it is {kind} ({_show(value)}).' + hint,
-        )
-    if not value.strip():
-        return _problem(
-            "blank_variable",
-            var,
-            f'The value for "{var}" is blank; every variable needs some text.',
-        )
-    return None
+def _request(key: TemplateKey) -> dict[str, Any]:
+    code, language, kind = key
+    args: dict[str, Any] = {"code" if code.isdigit() else "name": code, "language": language}
+    if kind is not None:
+        args["template_type"] = kind
+    return args
 
 
-def _show(value: object, limit: int = 60) -> str:
-    text = f'"{value}"' if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _is_web_url(url: str) -> bool:
-    if _BAD_URL_CHAR.search(url):
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-
-
-def _display_values(params: Mapping[str, object] | None) -> dict[str, str]:
-    return {
-        k: v if isinstance(v, str) else str(v)
-        for k, v in (params or {}).items()
-        if isinstance(k, str) and not _is_null(v)
-    }
-
-
-def _fill(text: str, values: Mapping[str, str]) -> str:
-    # one pass, so a value containing "$(x)" is never expanded again
-    return VARIABLE_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
-def _component_slots(comp: TemplateComponent, where: str) -> Iterator[_Slot]:
-    fields = (
-        ("Text", comp.text, False),
-        ("Url", comp.url, True),
-        ("Caption", comp.caption, False),
-        ("FileName", comp.file_name, False),
-        ("ThumbUrl", comp.thumb_url, True),
-        ("LocationName", comp.location_name, False),
-        ("LocationAddress", comp.location_address, False),
-        ("OfferExpirationTimeMs", comp.offer_expiration_time_ms, False),
-    )
-    for name, text, is_url in fields:
-        if text:
-            yield _Slot(f"{where}.{name}", text, is_url)
-    for i, b in enumerate(comp.buttons):
-        for name, text, is_url in (
-            ("Text", b.text, False),
-            ("Url", b.url, True),
-            ("PhoneNumber", b.phone_number, False),
-            ("CouponCode", b.coupon_code, False),
-        ):
-            if text:
-                yield _Slot(f"{where}.Buttons[{i}].{name}", text, is_url)
-    for i, card in enumerate(comp.cards):
-        for j, sub in enumerate(card.card_components):
-            yield from _component_slots(sub, f"{where}.Cards[{i}].CardComponents[{j}]")
-
-
-def _render_header(comp: TemplateComponent, values: Mapping[str, str]) -> RenderedHeader:
-    def fill(text: str | None) -> str | None:
-        return None if text is None else _fill(text, values)
-
-    fmt = (comp.format or ("IMAGE" if comp.is_media else "TEXT")).lower()
-    return RenderedHeader(
-        kind=fmt,
-        text=fill(comp.text),
-        url=fill(comp.url),
-        file_name=fill(comp.file_name),
-        file_type=comp.file_type,
-        thumb_url=fill(comp.thumb_url),
-        duration=comp.duration,
-        latitude=comp.latitude,
-        longitude=comp.longitude,
-        location_name=fill(comp.location_name),
-        location_address=fill(comp.location_address),
-    )
-
-
-def _render_button(b: TemplateButton, values: Mapping[str, str]) -> RenderedButton:
-    def fill(text: str | None) -> str | None:
-        return None if text is None else _fill(text, values)
-
-    return RenderedButton(
-        type=b.type.upper(),
-        text=_fill(b.text or "", values),
-        url=fill(b.url),
-        phone_number=b.phone_number,
-        coupon_code=fill(b.coupon_code),
-    )
-
-
-def _render_card(card: TemplateCard, values: Mapping[str, str]) -> RenderedCard:
-    header: RenderedHeader | None = None
-    body = ""
-    buttons: list[RenderedButton] = []
-    for comp in card.card_components:
-        kind = comp.type.upper()
-        if kind == "HEADER":
-            header = _render_header(comp, values)
-        elif kind == "BODY":
-            body = _fill(comp.text or "", values)
-        elif kind == "BUTTONS":
-            buttons += [_render_button(b, values) for b in comp.buttons]
-    return RenderedCard(header, body, tuple(buttons))
+def _of_type(rows: list[TemplateSummary], wanted: str | None) -> list[TemplateSummary]:
+    # a row without a TemplateType is of the type asked for
+    return [s for s in rows if wanted is None or (s.template_type or wanted).upper() == wanted]

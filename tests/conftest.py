@@ -1,7 +1,13 @@
-"""Shared fixtures: no credentials from the machine, no state carried between tests."""
+"""Shared fixtures: no credentials from the machine, no state carried between tests.
+
+``clock``, ``sandbox``, ``sandbox_client``, ``async_sandbox_client`` and ``sandbox_server``
+come from the package's own pytest plugin, :mod:`cams_notebook.testing` (loaded through its
+``pytest11`` entry point), the same fixtures the package offers its users' tests.
+"""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +16,54 @@ import cams_notebook.campaigns.campaign as campaign_module
 import cams_notebook.client as client_module
 import cams_notebook.sandbox as sandbox_module
 from cams_notebook.sandbox import Sandbox
+
+# Known leaks in code this suite may not change yet, ignored for the named tests only (every
+# other test runs with warnings as errors, pyproject's filterwarnings). Remove each once fixed.
+KNOWN_LEAKS: dict[str, tuple[str, ...]] = {
+    # the test never closes its child's stdout pipe (test_journal.py: another engineer's file)
+    "tests/campaigns/test_journal.py::test_a_killed_holder_leaves_no_lock_behind": (
+        "ignore:unclosed file <_io.TextIOWrapper:ResourceWarning",
+        "ignore:unclosed file <_io.BufferedReader:ResourceWarning",
+    ),
+    # send_frame/reconcile run the campaign on an event loop of their own and leave the async
+    # connections they opened on it (an AsyncClient's, or a Client's async twin's) when that
+    # loop ends: nothing can close them afterwards, the garbage collector finds them open
+    # (cams_notebook/campaigns/campaign.py and loop_thread.py: other engineers' files)
+    "tests/integration/test_hostile_answers.py": (
+        "ignore:unclosed <socket.socket:ResourceWarning",
+        "ignore:unclosed transport <_SelectorSocketTransport:ResourceWarning",
+    ),
+    "tests/integration/test_chaos.py": (
+        "ignore:unclosed <socket.socket:ResourceWarning",
+        "ignore:unclosed transport <_SelectorSocketTransport:ResourceWarning",
+    ),
+    # AsyncClient.aclose() leaves the pooled TLS connections of its default transport open:
+    # their sockets are left to the garbage collector (cams_notebook/client.py, another's)
+    "tests/test_client_tls.py::test_async_client_sends_over_https_on_its_default_transport": (
+        "ignore:unclosed <socket.socket:ResourceWarning",
+        "ignore:unclosed transport <_SelectorSocketTransport:ResourceWarning",
+    ),
+}
+
+
+def _known_leaks(nodeid: str) -> tuple[str, ...]:
+    return tuple(spec for where, filters in KNOWN_LEAKS.items()
+                 if nodeid == where or nodeid.startswith(where + "::") for spec in filters)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for spec in _known_leaks(item.nodeid):
+            item.add_marker(pytest.mark.filterwarnings(spec))
+
+
+@pytest.fixture(autouse=True)
+def _collect_known_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with a known leak, collect its garbage while its filters still apply, so
+    that the leak is not reported in whichever test the collector happens to run next."""
+    yield
+    if _known_leaks(request.node.nodeid):
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
@@ -40,10 +94,3 @@ def service_in_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
 
 ENV_SECRET = "known-secret-value-in-env-7a3b"
 """The secret of :func:`service_in_env`: tests check it shows nowhere."""
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox(seed=7, receipt_delay=0.0)
-    yield sb
-    sb.stop()

@@ -1,31 +1,13 @@
-"""Builders shared by the receipt tests: a fake clock, a sandbox on it, synthetic receipts."""
+"""Synthetic receipts for the receipt tests (and, as before, ``FakeClock`` and ``sandbox_at``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cams_notebook.sandbox import Sandbox
+from cams_notebook.testing import FakeClock
+from tests.helpers import sandbox_at
 
-
-class FakeClock:
-    """Epoch seconds that move only when told (or when the sandbox 'sleeps')."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-
-
-def sandbox_at(clock: FakeClock, **kwargs: Any) -> Sandbox:
-    """A sandbox on ``clock`` whose waits (latency, long polls) advance the clock instead."""
-    kwargs.setdefault("receipt_delay", 0.0)
-    sb = Sandbox(clock=clock, **kwargs)
-    sb.transport._sleep = clock.advance
-    return sb
+__all__ = ["FakeClock", "receipt", "sandbox_at"]  # the clock and the sandbox, as before
 
 
 def receipt(i: int, status: str = "Delivered", **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from helpers import template_fields
 
 import cams_notebook
 from cams_notebook import (
@@ -28,6 +27,7 @@ from cams_notebook import (
 )
 from cams_notebook.client import resolve_endpoint
 from cams_notebook.sandbox import Sandbox, default_sandbox
+from tests.helpers import template_fields
 
 SECRET = "s3cr3t-DO-NOT-LEAK-9f8e7d"
 OK = {"RequestId": "R1", "Code": "OK", "Message": "OK", "MessageId": "M1"}
@@ -198,7 +198,8 @@ def test_from_env_reads_credentials_and_endpoint() -> None:
     client = Client.from_env(environ={"ALIBABA_CLOUD_ACCESS_KEY_ID": "AKID",
                                       "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET,
                                       "CAMS_NOTEBOOK_ENDPOINT": "http://127.0.0.1:9"})
-    assert client.base_url == "http://127.0.0.1:9" and client.sandbox is None
+    assert client.base_url == "http://127.0.0.1:9" and client.transport is None
+    assert client.account == ("http://127.0.0.1:9", "AKID")
 
 
 # -- where a client talks: the environment's account, or the sandbox by name ----------------
@@ -241,7 +242,7 @@ def test_from_env_reads_os_environ_and_raises_in_a_process_without_credentials(
     monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "sts-token")
     with Client.from_env() as client:
         assert client.account == ("https://cams.ap-southeast-1.aliyuncs.com", "AKID")
-        assert client.sandbox is None
+        assert client.transport is None and not client.is_local
 
 
 @pytest.mark.parametrize("cls", [Client, AsyncClient])
@@ -249,7 +250,8 @@ def test_sandbox_is_the_default_sandbox_by_name_with_one_notice_on_stdout(
         cls: type[Client | AsyncClient], capsys: pytest.CaptureFixture[str]) -> None:
     first, second = cls.sandbox(), cls.sandbox(timeout=2.0)
     assert isinstance(first, cls) and isinstance(second, cls)
-    assert first.sandbox is second.sandbox is default_sandbox()
+    assert first.transport is second.transport is default_sandbox().transport
+    assert first.account[0] == second.account[0] == "sandbox:in-process"
     assert second.timeout == 2.0  # overrides reach the client
     out, err = capsys.readouterr()
     assert out.count("local CAMS sandbox") == 1 and "nothing leaves this machine" in out
@@ -269,7 +271,8 @@ def test_sandbox_clients_send_to_the_default_sandbox_sync_and_async() -> None:
 
 def test_a_sandbox_client_s_async_twin_talks_to_the_same_sandbox() -> None:
     client = Client.sandbox()
-    assert client.async_twin().sandbox is client.sandbox is not None
+    twin = client.async_twin()
+    assert twin.transport is client.transport is not None and twin.account == client.account
 
 
 @pytest.mark.parametrize(("environ", "fallback", "expected"), [
@@ -307,10 +310,12 @@ def test_the_secret_appears_in_no_repr_str_log_or_error(caplog: pytest.LogCaptur
     seen: list[str] = []
     client = client_with(answer(400, {"Code": "SignatureDoesNotMatch", "Message": "bad"}))
     texts = [repr(client), str(client), repr(client.auth)]
-    try:
+    # the error must be raised (a send that "succeeds" would check no error text at all)
+    with pytest.raises(AuthError) as raised:
         client.send(Message(**template_fields()))
-    except AuthError as error:
-        texts += [str(error), repr(error), repr(error.data)]
+    error = raised.value
+    assert error.code == "SignatureDoesNotMatch"
+    texts += [str(error), repr(error), repr(error.data)]
     texts.append(caplog.text)
     seen.extend(texts)
     assert not [t for t in seen if SECRET in t]

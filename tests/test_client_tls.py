@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import trustme
-from helpers import template_fields
 
 from cams_notebook import AsyncClient, Client, Message, RequestNotSentError
 from cams_notebook.sandbox import Sandbox
 from cams_notebook.sandbox.server import SandboxServer
+from tests.helpers import template_fields
 
 CERT_REFUSED = "CERTIFICATE_VERIFY_FAILED|certificate verify failed"
 

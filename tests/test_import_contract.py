@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,3 +45,18 @@ def _only_package_reexports(chain: str) -> bool:
     parts = chain.split(" -> ")
     return any(b.startswith(a + ".") or a.startswith(b + ".")
                for a, b in zip(parts, parts[1:], strict=False))
+
+
+def test_every_core_module_is_under_the_core_contract() -> None:
+    """A module added at the top of the package is core: the contract must name it, or it could
+    import a subpackage unchecked."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    core = next(c for c in config["contracts"] if c["type"] == "forbidden")["source_modules"]
+    package = ROOT / "cams_notebook"
+    top = {f"cams_notebook.{p.stem}" for p in package.glob("*.py")
+           if p.stem not in ("__init__", "__main__", "testing")}
+    top |= {f"cams_notebook.{p.parent.name}" for p in package.glob("*/__init__.py")
+            if p.parent.name not in ("campaigns", "receipts", "sandbox", "widgets", "cli")}
+    assert sorted(top - set(core)) == []

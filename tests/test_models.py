@@ -7,7 +7,6 @@ import json
 import warnings
 
 import pytest
-from helpers import RECIPIENT, SENDER, TEMPLATE_CODE, template_fields
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -17,6 +16,7 @@ from cams_notebook.models import ALIASES, MAX_QUERY_LENGTH, MAX_URL_LENGTH, WIRE
 from cams_notebook.problems import problems_from_validation_error
 from cams_notebook.sandbox import Sandbox
 from cams_notebook.signing import canonical_query
+from tests.helpers import RECIPIENT, SENDER, TEMPLATE_CODE, template_fields
 
 
 def problems_of(**fields: object) -> set[tuple[str, str]]:

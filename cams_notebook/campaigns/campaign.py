@@ -30,9 +30,10 @@ import pandas as pd
 
 from .._config import DEFAULT_QPS
 from ..client import AsyncClient, Client
+from ..templates import TemplateCatalogue
 from .dry_run import (
     InvalidFrameError,
-    TemplateCache,
+    afetch_templates,
     plan_chunks,
     problem_rows,
     problems_frame,
@@ -41,7 +42,6 @@ from .dry_run import (
 )
 from .engine import CampaignEngine, Counts, run_in_thread
 from .journal import (
-    SANDBOX_ENDPOINT,
     CampaignIdentity,
     Journal,
     JournalBusyError,
@@ -65,9 +65,7 @@ def _account(client: Any) -> tuple[str, str]:
     account = getattr(client, "account", None)
     if account is not None:
         return (str(account[0]), str(account[1]))
-    endpoint = SANDBOX_ENDPOINT if getattr(client, "sandbox", None) is not None else \
-        str(getattr(client, "base_url", ""))
-    return (endpoint, str(getattr(client, "access_key_id", "")))
+    return (str(getattr(client, "base_url", "")), str(getattr(client, "access_key_id", "")))
 
 
 def _ledger(journal: Any, identity: CampaignIdentity) -> Journal:
@@ -176,20 +174,19 @@ def _identity(campaign_id: str, campaign: str | None, client: Any, mapping: Fram
 async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progress: bool,
                on_invalid: str, params: Any, key: Any, campaign: str | None,
                concurrency: int | None, constants: Mapping[str, Any], on_changed: str = "skip",
-               engine_box: dict[str, Any] | None = None) -> CampaignResult:
+               inbound: Any = None, engine_box: dict[str, Any] | None = None) -> CampaignResult:
     if on_changed not in ("skip", "send"):
         raise ValueError("on_changed must be 'skip' (report the row as 'changed') or 'send'")
     campaign_id, chunks, index_names, mapping = _prepare(frame, client, constants, params, key,
                                                          campaign, on_invalid)
     identity = _identity(campaign_id, campaign, client, mapping, constants)
-    cache = TemplateCache()
+    catalogue, window = TemplateCatalogue(client), window_check(inbound)
     seen: dict[tuple[str, str], Hashable] = {}
     is_frame = isinstance(frame, pd.DataFrame)
     order: list[tuple[Hashable, str, JournalRow | None]] = []
 
     async def checked(plans: list[RowPlan]) -> list[RowPlan]:
-        await cache.afetch(client, plans)
-        check_plans(plans, cache.found, window_check(client), seen)
+        check_plans(plans, await afetch_templates(catalogue, plans), window, seen)
         bad = problem_rows(p for p in plans if p.problems)
         if bad and on_invalid == "raise":
             raise InvalidFrameError(problems_frame(problem_rows(plans)))
@@ -271,7 +268,8 @@ class Campaign:
 
     What to send (a frame, or an iterable of chunks, and the request fields as keyword
     constants, ``params`` and ``key``), from where (``client``) and how (``qps``, ``journal``,
-    ``on_invalid``, ``on_changed``, ``campaign``, ``concurrency``) are given once, as to
+    ``on_invalid``, ``on_changed``, ``campaign``, ``concurrency``, ``inbound``: who wrote in
+    lately, for the 24-hour window check) are given once, as to
     :func:`send_frame`, which is ``Campaign(...).run()``. :meth:`stop` is thread-safe and may
     come before the run starts (the run then sends nothing); while it runs, :attr:`engine`
     and :attr:`counts` show its progress; afterwards :attr:`result` holds what it did.
@@ -286,8 +284,9 @@ class Campaign:
                  progress: bool = True, on_invalid: str = "raise", on_changed: str = "skip",
                  params: Sequence[str] | Mapping[str, str] | None = None, key: str | None = None,
                  campaign: str | None = None, concurrency: int | None = None,
-                 **constants: Any) -> None:
+                 inbound: Any = None, **constants: Any) -> None:
         self.frame, self.client, self.qps, self.journal = frame, client, qps, journal
+        self.inbound = inbound
         self.progress, self.on_invalid, self.on_changed = progress, on_invalid, on_changed
         self.params, self.key, self.name, self.concurrency = params, key, campaign, concurrency
         self.constants = constants
@@ -320,7 +319,7 @@ class Campaign:
         """The dry run of this campaign (:func:`validate_frame` with its arguments)."""
         client = self.client if isinstance(self.client, Client) else None
         return validate_frame(self.frame, client=client, params=self.params, key=self.key,
-                              **self.constants)
+                              inbound=self.inbound, **self.constants)
 
     async def arun(self) -> CampaignResult:
         """Run on the caller's event loop (what ``await asend_frame(...)`` does)."""
@@ -332,7 +331,8 @@ class Campaign:
                 self.frame, async_client, qps=self.qps, journal=self.journal,
                 progress=self.progress, on_invalid=self.on_invalid, params=self.params,
                 key=self.key, campaign=self.name, concurrency=self.concurrency,
-                constants=self.constants, on_changed=self.on_changed, engine_box=self._box)
+                constants=self.constants, on_changed=self.on_changed, inbound=self.inbound,
+                engine_box=self._box)
         finally:
             self._box.pop("interrupted", None)  # a stop ends this run, not the next one
             if async_client is not client:
@@ -349,7 +349,7 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
                qps: int = DEFAULT_QPS, journal: Any = None, progress: bool = True,
                on_invalid: str = "raise", params: Sequence[str] | Mapping[str, str] | None = None,
                key: str | None = None, campaign: str | None = None, concurrency: int | None = None,
-               on_changed: str = "skip", **constants: Any) -> CampaignResult:
+               on_changed: str = "skip", inbound: Any = None, **constants: Any) -> CampaignResult:
     """Send one message per row, paced at ``qps``; return one result row per input row.
 
     Works in a script and in a notebook cell alike (the engine runs on a private loop in a
@@ -368,7 +368,8 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
     """
     return Campaign(frame, client=client, qps=qps, journal=journal, progress=progress,
                     on_invalid=on_invalid, params=params, key=key, campaign=campaign,
-                    concurrency=concurrency, on_changed=on_changed, **constants).run()
+                    concurrency=concurrency, on_changed=on_changed, inbound=inbound,
+                    **constants).run()
 
 
 async def asend_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: AsyncClient | Client,
@@ -377,8 +378,9 @@ async def asend_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: A
                       params: Sequence[str] | Mapping[str, str] | None = None,
                       key: str | None = None, campaign: str | None = None,
                       concurrency: int | None = None, on_changed: str = "skip",
-                      **constants: Any) -> CampaignResult:
+                      inbound: Any = None, **constants: Any) -> CampaignResult:
     """``send_frame`` for async code: runs on the caller's event loop."""
     return await Campaign(frame, client=client, qps=qps, journal=journal, progress=progress,
                           on_invalid=on_invalid, params=params, key=key, campaign=campaign,
-                          concurrency=concurrency, on_changed=on_changed, **constants).arun()
+                          concurrency=concurrency, on_changed=on_changed, inbound=inbound,
+                          **constants).arun()

@@ -3,25 +3,25 @@
 :func:`validate_frame` returns one row per problem (input index, field, rule, severity,
 message, service code); :func:`preview_frame` shows the first rows as they will arrive. The
 campaign runner (:mod:`.campaign`) plans and checks with the same pieces
-(:func:`plan_chunks`, :class:`TemplateCache`, :func:`problem_rows`), so a send refuses exactly
+(:func:`plan_chunks`, :func:`afetch_templates`, :func:`problem_rows`), so a send refuses exactly
 what the dry run reports.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from ..client import AsyncClient, Client
-from ..errors import CamsError
-from ..templates import Template
+from ..client import Client
+from ..templates import Template, TemplateCatalogue, template_type
 from .plan import FrameMapping, RowPlan, TemplateRef, check_plans, plan_rows, template_requests
 
-__all__ = ["PLAN_SLICE", "PROBLEM_COLUMNS", "InvalidFrameError", "TemplateCache", "plan_chunks",
-           "preview_frame", "problem_rows", "problems_frame", "validate_frame", "window_check"]
+__all__ = ["PLAN_SLICE", "PROBLEM_COLUMNS", "InvalidFrameError", "afetch_templates",
+           "fetch_templates", "plan_chunks", "preview_frame", "problem_rows", "problems_frame",
+           "validate_frame", "window_check"]
 
 PROBLEM_COLUMNS = ["index", "field", "rule", "severity", "message", "code"]
 PLAN_SLICE = 20_000
@@ -98,52 +98,36 @@ def _chain(first: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.Dat
     yield from rest
 
 
-class TemplateCache:
-    """Templates fetched once per (code or name, language, channel) for one campaign."""
-
-    def __init__(self) -> None:
-        self.found: dict[TemplateRef, Template | None] = {}
-
-    def missing(self, plans: Sequence[RowPlan]) -> set[TemplateRef]:
-        return template_requests(plans) - set(self.found)
-
-    @staticmethod
-    def _args(ref: TemplateRef) -> dict[str, Any]:
-        code, language, channel = ref
-        kind = "VIBER" if channel == "viber" else "WHATSAPP"
-        key = "code" if code.isdigit() else "name"
-        return {key: code, "language": language, "template_type": kind}
-
-    def fetch(self, client: Client, plans: Sequence[RowPlan]) -> None:
-        for ref in self.missing(plans):
-            self.found[ref] = self._lookup(lambda ref=ref: client.get_template(**self._args(ref)))
-
-    async def afetch(self, client: AsyncClient, plans: Sequence[RowPlan]) -> None:
-        for ref in self.missing(plans):
-            try:
-                self.found[ref] = await client.get_template(**self._args(ref))
-            except CamsError as error:
-                self.found[ref] = self._absent(error)
-
-    def _lookup(self, call: Any) -> Template | None:
-        try:
-            return call()  # type: ignore[no-any-return]
-        except CamsError as error:
-            return self._absent(error)
-
-    @staticmethod
-    def _absent(error: CamsError) -> None:
-        if getattr(error, "code", "") in ("DetailError.TemplateNotExist",
-                                          "InvalidParameter.TemplateNotExist"):
-            return
-        raise error
+def fetch_templates(catalogue: TemplateCatalogue,
+                    plans: Sequence[RowPlan]) -> dict[TemplateRef, Template | None]:
+    """The templates a batch of plans uses (None: no such template), from the catalogue,
+    which fetches each once."""
+    return {ref: catalogue.get(ref[0], ref[1], template_type(ref[2]))
+            for ref in template_requests(plans)}
 
 
-def window_check(client: Client | AsyncClient | None) -> Any:
-    sandbox = getattr(client, "sandbox", None)
-    if sandbox is not None:
-        return lambda number: sandbox.core.window_open(number)
-    return lambda number: None
+async def afetch_templates(catalogue: TemplateCatalogue,
+                           plans: Sequence[RowPlan]) -> dict[TemplateRef, Template | None]:
+    """The asyncio twin of :func:`fetch_templates`."""
+    return {ref: await catalogue.aget(ref[0], ref[1], template_type(ref[2]))
+            for ref in template_requests(plans)}
+
+
+def window_check(inbound: Any) -> Callable[[str], bool | None]:
+    """``number -> is its WhatsApp 24-hour window open`` (None: not known) from ``inbound``.
+
+    ``inbound`` is what knows who wrote in: anything with ``window_open(number)`` (a
+    :class:`~cams_notebook.receipts.ReceiptStore` fed from the ChatAppInbound queue, for
+    the service and the sandbox alike), a function of the number, or None (not known).
+    """
+    if inbound is None:
+        return lambda number: None
+    if callable(getattr(inbound, "window_open", None)):
+        return inbound.window_open  # type: ignore[no-any-return]
+    if callable(inbound):
+        return inbound  # type: ignore[no-any-return]
+    raise TypeError("inbound must have a window_open(number) method (a ReceiptStore) or be a "
+                    f"function of the number, not {type(inbound).__name__}")
 
 
 def problem_rows(plans: Iterable[RowPlan]) -> list[dict[str, Any]]:
@@ -161,20 +145,23 @@ def problems_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def validate_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client | None = None,
                    params: Sequence[str] | Mapping[str, str] | None = None, key: str | None = None,
-                   **constants: Any) -> pd.DataFrame:
+                   inbound: Any = None, **constants: Any) -> pd.DataFrame:
     """The dry run: one row per problem (index, field, rule, severity, message, code).
 
     With a ``client`` the templates are fetched (once each) and every row's variables are
     checked against them. Errors block a send; warnings (duplicate recipients, a WhatsApp
-    24-hour window that may be closed) do not.
+    24-hour window that is closed, or not known to be open) do not. ``inbound`` tells who
+    wrote in lately (a :class:`~cams_notebook.receipts.ReceiptStore` fed from the inbound
+    queue, or a function ``number -> bool``): see :func:`window_check`.
     """
     _, chunks, _, _ = plan_chunks(frame, constants, params, key, None)
-    cache, rows = TemplateCache(), []
+    window = window_check(inbound)
+    catalogue = TemplateCatalogue(client) if client is not None else None
+    rows: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], Hashable] = {}
     for plans in chunks:
-        if client is not None:
-            cache.fetch(client, plans)
-        check_plans(plans, cache.found if client is not None else None, window_check(client), seen)
+        templates = fetch_templates(catalogue, plans) if catalogue is not None else None
+        check_plans(plans, templates, window, seen)
         rows += problem_rows(plans)
     return problems_frame(rows)
 
@@ -189,9 +176,7 @@ def preview_frame(frame: pd.DataFrame, n: int = 5, *, client: Client | None = No
     arguments serves the dry run, the preview and the send."""
     _, chunks, _, _ = plan_chunks(frame.head(n), constants, params, key, None)
     plans = [p for chunk in chunks for p in chunk]
-    cache = TemplateCache()
-    if client is not None:
-        cache.fetch(client, plans)
+    found = fetch_templates(TemplateCatalogue(client), plans) if client is not None else {}
     out = []
     for plan in plans:
         message = plan.message
@@ -203,7 +188,7 @@ def preview_frame(frame: pd.DataFrame, n: int = 5, *, client: Client | None = No
         if message.type == "template":
             ref = (message.template_code or message.template_name or "", message.language or "",
                    message.channel_type)
-            template = cache.found.get(ref)
+            template = found.get(ref)
             text = template.render(message.template_params).body if template else \
                 f"[template {ref[0]} ({ref[1]})] {message.template_params or {}}"
             kind = f"template {template.name if template else ref[0]}"

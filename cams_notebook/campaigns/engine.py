@@ -32,52 +32,36 @@ stop (Ctrl-C, Stop button)             no new requests (waits for a slot or a ba
                                        seconds, then are ``unknown``; the rest
                                        ``not_sent``
 =====================================  ==============================================
+
+A row's record, result and count are kept by :class:`~.bookkeeping.RowBook`; ``send_frame``
+runs the engine in a worker thread with :func:`~.loop_thread.run_in_thread` (both re-exported
+here, with :class:`~.bookkeeping.Counts`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from ..client import AsyncClient
 from ..errors import (
-    ApiError,
     AuthError,
     CamsError,
     NotSubscribedError,
     OutcomeUnknownError,
     ThrottledError,
 )
-from .journal import INTENT, Journal, JournalRow, encode_index
+from .bookkeeping import Counts, RowBook
+from .journal import INTENT, Journal, JournalRow
+from .loop_thread import run_in_thread
 from .pacing import Backoff, WindowPacer
 from .plan import RowPlan
 
 __all__ = ["CampaignEngine", "Counts", "run_in_thread"]
-
-T = TypeVar("T")
-
-
-@dataclass
-class Counts:
-    """Live tallies for the progress bar and the panel."""
-
-    sent: int = 0
-    failed: int = 0
-    unknown: int = 0
-    throttled: int = 0
-    retries: int = 0
-    skipped: int = 0
-    changed: int = 0
-    done: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-
-    def rate(self, now: float) -> float:
-        return self.sent / max(now - self.started_at, 1e-9)
 
 
 def _loop_time() -> float:
@@ -92,8 +76,17 @@ def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
+@dataclass
+class _Tries:
+    """How often one row has been sent, throttled, and failed in a way worth a retry."""
+
+    attempts: int = 0
+    throttles: int = 0
+    failures: int = 0
+
+
 class CampaignEngine:
-    """Sends :class:`~.batch.RowPlan` rows through an :class:`~.client.AsyncClient`."""
+    """Sends :class:`~.plan.RowPlan` rows through an :class:`~cams_notebook.client.AsyncClient`."""
 
     def __init__(
         self,
@@ -129,6 +122,9 @@ class CampaignEngine:
         self.wall, self.sleep = wall, sleep
         self.on_progress = on_progress
         self.counts = Counts(started_at=self.clock())
+        self.book = RowBook(ledger, self.counts, campaign=campaign, on_changed=on_changed,
+                            on_progress=on_progress)
+        self.results: dict[str, tuple[Hashable, JournalRow]] = self.book.results
         self.stop_reason: CamsError | None = None
         self._pacers: dict[tuple[str, str], WindowPacer] = {}
         self._stop: asyncio.Event | None = None
@@ -137,10 +133,6 @@ class CampaignEngine:
         self._probing = False
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.results: dict[str, tuple[Hashable, JournalRow]] = {}
-        self._previous: dict[str, JournalRow] = {}
-        """Journal records of rows sent again in a new version, put back if the new one never
-        leaves."""
 
     # -- control --------------------------------------------------------------------------
 
@@ -192,28 +184,40 @@ class CampaignEngine:
         in_flight: dict[str, RowPlan] = {}
         workers = [asyncio.create_task(self._worker(queue, in_flight))
                    for _ in range(self.concurrency)]
-        failure: BaseException | None = None
+        failure = await self._feed(plans, queue)
+        await self._wind_down(workers, queue, in_flight)
+        failure = failure or self._failure
+        if failure is not None:
+            raise failure
+        return self.results
+
+    async def _feed(self, plans: Iterable[list[RowPlan]] | AsyncIterable[list[RowPlan]],
+                    queue: asyncio.Queue[RowPlan | None]) -> BaseException | None:
+        """Hand the workers every row that goes out; what reading the chunks raised, if any."""
         try:
             async for chunk in _chunks(plans):
                 known = self.ledger.get_many([p.key for p in chunk if p.valid])
                 for plan in chunk:
                     if not plan.valid:
                         continue  # invalid rows are reported by the caller
-                    record = known.get(plan.key)
-                    if record is not None and not self._sends_again(plan, record):
-                        self._replay(plan, record)
-                        continue
-                    if record is not None:
-                        self._previous[plan.key] = record
+                    if not self.book.to_send(plan, known.get(plan.key)):
+                        continue  # the journal knows it: replayed
                     if self.stopping:
-                        self._finish(plan, self._row(plan, "not_sent"))
+                        self.book.finish(plan, self.book.row(plan, "not_sent"))
                     else:
                         await queue.put(plan)
         except asyncio.CancelledError:
             self._halt()
         except BaseException as exc:  # noqa: BLE001 - re-raised once the rows are recorded
             self._halt()
-            failure = exc
+            return exc
+        return None
+
+    async def _wind_down(self, workers: list[asyncio.Task[None]],
+                         queue: asyncio.Queue[RowPlan | None],
+                         in_flight: dict[str, RowPlan]) -> None:
+        """Let the workers end; a row still in flight is ``unknown``, one still queued
+        ``not_sent``."""
         try:
             for _ in workers:
                 await queue.put(None)
@@ -222,16 +226,12 @@ class CampaignEngine:
             self._halt()
             await self._wait_workers(workers)
         for plan in in_flight.values():
-            self._finish(plan, self._row(plan, "unknown", attempts=1,
-                                         error="stopped while the request was in flight"))
+            self.book.finish(plan, self.book.row(plan, "unknown", attempts=1,
+                                                 error="stopped while the request was in flight"))
         while not queue.empty():
             left = queue.get_nowait()
             if left is not None:
-                self._finish(left, self._row(left, "not_sent"))
-        failure = failure or self._failure
-        if failure is not None:
-            raise failure
-        return self.results
+                self.book.finish(left, self.book.row(left, "not_sent"))
 
     async def _wait_workers(self, workers: list[asyncio.Task[None]]) -> None:
         """Wait for the workers; once stopping, give in-flight requests ``grace`` seconds."""
@@ -259,7 +259,7 @@ class CampaignEngine:
             if plan is None:
                 return
             if self.stopping:
-                self._finish(plan, self._row(plan, "not_sent"))
+                self.book.finish(plan, self.book.row(plan, "not_sent"))
                 continue
             try:
                 await self._send_row(plan, in_flight)
@@ -295,161 +295,113 @@ class CampaignEngine:
         return not self.stopping
 
     async def _send_row(self, plan: RowPlan, in_flight: dict[str, RowPlan]) -> None:
+        assert plan.message is not None
+        pacer = self.pacer_for(plan.message.cust_space_id)
+        tries = _Tries()
+        while await self._attempt(plan, pacer, tries, in_flight):
+            pass
+
+    async def _slot(self, pacer: WindowPacer) -> bool:
+        """Wait to be let out (see :meth:`_admitted`) and for the pacer's slot; False: the
+        campaign is stopping."""
+        if not await self._admitted():
+            return False
+        start = pacer.reserve(self.clock())
+        await self._pause(start - self.clock())
+        while (late := pacer.admit(self.clock())) and not self.stopping:
+            await self._pause(late)  # others left late, together: keep the window rule
+        return not self.stopping
+
+    async def _attempt(self, plan: RowPlan, pacer: WindowPacer, tries: _Tries,
+                       in_flight: dict[str, RowPlan]) -> bool:
+        """Send ``plan`` once, the intent journaled first; True when it is to be sent again."""
         message = plan.message
         assert message is not None and self._proven is not None
-        pacer = self.pacer_for(message.cust_space_id)
-        attempts = throttles = failures = 0
-        while True:
-            if not await self._admitted():
-                self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
-                return
-            start = pacer.reserve(self.clock())
-            await self._pause(start - self.clock())
-            while (late := pacer.admit(self.clock())) and not self.stopping:
-                await self._pause(late)  # others left late, together: keep the window rule
-            if self.stopping:
-                self._finish(plan, self._row(plan, "not_sent", attempts=attempts))
-                return
-            attempts += 1
-            row = self._row(plan, INTENT, attempts=attempts, attempted_at=_utc(self.wall()))
-            self.ledger.intent(row)
-            in_flight[plan.key] = plan
-            began = self.clock()
-            try:
-                result = await self.client.send(message)
-            except ThrottledError as error:
-                in_flight.pop(plan.key, None)
-                self._proven.set()
-                self.counts.throttled += 1
-                pacer.throttled(self.clock(), error.retry_after)
-                throttles += 1
-                if throttles > self.max_throttle_retries:
-                    self._fail(plan, row, error, began)
-                    return
-                self._undo_intent(plan.key)
-                # the row waits as told even when the pacer (seeing a stray throttle, not a
-                # rate that is too high) lets the others go on
-                await self._pause(error.retry_after or 0.0)
-                continue
-            except OutcomeUnknownError as error:
-                in_flight.pop(plan.key, None)
-                self._proven.set()
-                self._finish(plan, self._with_error(row, "unknown", error, began))
-                return
-            except CamsError as error:
-                in_flight.pop(plan.key, None)
-                if isinstance(error, (AuthError, NotSubscribedError)):
-                    self._fail(plan, row, error, began)
-                    if self.stop_reason is None:
-                        self.stop_reason = error
-                    self._halt()
-                    return
-                self._proven.set()
-                failures += 1  # throttles have their own budget; only these use the backoff's
-                if error.retry_safe and not self.backoff.gives_up(failures) and not self.stopping:
-                    self._undo_intent(plan.key)
-                    self.counts.retries += 1
-                    await self._pause(self.backoff.delay(failures))
-                    continue
-                self._fail(plan, row, error, began)
-                return
-            except Exception as error:  # noqa: BLE001 - a row's failure is a result, not a crash
-                in_flight.pop(plan.key, None)
-                self._proven.set()
-                row.status, row.error = "unknown", f"{type(error).__name__}: {error}"
-                row.latency_ms = round((self.clock() - began) * 1000.0, 3)
-                self._finish(plan, row)
-                return
+        if not await self._slot(pacer):
+            self.book.finish(plan, self.book.row(plan, "not_sent", attempts=tries.attempts))
+            return False
+        tries.attempts += 1
+        row = self.book.row(plan, INTENT, attempts=tries.attempts, attempted_at=_utc(self.wall()))
+        self.ledger.intent(row)
+        in_flight[plan.key] = plan
+        began = self.clock()
+        try:
+            result = await self.client.send(message)
+        except Exception as error:  # noqa: BLE001 - a row's failure is a result, not a crash
             in_flight.pop(plan.key, None)
+            return await self._after_error(plan, row, error, began, pacer, tries)
+        in_flight.pop(plan.key, None)
+        self._proven.set()
+        row.status, row.message_id, row.code = "sent", result.message_id, result.code
+        row.message, row.request_id = result.message, result.request_id
+        row.latency_ms = self._since(began)
+        row.sent_at = _utc(self.wall())
+        self.book.finish(plan, row)
+        return False
+
+    async def _after_error(self, plan: RowPlan, row: JournalRow, error: Exception, began: float,
+                           pacer: WindowPacer, tries: _Tries) -> bool:
+        """What a send that raised ``error`` comes to (see the module docstring's table); True
+        when the row is to be sent again."""
+        assert self._proven is not None
+        if isinstance(error, ThrottledError):
             self._proven.set()
-            row.status, row.message_id, row.code = "sent", result.message_id, result.code
-            row.message, row.request_id = result.message, result.request_id
-            row.latency_ms = round((self.clock() - began) * 1000.0, 3)
-            row.sent_at = _utc(self.wall())
-            self._finish(plan, row)
-            return
+            self.counts.throttled += 1
+            pacer.throttled(self.clock(), error.retry_after)
+            tries.throttles += 1
+            if tries.throttles > self.max_throttle_retries:
+                self._fail(plan, row, error, began)
+                return False
+            self.book.undo_intent(plan.key)
+            # the row waits as told even when the pacer (seeing a stray throttle, not a
+            # rate that is too high) lets the others go on
+            await self._pause(error.retry_after or 0.0)
+            return True
+        if isinstance(error, OutcomeUnknownError):
+            self._proven.set()
+            self.book.finish(plan, self.book.with_error(row, "unknown", error, self._since(began)))
+            return False
+        if isinstance(error, CamsError):
+            return await self._after_service_error(plan, row, error, began, tries)
+        self._proven.set()
+        row.status, row.error = "unknown", f"{type(error).__name__}: {error}"
+        row.latency_ms = self._since(began)
+        self.book.finish(plan, row)
+        return False
 
-    # -- bookkeeping ----------------------------------------------------------------------
+    async def _after_service_error(self, plan: RowPlan, row: JournalRow, error: CamsError,
+                                   began: float, tries: _Tries) -> bool:
+        """An auth or subscription error stops the campaign; a retry-safe one is retried with
+        backoff; any other fails the row. True when the row is to be sent again."""
+        assert self._proven is not None
+        if isinstance(error, (AuthError, NotSubscribedError)):
+            self._fail(plan, row, error, began)
+            if self.stop_reason is None:
+                self.stop_reason = error
+            self._halt()
+            return False
+        self._proven.set()
+        tries.failures += 1  # throttles have their own budget; only these use the backoff's
+        if error.retry_safe and not self.backoff.gives_up(tries.failures) and not self.stopping:
+            self.book.undo_intent(plan.key)
+            self.counts.retries += 1
+            await self._pause(self.backoff.delay(tries.failures))
+            return True
+        self._fail(plan, row, error, began)
+        return False
 
-    def _row(self, plan: RowPlan, status: str, **extra: Any) -> JournalRow:
-        message = plan.message
-        if message is None:
-            return JournalRow(key=plan.key, status=status, index=encode_index(plan.index),
-                             campaign=self.campaign, **extra)
-        return JournalRow(key=plan.key, status=status, index=encode_index(plan.index),
-                         to=message.to, task_id=message.task_id, campaign=self.campaign,
-                         channel=message.channel_type, sender=message.from_,
-                         cust_space_id=message.cust_space_id,
-                         template_code=message.template_code or message.template_name,
-                         digest=plan.digest, **extra)
+    # -- bookkeeping (see RowBook) ----------------------------------------------------------
 
-    def _with_error(self, row: JournalRow, status: str, error: CamsError,
-                    began: float) -> JournalRow:
-        row.status = status
-        row.error = f"{type(error).__name__}: {error}"
-        row.latency_ms = round((self.clock() - began) * 1000.0, 3)
-        row.retry_safe = error.retry_safe
-        if isinstance(error, ApiError):
-            row.code, row.message, row.request_id = error.code, error.message, error.request_id
-        return row
+    def _since(self, began: float) -> float:
+        """Milliseconds since ``began`` on the engine's clock: a row's latency."""
+        return round((self.clock() - began) * 1000.0, 3)
 
     def _fail(self, plan: RowPlan, row: JournalRow, error: CamsError, began: float) -> None:
-        self._finish(plan, self._with_error(row, "failed", error, began))
+        self.book.finish(plan, self.book.with_error(row, "failed", error, self._since(began)))
 
-    def _undo_intent(self, key: str) -> None:
-        """The request surely did not take effect: the journal goes back to what it knew."""
-        previous = self._previous.get(key)
-        if previous is None:
-            self.ledger.forget(key)
-        else:
-            self.ledger.outcome(previous)
-
-    def _sends_again(self, plan: RowPlan, record: JournalRow) -> bool:
-        """Whether a row the journal knows goes out (again): only when its message changed
-        since, and it either failed (the person got nothing) or ``on_changed="send"``."""
-        if record.digest is None or record.digest == plan.digest:
-            return False
-        return record.status == "failed" or (record.status == "sent" and self.on_changed == "send")
-
-    def _replay(self, plan: RowPlan, row: JournalRow) -> None:
-        """A row the journal already knows: report it, never send it again."""
-        changed = row.digest is not None and row.digest != plan.digest
-        if row.status == INTENT:
-            error = "a request may have gone out before the previous run stopped"
-            if changed:
-                error += "; the row's message has changed since"
-            row = JournalRow(**{**row.__dict__, "status": "unknown", "error": error})
-        elif changed and row.status == "sent":
-            self.counts.changed += 1
-            row = JournalRow(**{**row.__dict__, "status": "changed", "message_id": None,
-                               "code": None, "message": None, "error": (
-                                   f"already sent in this campaign at {row.sent_at} (MessageId "
-                                   f"{row.message_id}) with a different message; the new version "
-                                   "was not sent (pass on_changed='send' to send it)")})
-            self._finish(plan, row, journal=False)
-            return
-        self.counts.skipped += 1
-        self._finish(plan, row, journal=False)
-
-    def _finish(self, plan: RowPlan, row: JournalRow, journal: bool = True) -> None:
-        if journal and row.status not in ("not_sent",):
-            previous = self._previous.get(plan.key)
-            if row.status == "failed" and previous is not None and previous.status == "sent":
-                # a new version that failed leaves the record of the one that arrived
-                self.ledger.outcome(previous)
-            else:
-                self.ledger.outcome(row)
-        self.results[plan.key] = (plan.index, row)
-        counts = self.counts
-        counts.done += 1
-        if row.status == "sent":
-            counts.sent += 1
-        elif row.status == "failed":
-            counts.failed += 1
-        elif row.status == "unknown":
-            counts.unknown += 1
-        if self.on_progress is not None:
-            self.on_progress(counts)
+    def _row(self, plan: RowPlan, status: str, **extra: Any) -> JournalRow:
+        """A journal record of ``plan`` (see :meth:`RowBook.row`)."""
+        return self.book.row(plan, status, **extra)
 
 
 async def _chunks(plans: Iterable[list[RowPlan]] | AsyncIterable[list[RowPlan]]
@@ -460,53 +412,3 @@ async def _chunks(plans: Iterable[list[RowPlan]] | AsyncIterable[list[RowPlan]]
     else:
         for chunk in plans:
             yield chunk
-
-
-def run_in_thread(make: Callable[[], Awaitable[T]], on_interrupt: Callable[[], None]) -> T:
-    """Run a coroutine on a private event loop in a worker thread and wait for it.
-
-    Works whether or not the calling thread runs a loop (a notebook kernel does). A
-    ``KeyboardInterrupt`` in the calling thread (Ctrl-C, a kernel interrupt) calls
-    ``on_interrupt`` and keeps waiting for the coroutine to wind down, so what was done is
-    kept; a second interrupt is passed on. One that comes before the coroutine started
-    cancels it outright: it is passed on, and nothing runs.
-    """
-    box: dict[str, Any] = {}
-    # Events, not thread.join()/is_alive(): before Python 3.12 a KeyboardInterrupt inside
-    # join() can mark a running thread as stopped (bpo-45274's fix), which would return
-    # before the campaign has finished.
-    done = threading.Event()
-    go = threading.Event()  # the worker starts only once this thread can take a Ctrl-C
-
-    def target() -> None:
-        try:
-            while not go.wait(0.05):
-                pass
-            if not box.get("cancelled"):
-                box["value"] = asyncio.run(make())  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=target, name="cams-campaign", daemon=True)
-    interrupted = False
-    while not done.is_set():
-        try:
-            if not go.is_set():
-                if thread.ident is None:
-                    thread.start()
-                go.set()
-            done.wait(0.1)
-        except KeyboardInterrupt:
-            if not go.is_set():  # nothing has run: the Ctrl-C cancels the call itself
-                box["cancelled"] = True
-                go.set()
-                raise
-            if interrupted:
-                raise
-            interrupted = True
-            on_interrupt()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]

@@ -32,55 +32,38 @@ taken before the file is read, so two processes creating the same journal at onc
 see each other's half-made file. A journal that is not a readable SQLite database (for
 example a copy truncated mid-write) raises :class:`JournalError` instead of being silently
 reused or overwritten.
+
+The parts: this module holds the interface and the two stores; :mod:`.journal_records` the
+record of a row, a campaign's identity and the errors (all re-exported here);
+:mod:`.journal_file` the file lock and the check for a file cut short.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import Any
 
-__all__ = ["CampaignIdentity", "JournalAccountError", "JournalBusyError", "JournalError", "Journal",
-           "JournalRow", "MemoryJournal", "SqliteJournal"]
+from .journal_file import FileLock, damage
+from .journal_records import (
+    FORMAT,
+    INTENT,
+    SANDBOX_ENDPOINT,
+    CampaignIdentity,
+    JournalAccountError,
+    JournalBusyError,
+    JournalError,
+    JournalRow,
+    encode_index,
+)
 
-INTENT = "intent"
-"""The request may be on its way; no outcome was recorded."""
-FORMAT = "cams_notebook/2"
-"""The journal file format; version 1 keyed rows by their input index and is refused."""
-SANDBOX_ENDPOINT = "sandbox:in-process"
-"""The endpoint a journal records for the in-process sandbox."""
-
-
-class JournalError(RuntimeError):
-    """The journal file cannot be used (corrupt, truncated, or not a cams_notebook journal)."""
-
-    def __init__(self, path: str, reason: str, advice: str | None = None) -> None:
-        super().__init__(f"journal {path!r} cannot be used: {reason}. Nothing was sent. " + (
-            advice or "Move it aside (it may still hold the record of what was sent) and start "
-            "a new one."))
-        self.path = path
-        self.reason = reason
-
-
-class JournalBusyError(JournalError):
-    """Another process (or another run in this one) is using the journal right now."""
-
-    def __init__(self, path: str, holder: dict[str, Any]) -> None:
-        self.holder = holder
-        who = (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')} since "
-               f"{holder.get('since', '?')}")
-        super().__init__(path, f"journal in use by {who}", "Wait for that run to finish (or stop "
-                         "it), then run again: rows it sent will not be sent twice.")
-
-
-class JournalAccountError(JournalError):
-    """The journal was written for another endpoint or AccessKeyId than this client's."""
+__all__ = ["FORMAT", "INTENT", "SANDBOX_ENDPOINT", "CampaignIdentity", "Journal",
+           "JournalAccountError", "JournalBusyError", "JournalError", "JournalRow", "MemoryJournal",
+           "SqliteJournal", "encode_index"]
 
 
 def _mask(key_id: str) -> str:
@@ -90,49 +73,6 @@ def _mask(key_id: str) -> str:
 def _where(endpoint: str, key_id: str) -> str:
     place = "the in-process sandbox" if endpoint == SANDBOX_ENDPOINT else f"endpoint {endpoint}"
     return f"{place} with AccessKeyId {_mask(key_id)}"
-
-
-@dataclass(frozen=True)
-class CampaignIdentity:
-    """Who sends a campaign and what it is: recorded in the journal, checked on every run."""
-
-    campaign: str
-    """The id in every row key and TaskId: the name given, or one derived from the definition."""
-    name: str
-    endpoint: str
-    access_key_id: str
-    fingerprint: str
-    """A hash of the message definition (constants and column mapping)."""
-    cust_space_id: str | None = None
-
-
-@dataclass
-class JournalRow:
-    """One row's record in the journal."""
-
-    key: str
-    status: str
-    index: str = ""
-    to: str | None = None
-    task_id: str | None = None
-    attempts: int = 0
-    message_id: str | None = None
-    code: str | None = None
-    message: str | None = None
-    request_id: str | None = None
-    latency_ms: float | None = None
-    sent_at: str | None = None
-    error: str | None = None
-    retry_safe: bool = False
-    campaign: str | None = None
-    channel: str | None = None
-    sender: str | None = None
-    cust_space_id: str | None = None
-    template_code: str | None = None
-    attempted_at: str | None = None
-    """ISO-8601 UTC time the latest attempt started (written with the intent)."""
-    digest: str | None = None
-    """A hash of the request (its wire parameters but the TaskId)."""
 
 
 _COLUMNS = [f.name for f in fields(JournalRow)]
@@ -271,67 +211,6 @@ CREATE TABLE IF NOT EXISTS cams_campaigns (
 """
 
 
-class _FileLock:
-    """An exclusive OS lock on ``<path>.lock`` that says who holds it.
-
-    ``flock`` (``msvcrt.locking`` on Windows) rather than a row in the database: the kernel
-    releases it when the holder dies, so a killed run never leaves the journal locked, and
-    it is taken before the database file is opened at all.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self, journal: str) -> None:
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
-        try:
-            _lock(handle)
-        except OSError:
-            handle.seek(0)
-            try:
-                holder = json.loads(handle.read() or "{}")
-            except ValueError:
-                holder = {}
-            handle.close()
-            raise JournalBusyError(journal, holder if isinstance(holder, dict) else {}) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": _now()}))
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            _unlock(handle)
-            handle.close()
-
-
-try:
-    import fcntl
-
-    def _lock(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(handle: IO[str]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-except ImportError:  # pragma: no cover - Windows
-    import msvcrt
-
-    def _lock(handle: IO[str]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-
-    def _unlock(handle: IO[str]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-
-
 class SqliteJournal(Journal):
     """A journal in a SQLite file (WAL mode; each write committed before the engine goes on).
 
@@ -342,8 +221,10 @@ class SqliteJournal(Journal):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._lock = threading.Lock()
-        self._file_lock = _FileLock(self.path + ".lock")
-        self._file_lock.acquire(self.path)
+        self._file_lock = FileLock(self.path + ".lock")
+        holder = self._file_lock.acquire()
+        if holder is not None:
+            raise JournalBusyError(self.path, holder)
         try:
             self._db = self._open()
         except BaseException:
@@ -351,8 +232,8 @@ class SqliteJournal(Journal):
             raise
 
     def _open(self) -> sqlite3.Connection:
-        if os.path.exists(self.path):
-            _check_header(self.path)
+        if os.path.exists(self.path) and (why := damage(self.path)):
+            raise JournalError(self.path, why)
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         except sqlite3.DatabaseError as exc:
@@ -463,29 +344,7 @@ class SqliteJournal(Journal):
                 self._file_lock.release()
 
 
-def _check_header(path: str) -> None:
-    """Refuse a file that is not a whole SQLite database (a copy cut short mid-write)."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as handle:
-        head = handle.read(18)
-    header, page = head[:16], int.from_bytes(head[16:18], "big") if len(head) >= 18 else 0
-    page = 65536 if page == 1 else page
-    if size < 512 or header != b"SQLite format 3\x00" or not page or size % page:
-        # An existing journal this small or without the SQLite header is a copy cut
-        # short mid-write: reusing it would forget what was sent.
-        raise JournalError(path, f"file is not a database, or a journal cut short "
-                           f"mid-write ({size} bytes)")
-
-
 def _record(values: Iterable[Any]) -> JournalRow:
     row = JournalRow(**dict(zip(_COLUMNS, values, strict=True)))  # rows are SELECT _QUOTED
     row.retry_safe = bool(row.retry_safe)
     return row
-
-
-def encode_index(value: Any) -> str:
-    """A row's input index as JSON text (tuples for MultiIndex rows become lists)."""
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        return json.dumps(str(value))

@@ -71,8 +71,10 @@ class WindowPacer:
         self._starts: deque[float] = deque()
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
-        self._reduced_until = 0.0
-        self._decreased_at = float("-inf")
+        # equivalent mutants: _reduced_until is read only below the ceiling, which throttled()
+        # reaches after setting it; float() reads any spelling of "-inf"
+        self._reduced_until = 0.0  # pragma: no mutate
+        self._decreased_at = float("-inf")  # pragma: no mutate
         self._recent: deque[float] = deque()
         self.throttles = 0
 

@@ -30,8 +30,9 @@ cannot be read, a journal in use by another run or bound to another account.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._config import DEFAULT_QPS
 from ..models import WIRE_NAMES
@@ -70,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a recipient already sent in this campaign with a different message: "
                         "skip and report it as 'changed' (default), or send the new version")
     parser.add_argument("--out", help="write the result (one row per input row) to this CSV")
+    parser.add_argument("--inbound", metavar="STORE",
+                        help="receipt store (SQLite) holding inbound messages, as `cams-notebook "
+                             "receipts --pull --message-type ChatAppInbound --store STORE` "
+                             "fills it: tells whose WhatsApp 24-hour window is open")
     parser.add_argument("--qps", type=int, default=DEFAULT_QPS,
                         help="requests per second (default 250)")
     add_client_arguments(parser)
@@ -128,6 +133,20 @@ def _params(text: str | None) -> list[str] | dict[str, str] | None:
     return items
 
 
+def _inbound_store(path: str | None) -> Any:
+    """The ``--inbound`` store, None without one, False (said on stderr) when it is missing."""
+    if path is None:
+        return None
+    if not os.path.exists(path):
+        print(f"cams-notebook send: --inbound {path!r}: no such receipt store (fill it with "
+              "`cams-notebook receipts --pull --message-type ChatAppInbound --store ...`)",
+              file=sys.stderr)
+        return False
+    from ..receipts.store import ReceiptStore
+
+    return ReceiptStore(path)
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -140,6 +159,10 @@ def run(args: argparse.Namespace) -> int:
     if client is None:
         return 2
     params = _params(args.params)
+    inbound = _inbound_store(args.inbound)
+    if inbound is False:
+        client.close()
+        return 2
     try:
         try:
             frame: pd.DataFrame | Iterable[pd.DataFrame] = (
@@ -150,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if args.dry_run:
             problems = validate_frame(frame, client=client, params=params, key=args.key,
-                                      **constants)
+                                      inbound=inbound, **constants)
             errors = problems[problems["severity"] == "error"]
             print(problems.to_string(index=False) if len(problems) else "no problems found")
             print(f"{errors['index'].nunique()} invalid row(s), "
@@ -159,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         result = send_frame(frame, client=client, qps=args.qps, journal=args.journal,
                             progress=not args.no_progress, on_invalid=args.on_invalid,
                             params=params, key=args.key, campaign=args.campaign,
-                            on_changed=args.on_changed, **constants)
+                            on_changed=args.on_changed, inbound=inbound, **constants)
     except InvalidFrameError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -13,10 +13,12 @@ receipts on an Alicom-owned queue for days. :class:`ReceiptQueue`
    deleted; a crash before the delete means a redelivery, which the store absorbs.
 
 The queue is a network edge of its own: its Dybaseapi and SMQ calls both go over the
-``transport=`` it is given (an in-process sandbox's transport when the client talks to one,
-else httpx's default), through its own ``httpx.Client``. Of the CAMS client it uses only
-public parts: the request it builds (``build_request``), its signer (``auth``), its timeout,
-and how it reads an answer (``read_response``, ``transport_error``).
+``transport=`` it is given, else over the transport the CAMS client was given (borrowed: the
+queue never closes it), else httpx's default, through its own ``httpx.Client``. Of the CAMS
+client it uses only public parts: the request it builds (``build_request``), its signer
+(``auth``), its timeout and transport, and how it reads an answer (``read_response``,
+``transport_error``). The sandbox is reached like the service: a client of it has a local
+endpoint, and the queue talks to that endpoint for both kinds of call.
 
 Which (Dybaseapi host, MNS endpoint) pair an account uses is not settled in the docs
 (``smq_receipts.md`` section 1): the ``intl`` preset is the default, ``cn`` is chosen for
@@ -44,6 +46,7 @@ import httpx
 from .. import _config as cfg
 from ..errors import ApiError, CamsError, InvalidRequestError
 from ..smq import MAX_BATCH, MAX_WAIT_SECONDS, MnsClient, MnsCredentials, MnsError, QueueMessage
+from ..wire import is_local
 from .store import AddResult, ReceiptStore, open_store
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
@@ -110,9 +113,14 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def _is_sandbox(client: Any) -> bool:
-    return getattr(client, "sandbox", None) is not None or \
-        urlsplit(client.base_url).hostname in cfg.LOOPBACK_HOSTS
+class _Borrowed(httpx.BaseTransport):
+    """Another's transport, used but never closed by the queue."""
+
+    def __init__(self, transport: httpx.BaseTransport) -> None:
+        self._transport = transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transport.handle_request(request)
 
 
 class ReceiptQueue:
@@ -157,15 +165,15 @@ class ReceiptQueue:
         self._queue_name = queue_name
         self._lookup = {"CustSpaceId": cust_space_id} if cust_space_id else {}
         self._phone_number = phone_number
-        sandbox = getattr(client, "sandbox", None)
-        if _is_sandbox(client):
+        if is_local(urlsplit(client.base_url).hostname):  # the sandbox serves both
             default = MnsPreset(client.base_url, client.base_url)
         else:
             default = MNS_PRESETS[preset or preset_for_region(client.region)]
         self.dybaseapi_endpoint = (dybaseapi_endpoint or default.dybaseapi).rstrip("/")
         self.mns_endpoint = (mns_endpoint or default.mns).rstrip("/")
-        if transport is None and sandbox is not None:
-            transport = sandbox.transport
+        borrowed = getattr(client, "transport", None)
+        if transport is None and borrowed is not None:
+            transport = _Borrowed(borrowed)
         self._token: QueueToken | None = None
         self._token_lock = threading.Lock()
         self._mns = MnsClient(self.mns_endpoint, self.credentials, transport=transport, clock=clock)

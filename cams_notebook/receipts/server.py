@@ -17,16 +17,15 @@ Why h11: the receiver faces the internet when a user exposes it, so the HTTP/1.1
 (request line, headers, Content-Length against chunked, chunk framing, keep-alive and
 pipelining) must be right in every corner; ``h11`` does exactly that and nothing else, is
 already installed with httpx, and is what the sandbox's server speaks too
-(:mod:`cams_notebook.sandbox.server`). This module does only the socket I/O around it, with a
-thread per connection from the stdlib's ``socketserver``: the store is blocking SQLite, and the
-receiver must run in a notebook's background thread.
+(:mod:`cams_notebook.sandbox.server`). :mod:`.push_connection` does only the socket I/O around
+it, with a thread per connection from the stdlib's ``socketserver``: the store is blocking
+SQLite, and the receiver must run in a notebook's background thread.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 import os
 import socket
@@ -34,13 +33,10 @@ import socketserver
 import threading
 import time
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import h11
-
-from .._http_headers import request_headers
 from .events import BodyError, decode_body
+from .push_connection import SECRET_HEADER, PushConnection, Refused  # noqa: F401 - as before
 from .store import ReceiptStore, open_store
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
@@ -52,21 +48,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 """Bytes; a push carries at most 100 receipts of well under 2 KiB each."""
-SECRET_HEADER = "X-Cams-Secret"
 READ_TIMEOUT = 10.0
 """Seconds a connection may stall (mid-request, or idle between requests) before it is dropped."""
 REQUEST_TIMEOUT = 30.0
 """Seconds a client may take to send one whole request, however steadily it dribbles."""
-_LINGER_SECONDS = 1.0
-_READ_SIZE = 65536
-_REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
-_OK = json.dumps({"code": 0, "msg": "success"}).encode()
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str, close: bool = False) -> None:
-        super().__init__(message)
-        self.status, self.message, self.close = status, message, close
 
 
 class ReceiptServer:
@@ -96,7 +81,7 @@ class ReceiptServer:
         self.request_timeout = float(request_timeout)
         self.stats = {"pushes": 0, "events": 0, "new": 0, "duplicates": 0, "refused": 0}
         self._stats_lock = threading.Lock()
-        self._connections: set[_Connection] = set()
+        self._connections: set[PushConnection] = set()
         self._connections_lock = threading.Lock()
         self._stopping = False
         self._listener = _Listener(self, host, port)
@@ -160,38 +145,43 @@ class ReceiptServer:
 
     # -- one push (called from the connection threads) --------------------------------------
 
-    def _check_access(self, client: str, path: str, secret_header: str | None) -> None:
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called: connections end after their current answer."""
+        return self._stopping
+
+    def check_access(self, client: str, path: str, secret_header: str | None) -> None:
         if self.allow is not None:
             try:
                 address = ipaddress.ip_address(client)
             except ValueError:
                 address = None
             if address is None or not any(address in net for net in self.allow):
-                raise _Refused(403, f"source address {client} is not allowed", close=True)
+                raise Refused(403, f"source address {client} is not allowed", close=True)
         clean = "/" + path.split("?", 1)[0].strip("/")
         if self._secret is None:
             if clean.rstrip("/") != self.path.rstrip("/"):
-                raise _Refused(404, f"no receiver at {clean}", close=True)
+                raise Refused(404, f"no receiver at {clean}", close=True)
             return
         if clean.rstrip("/") == self.path.rstrip("/") and secret_header is not None:
             if hmac.compare_digest(secret_header.encode(), self._secret.encode()):
                 return
-            raise _Refused(403, "wrong secret", close=True)
+            raise Refused(403, "wrong secret", close=True)
         head, _, last = clean.rpartition("/")
         if (head or "/") == self.path and hmac.compare_digest(last.encode(), self._secret.encode()):
             return
-        raise _Refused(404, f"no receiver at {clean}", close=True)
+        raise Refused(404, f"no receiver at {clean}", close=True)
 
-    def _take(self, body: bytes) -> dict[str, int]:
+    def take(self, body: bytes) -> dict[str, int]:
         try:
             items = decode_body(body, require_list=True)
             # Validated before anything is written, and kept exactly as they arrived.
             added = self.store.add(items, source="http")
         except (BodyError, UnicodeDecodeError) as exc:
-            raise _Refused(400, str(exc)) from None
+            raise Refused(400, str(exc)) from None
         except Exception as exc:  # a store failure must ask CAMS to retry
             logger.exception("could not store a receipt push")
-            raise _Refused(503, f"could not store the push: {type(exc).__name__}") from None
+            raise Refused(503, f"could not store the push: {type(exc).__name__}") from None
         with self._stats_lock:
             self.stats["pushes"] += 1
             self.stats["events"] += len(items)
@@ -199,14 +189,14 @@ class ReceiptServer:
             self.stats["duplicates"] += added.duplicates
         return {"new": added.new, "duplicates": added.duplicates}
 
-    def _refused(self, client: str, refusal: _Refused) -> None:
+    def record_refusal(self, client: str, refusal: Refused) -> None:
         with self._stats_lock:
             self.stats["refused"] += 1
         logger.warning("receipt push from %s refused (%d): %s", client, refusal.status,
                        refusal.message)
 
     def _serve_connection(self, sock: socket.socket, client: str) -> None:
-        connection = _Connection(self, sock, client)
+        connection = PushConnection(self, sock, client)
         with self._connections_lock:
             if self._stopping:
                 return
@@ -222,7 +212,8 @@ class ReceiptServer:
 
 
 class _Listener(socketserver.ThreadingTCPServer):
-    """Accepts connections and gives each its own daemon thread; HTTP is :class:`_Connection`."""
+    """Accepts connections and gives each its own daemon thread; HTTP is
+    :class:`~.push_connection.PushConnection`."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -238,170 +229,3 @@ class _Listener(socketserver.ThreadingTCPServer):
                        client_address: Any) -> None:
         assert isinstance(request, socket.socket)  # a stream server's request is its socket
         self.receiver._serve_connection(request, str(client_address[0]))
-
-
-class _Connection:
-    """One client connection: h11 does the protocol, this does the socket and the limits."""
-
-    def __init__(self, receiver: ReceiptServer, sock: socket.socket, client: str) -> None:
-        self.receiver = receiver
-        self.sock = sock
-        self.client = client
-        self.conn = h11.Connection(h11.SERVER)
-        self.busy = False  # between the first byte of a request and the end of its answer
-        self.deadline: float | None = None
-        self.finished = threading.Event()
-        self._lock = threading.Lock()
-        # head and body go out in one write, but an early 100 Continue would stall 40 ms
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def serve(self) -> None:
-        """Answer requests in order until the client leaves, stalls, or must be closed."""
-        try:
-            while True:
-                try:
-                    event = self._next_event()
-                    if isinstance(event, h11.ConnectionClosed):
-                        return
-                    assert isinstance(event, h11.Request)
-                    keep_alive = self._answer_request(event)
-                except h11.RemoteProtocolError as exc:
-                    self._refuse(_Refused(exc.error_status_hint, f"malformed request: {exc}",
-                                          close=True))
-                    return
-                if not keep_alive or self.conn.our_state is h11.MUST_CLOSE:
-                    return
-                self.conn.start_next_cycle()
-                with self._lock:
-                    self.busy, self.deadline = False, None
-                if self.receiver._stopping:
-                    return
-        except OSError:  # reset, timed out (TimeoutError is one), or closed by stop()
-            pass
-        finally:
-            self.sock.close()
-
-    def close_if_idle(self) -> None:
-        """Called by stop(): wake an idle connection's read so its thread ends."""
-        with self._lock:
-            if not self.busy:
-                try:
-                    self.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    # -- reading ------------------------------------------------------------------------
-
-    def _next_event(self) -> h11.Event:
-        """The next h11 event, reading from the socket as needed (so never NEED_DATA)."""
-        while True:
-            event = self.conn.next_event()
-            if event is h11.PAUSED:  # pragma: no cover - we never read past an unanswered request
-                return h11.ConnectionClosed()
-            if isinstance(event, h11.Event):
-                return event
-            if self.conn.they_are_waiting_for_100_continue:
-                self.sock.sendall(self.conn.send(h11.InformationalResponse(status_code=100,
-                                                                             headers=[])))
-            self.conn.receive_data(self._recv())
-
-    def _recv(self) -> bytes:
-        timeout = self.receiver.read_timeout
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("the request took too long to arrive")
-            timeout = min(timeout, remaining)
-        self.sock.settimeout(timeout)
-        data = self.sock.recv(_READ_SIZE)
-        if data and self.deadline is None:  # the first bytes of a request start its clock
-            with self._lock:
-                self.busy = True
-                self.deadline = time.monotonic() + self.receiver.request_timeout
-        return data
-
-    def _body(self, headers: dict[str, str]) -> bytes:
-        """The whole body; refused (unread) when absent or over ``max_body`` bytes."""
-        limit = self.receiver.max_body
-        length = headers.get("content-length")
-        if length is None and "transfer-encoding" not in headers:
-            # h11 would read "no body": a push without one is a client that forgot to frame it
-            raise _Refused(411, "a Content-Length (or chunked body) is required", close=True)
-        # h11 checked the digits; a repeated Content-Length (same value, or h11 refuses) joins
-        # as "5,5", so the first one speaks for all.
-        if length is not None and int(length.split(",")[0]) > limit:
-            raise _Refused(413, f"body over {limit} bytes", close=True)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = self._next_event()
-            if isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > limit:
-                    raise _Refused(413, f"body over {limit} bytes", close=True)
-                chunks.append(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                return b"".join(chunks)
-            else:  # pragma: no cover - h11 yields only Data/EndOfMessage here
-                raise h11.RemoteProtocolError(f"unexpected {event!r} in a request body")
-
-    # -- answering ----------------------------------------------------------------------
-
-    def _answer_request(self, request: h11.Request) -> bool:
-        """Answer one request; return whether the connection stays open."""
-        with self._lock:
-            self.busy = True
-        if request.http_version not in (b"1.1", b"1.0"):  # h11 parses any N.N
-            return self._refuse(_Refused(505, "only HTTP/1.0 and HTTP/1.1 are served",
-                                         close=True))
-        method = request.method.decode("ascii", "replace")
-        if method != "POST":
-            return self._refuse(_Refused(405, f"{method} is not served", close=True),
-                                [("Allow", "POST")])
-        headers = request_headers(request)
-        try:
-            self.receiver._check_access(self.client, request.target.decode("latin-1"),
-                                        headers.get(SECRET_HEADER.lower()))
-            summary = self.receiver._take(self._body(headers))
-        except _Refused as refusal:
-            return self._refuse(refusal)
-        logger.debug("push from %s stored: %s", self.client, summary)
-        self._send(200, _OK)
-        return True
-
-    def _refuse(self, refusal: _Refused, extra: list[tuple[str, str]] | None = None) -> bool:
-        self.receiver._refused(self.client, refusal)
-        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return False
-        body = json.dumps({"code": refusal.status, "msg": refusal.message},
-                          ensure_ascii=False).encode()
-        close = refusal.close or self.conn.their_state is not h11.DONE
-        self._send(refusal.status, body, (extra or []) + ([("Connection", "close")] if close
-                                                           else []))
-        if close:
-            self._linger()
-        return not close
-
-    def _send(self, status: int, body: bytes, extra: list[tuple[str, str]] | None = None) -> None:
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                   ("Server", "cams-notebook-receipts"), *(extra or [])]
-        head = h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
-        self.sock.sendall(self.conn.send(head)
-                          + self.conn.send(h11.Data(data=body))
-                          + self.conn.send(h11.EndOfMessage()))
-
-    def _linger(self) -> None:
-        """Half-close, then read what the client still sends for a moment before closing.
-
-        Closing with unread input makes the kernel send a reset, which can overtake the
-        answer; a lingering close lets the client read it.
-        """
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-            until = time.monotonic() + _LINGER_SECONDS
-            while (left := until - time.monotonic()) > 0:
-                self.sock.settimeout(left)
-                if not self.sock.recv(_READ_SIZE):
-                    return
-        except OSError:
-            pass

@@ -21,11 +21,13 @@ Default key pair (public on purpose): AccessKeyId ``sandbox-access-key-id``, sec
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .._config import SANDBOX_URL
 from . import catalogue, outcomes
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from .core import DEFAULT_CUST_SPACE_ID, SandboxCore
@@ -58,15 +60,22 @@ class Sandbox:
         callback_url: str | None = None,
         clock: Callable[[], float] = time.time,
         receipt_delay: float = 1.0,
+        receipt_order: str = "due",
         core: SandboxCore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``sleep``/``asleep`` are how the in-process transport waits out the simulated
+        latency, hangs and slow answers (sync and async clients); a fake clock's own (see
+        :class:`cams_notebook.testing.FakeClock`) makes those waits free and moves that clock."""
         self.access_key_id = access_key_id
         self._secret = access_key_secret
         self.core = core or SandboxCore(
             keys={access_key_id: access_key_secret}, qps=qps,
             latency=(latency_ms[0] / 1000.0, latency_ms[1] / 1000.0), faults=faults, seed=seed,
-            callback_url=callback_url, clock=clock, receipt_delay=receipt_delay)
-        self._transport = SandboxTransport(self.core)
+            callback_url=callback_url, clock=clock, receipt_delay=receipt_delay,
+            receipt_order=receipt_order)
+        self._transport = SandboxTransport(self.core, sleep=sleep, async_sleep=asleep)
         self._server: SandboxServer | None = None
 
     def __repr__(self) -> str:
@@ -81,7 +90,7 @@ class Sandbox:
     def client_kwargs(self, *, is_async: bool = False) -> dict[str, Any]:
         """Keyword arguments for ``Client``/``AsyncClient`` that reach this sandbox in-process."""
         return {"access_key_id": self.access_key_id, "access_key_secret": self._secret,
-                "transport": self._transport, "sandbox": self}
+                "transport": self._transport, "endpoint": SANDBOX_URL}
 
     def client(self, **overrides: Any) -> Client:
         """A blocking client wired to this sandbox, in-process."""

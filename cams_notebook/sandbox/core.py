@@ -17,7 +17,8 @@ What it does, like the service (reference ``cams_api.md``):
   time (:mod:`.outcomes`) in the ChatAppStatus format, duplicates included;
 * ``ListChatappMessage`` in the official shape (reference ``platform_rules.md`` section 6,
   SDK ``ListChatappMessageRequest`` / ``ListChatappMessageResponseBody``): see
-  :meth:`SandboxCore._list_messages`.
+  :mod:`.message_log`, which keeps the record of accepted messages; the receipts' life after
+  the answer is :mod:`.receipt_timeline`.
 
 Gateway errors (signature, throttling, missing parameters, unknown actions) come back as
 HTTP 4xx with the POP error body (``RequestId``, ``HostId``, ``Code``, ``Message``,
@@ -28,14 +29,12 @@ client must treat both as failures, and ours does).
 
 from __future__ import annotations
 
-import heapq
 import json
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 from .._config import API_VERSION
@@ -45,8 +44,11 @@ from . import catalogue
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from ._wire import Push, WireRequest, WireResponse
 from .gateway import GatewayError, NonceCache, authenticate
+from .message_log import PAGE_SIZE_MAX, MessageLog, parse_listing  # noqa: F401 - as before
 from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
 from .queue_service import DYBASEAPI_VERSION, SandboxMns
+from .receipt_timeline import ReceiptTimeline
+from .template_match import template_for
 
 __all__ = ["DEFAULT_CUST_SPACE_ID", "SandboxCore"]
 
@@ -61,15 +63,8 @@ A message sent without ``CustSpaceId`` belongs to it, as a direct customer's sen
 its instance. ``ListChatappMessage`` requires a ``CustSpaceId`` and lists one space: this one
 lists the messages sent without a ``CustSpaceId`` (and those sent with this one); any other
 value lists only the messages sent with exactly that ``CustSpaceId``."""
-PAGE_SIZE_MAX = 100
-"""The largest ``Page.Size`` the sandbox accepts for its list operations."""
 _ACTION_VERSIONS = {"QueryTokenForMnsQueue": DYBASEAPI_VERSION}
 _JSON = {"content-type": "application/json;charset=utf-8"}
-
-
-def _number(value: str) -> str:
-    """A phone number as the records keep it: no ``+``, spaces or dashes."""
-    return value.strip().lstrip("+").replace(" ", "").replace("-", "")
 
 
 def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None,
@@ -93,11 +88,14 @@ class SandboxCore:
         clock: Callable[[], float] = time.time,
         receipt_delay: float = 1.0,
         duplicate_rate: float = 0.03,
+        receipt_order: str = "due",
     ) -> None:
         if faults not in FAULT_PROFILES:
             raise ValueError(f"faults must be one of {', '.join(FAULT_PROFILES)}, not {faults!r}")
         if qps <= 0:
             raise ValueError("qps must be positive")
+        if receipt_order not in ("due", "shuffled"):
+            raise ValueError(f"receipt_order must be 'due' or 'shuffled', not {receipt_order!r}")
         self.keys = dict(keys or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET})
         self.qps = qps
         self.latency = latency
@@ -108,6 +106,10 @@ class SandboxCore:
         self.receipt_delay = receipt_delay
         """Scale of the simulated delivery timeline (0 makes every receipt due at once)."""
         self.duplicate_rate = duplicate_rate
+        self.receipt_order = receipt_order
+        """``"due"``: receipts in the order they fall due; ``"shuffled"``: each batch that falls
+        due together in a seeded random order, as CAMS may deliver them (at least once, in any
+        order), so that a consumer relying on "the last status wins" shows its bug."""
         self._lock = threading.Lock()
         self._parsed: dict[tuple[str, str], Template] = {}
         self.mns = SandboxMns(seed=seed)
@@ -120,22 +122,14 @@ class SandboxCore:
         """Forget every message, receipt, inbound message, nonce and rate window."""
         with self._lock:
             self._rng = random.Random(self.seed)
+            order_rng = random.Random(self.seed)  # apart, so "due" runs stay as they were
             self._windows: dict[str, deque[float]] = {}
             self._nonces = NonceCache()
-            self._messages: list[dict[str, Any]] = []
-            # ListChatappMessage lists one account's space and sender, usually for one
-            # person; reconciling a large campaign asks thousands of times, so the records
-            # are indexed by (AccessKey, space, BusinessNumber[, UserNumber]), not scanned
-            self._by_sender: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-            self._by_person: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-            self._timeline: list[tuple[float, int, dict[str, Any]]] = []
-            self._released: list[dict[str, Any]] = []
-            self._push_pending: list[dict[str, Any]] = []
-            self._push_retry: dict[int, tuple[float, Push]] = {}
+            self._log = MessageLog(self._parsed)
+            self._receipts = ReceiptTimeline(self._rng, order_rng, self.mns)
             self._inbound: dict[str, float] = {}
             self._senders: set[str] = {DEFAULT_SENDER}
             self.mns.reset()
-            self._seq = 0
             self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "throttled": 0,
                                           "rejected": 0, "faults": 0, "pushes_dropped": 0}
             self.fault_counts: dict[str, int] = {}
@@ -143,13 +137,13 @@ class SandboxCore:
     def messages(self) -> list[dict[str, Any]]:
         """Every accepted message: time, AccessKey id, To, MessageId, TaskId and all parameters."""
         with self._lock:
-            return [dict(m) for m in self._messages]
+            return [dict(m) for m in self._log.records]
 
     def receipts(self, now: float | None = None) -> list[dict[str, Any]]:
         """Every receipt event that is due by ``now``, duplicates included, in due order."""
         with self._lock:
             self._release(self.clock() if now is None else now)
-            return [dict(r) for r in self._released]
+            return [dict(r) for r in self._receipts.released]
 
     def record_inbound(self, number: str, *, at: float | None = None, text: str = "hi",
                        to: str | None = None) -> dict[str, Any]:
@@ -226,7 +220,7 @@ class SandboxCore:
                                 request_id, problems[0].code.startswith("Missing"))
         template = None
         if message.type == "template":
-            template, error = self._template_for(message)
+            template, error = template_for(message, self._parsed)
             if error:
                 return self._reject(error[0], error[1], request_id)
         message_id = f"{self._rng.getrandbits(96):024x}"
@@ -244,37 +238,6 @@ class SandboxCore:
             return WireResponse(0, fault="hang")
         return _json_response(200, body, delay=delay)
 
-    def _template_for(
-        self, message: Message
-    ) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
-        language = message.language or ""
-        matches = [t for t in catalogue.CATALOGUE
-                   if (message.template_code and t["TemplateCode"] == message.template_code)
-                   or (not message.template_code and t["Name"] == message.template_name)]
-        channel = "VIBER" if message.channel_type == "viber" else "WHATSAPP"
-        matches = [t for t in matches if t.get("TemplateType", "WHATSAPP") == channel]
-        if not matches:
-            return None, ("InvalidParameter.TemplateNotExist",
-                          "TemplateCode: no such template on this channel")
-        entry = next((t for t in matches if t["Language"] == language), None)
-        if entry is None:
-            have = ", ".join(sorted(t["Language"] for t in matches))
-            return None, ("InvalidParameter.LanguageNotSupport",
-                          f"Language: the template has no {language!r} version (it has {have})")
-        if str(entry.get("AuditStatus", "")).lower() != "pass":
-            return None, ("InvalidParameter.TemplateNotApproved",
-                          "TemplateCode: the template is not approved "
-                          f"(status {entry['AuditStatus']})")
-        key = (entry["TemplateCode"], entry["Language"])
-        parsed = self._parsed.get(key)
-        if parsed is None:
-            parsed = self._parsed[key] = Template.model_validate(entry)
-        problems = parsed.check_params(message.template_params)
-        if problems:
-            first = problems[0]
-            return None, (first.code, f"{first.field}: {first.message}")
-        return entry, None
-
     def _accept(self, key_id: str, message: Message, template: dict[str, Any] | None,
                 message_id: str, request_id: str, now: float) -> None:
         self.stats["accepted"] += 1
@@ -290,62 +253,21 @@ class SandboxCore:
         if template is not None:
             record.update(template_code=template["TemplateCode"], template_name=template["Name"],
                           language=template["Language"])
-        self._messages.append(record)
-        sender = _number(message.from_)
-        self._by_sender.setdefault((key_id, space, sender), []).append(record)
-        self._by_person.setdefault((key_id, space, sender, _number(message.to)), []).append(record)
+        self._log.add(record)
         fate = fate_for(message.to, self._rng)
         if (message.channel_type == "whatsapp" and message.type == "message"
                 and now - self._inbound.get(message.to, float("-inf")) >= INBOUND_WINDOW
                 and fate.statuses):
             fate = Fate(("Failed",), "131047")
-        record["statuses"] = self._schedule(message, template, message_id, fate, now)
+        record["statuses"] = self._receipts.schedule(
+            message, template, message_id, fate, now, delay_scale=self.receipt_delay,
+            duplicate_rate=self.duplicate_rate)
         if fate.error_code:
             record["fail_reason"] = fate.error_description
 
-    def _schedule(self, message: Message, template: dict[str, Any] | None, message_id: str,
-                  fate: Fate, now: float) -> list[tuple[float, str]]:
-        """Queue the message's receipts; return (due time, status) of each, in order."""
-        base: dict[str, Any] = {
-            "MessageId": message_id, "From": message.from_, "To": message.to,
-            "OriginPhoneNumber": message.from_, "TaskId": message.task_id or message_id,
-            "MsgFrameType": message.type,
-            "Type": "TEMPLATE" if message.type == "template" else str(message.message_type).upper(),
-        }
-        if template is not None:
-            base.update(TemplateCode=template["TemplateCode"], TemplateName=template["Name"],
-                        Language=template["Language"],
-                        ConversationType=str(template.get("Category", "utility")).lower())
-        else:
-            base["ConversationType"] = "service"
-        offsets = {"Sent": (0.05, 0.3), "Delivered": (0.3, 1.5), "Read": (1.5, 5.0),
-                   "Failed": (0.3, 1.5)}
-        at = now
-        timeline = []
-        for status in fate.statuses:
-            low, high = offsets[status]
-            at += self._rng.uniform(low, high) * self.receipt_delay
-            timeline.append((at, status))
-            event = {**base, "Status": status, "StatusDescription": status,
-                     "Timestamp": int(at * 1000)}
-            if status == "Failed":
-                event.update(ErrorCode=fate.error_code, ErrorDescription=fate.error_description)
-            self._push_event(at, event)
-            if self._rng.random() < self.duplicate_rate:
-                self._push_event(at + self._rng.uniform(0.0, 2.0) * self.receipt_delay, dict(event))
-        return timeline
-
-    def _push_event(self, due: float, event: dict[str, Any]) -> None:
-        self._seq += 1
-        heapq.heappush(self._timeline, (due, self._seq, event))
-        self.mns.enqueue("ChatAppStatus", dict(event), due)  # visible on the queue once due
-
     def _release(self, now: float) -> None:
-        while self._timeline and self._timeline[0][0] <= now:
-            event = heapq.heappop(self._timeline)[2]
-            self._released.append(event)
-            if self.callback_url:
-                self._push_pending.append(event)
+        self._receipts.release(now, shuffled=self.receipt_order == "shuffled",
+                               pushing=bool(self.callback_url))
 
     # -- pushes ---------------------------------------------------------------------------
 
@@ -353,17 +275,7 @@ class SandboxCore:
         """Receipt batches (a JSON array each, at most 100 receipts) to POST to the callback URL."""
         with self._lock:
             self._release(now)
-            pushes = [p for due, p in self._push_retry.values() if due <= now]
-            for p in pushes:
-                del self._push_retry[p.ident]
-            if self.callback_url:
-                pending, self._push_pending = self._push_pending, []
-                self._rng.shuffle(pending)  # receipts arrive out of order
-                for start in range(0, len(pending), 100):
-                    self._seq += 1
-                    body = json.dumps(pending[start:start + 100], ensure_ascii=False).encode()
-                    pushes.append(Push(self.callback_url, body, 1, self._seq))
-            return pushes
+            return self._receipts.due_pushes(now, self.callback_url)
 
     def push_done(self, push: Push, ok: bool) -> None:
         """Record a push outcome; a failed push is retried twice (after 1 s, then 5 s), then
@@ -371,12 +283,8 @@ class SandboxCore:
         if ok:
             return
         with self._lock:
-            if push.attempt >= 3:
+            if not self._receipts.retry(push, self.clock):
                 self.stats["pushes_dropped"] += 1
-                return
-            again = Push(push.url, push.body, push.attempt + 1, push.ident)
-            delay = 1.0 if push.attempt == 1 else 5.0
-            self._push_retry[push.ident] = (self.clock() + delay, again)
 
     # -- other actions --------------------------------------------------------------------
 
@@ -418,103 +326,20 @@ class SandboxCore:
                        request_id: str) -> WireResponse:
         """ListChatappMessage, in the official shape (reference ``platform_rules.md`` section 6).
 
-        Required: ``ChannelType``, ``CustSpaceId``, ``BusinessNumber`` and ``Page`` (JSON
-        ``{"Index": n, "Size": m}``); a missing one is HTTP 400 ``Missing<Name>``, as the
-        gateway answers for SendChatappMessage. Filters: ``UserNumber``, ``StartTime`` /
-        ``EndTime`` (Unix ms, both ends included), ``EventAction`` (only ``DOWN`` records
-        exist here), ``TemplateCode``, ``MessageStatus``, ``GroupMessageId`` (the sandbox has
-        no bulk sends, so it matches nothing); ``ClientAcceptStatus`` and the ``*TimeStr``
-        forms are accepted and ignored. Only the calling AccessKey's messages in the given
-        space are listed (:data:`DEFAULT_CUST_SPACE_ID`), oldest first; ``Data`` is a list of
-        records (``ListChatappMessageResponseBodyData``), with no total.
+        The parameters are read by :func:`~.message_log.parse_listing`; a missing required one
+        is HTTP 400 ``Missing<Name>``, as the gateway answers for SendChatappMessage. Only the
+        calling AccessKey's messages in the given space are listed
+        (:data:`DEFAULT_CUST_SPACE_ID`), oldest first; ``Data`` is a list of records
+        (``ListChatappMessageResponseBodyData``), with no total.
         """
-        for name in ("ChannelType", "CustSpaceId", "BusinessNumber", "Page"):
-            if not params.get(name):
-                return self._reject(f"Missing{name}", f"{name} is mandatory for this action.",
-                                    request_id, gateway=True)
-        try:
-            page = json.loads(params["Page"])
-            index, size = int(page["Index"]), int(page["Size"])
-            if index < 1 or not 1 <= size <= PAGE_SIZE_MAX:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            return self._reject("InvalidParameter.PageInvalid", "Page: must be JSON "
-                                f'{{"Index": n >= 1, "Size": 1..{PAGE_SIZE_MAX}}}', request_id)
-        try:
-            start = int(params["StartTime"]) / 1000 if params.get("StartTime") else float("-inf")
-            end = int(params["EndTime"]) / 1000 if params.get("EndTime") else float("inf")
-        except ValueError:
-            return self._reject("InvalidParameter", "StartTime/EndTime: must be Unix times in "
-                                "milliseconds", request_id)
-        space, sender = params["CustSpaceId"], _number(params["BusinessNumber"])
-        user = _number(params.get("UserNumber") or "")
-        pool = self._by_person.get((key_id, space, sender, user), []) if user else \
-            self._by_sender.get((key_id, space, sender), [])
-        channel = params["ChannelType"].lower()
-        wanted = {k: params[k] for k in ("TemplateCode", "MessageStatus") if params.get(k)}
-        if params.get("GroupMessageId") or params.get("EventAction", "DOWN").upper() != "DOWN":
-            pool = []
-        records = []
-        for m in pool:
-            if m["channel_type"] != channel or not start <= m["time"] <= end:
-                continue
-            record = self._listed(m, now)
-            if all(str(record.get(k, "")).lower() == v.lower() for k, v in wanted.items()):
-                records.append(record)
+        query = parse_listing(params)
+        if isinstance(query, tuple):
+            code, message, gateway = query
+            return self._reject(code, message, request_id, gateway=gateway)
         return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
                                     "Success": True,
-                                    "Data": records[(index - 1) * size: index * size]},
+                                    "Data": self._log.listing(key_id, query, now)},
                               delay=self._latency())
-
-    def _listed(self, m: dict[str, Any], now: float) -> dict[str, Any]:
-        """One accepted message as a ListChatappMessage record (SDK field names).
-
-        ``SendTime`` is text, as in the SDK's model, in the format of its example
-        (``2025-07-11T01:16:49.761+00:00``). ``MessageStatus`` is the latest delivery
-        receipt due by ``now`` in lower case (``sent``, ``delivered``, ``read``, ``failed``),
-        or ``success`` (the documented example value) before the first; the service's own
-        vocabulary is not documented beyond that example.
-        """
-        status = next((s for at, s in reversed(m.get("statuses", ())) if at <= now), None)
-        when = datetime.fromtimestamp(m["time"], tz=timezone.utc)
-        params = m["params"]
-        record: dict[str, Any] = {
-            "MessageId": m["message_id"], "UserNumber": m["to"], "BusinessNumber": m["from"],
-            "ChannelType": m["channel_type"].upper(), "EventAction": "DOWN",
-            "EventActionName": "DOWN", "SendTime": when.isoformat(timespec="milliseconds"),
-            "Month": when.strftime("%Y%m"), "MessageSource": "api", "FailBackFlag": "N",
-            "MessageStatus": status.lower() if status else "success",
-            "Type": m["type"], "Message": self._text(m),
-        }
-        if status == "Failed" and m.get("fail_reason"):
-            record["FailReason"] = m["fail_reason"]
-        if m["type"] == "template":
-            record.update(MessageType="TEMPLATE", TemplateCode=m.get("template_code"),
-                          TemplateName=m.get("template_name"), LanguageCode=m.get("language"))
-        else:
-            kind = str(params.get("MessageType") or "")
-            record.update(MessageType=kind.upper(), MessageTypeName=kind)
-        return record
-
-    def _text(self, m: dict[str, Any]) -> str:
-        """The content as a person reads it: the filled template body, or the text sent."""
-        params = m["params"]
-        if m["type"] == "template":
-            parsed = self._parsed.get((m.get("template_code", ""), m.get("language", "")))
-            if parsed is None:
-                return ""
-            values = json.loads(params.get("TemplateParams") or "{}")
-            return parsed.render(values).body
-        content = params.get("Content") or ""
-        try:
-            value = json.loads(content)
-        except ValueError:
-            return content
-        if isinstance(value, dict):
-            for name in ("text", "caption", "link"):
-                if isinstance(value.get(name), str) and value[name]:
-                    return str(value[name])
-        return content
 
     def _mns_token(self, key_id: str, params: dict[str, str], now: float,
                    request_id: str) -> WireResponse:

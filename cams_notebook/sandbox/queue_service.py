@@ -24,6 +24,7 @@ What it checks and answers like the service:
 The core answers without blocking, so a long poll is decided when it arrives: the answer
 carries the messages that become visible first within the wait, and a ``delay`` until then
 (the faces wait it out). A message that arrives during the wait is seen by the next poll.
+The wire shapes (XML, headers, errors) are in :mod:`.queue_wire`.
 """
 
 from __future__ import annotations
@@ -39,11 +40,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
 from xml.etree import ElementTree
 
-from ..smq import MAX_BATCH, MAX_WAIT_SECONDS, MNS_VERSION, XMLNS, mns_signature, mns_string_to_sign
+from ..smq import MAX_BATCH, MAX_WAIT_SECONDS, XMLNS, mns_signature, mns_string_to_sign
 from ._wire import WireRequest, WireResponse
+from .queue_wire import (
+    MnsFault,
+    bounded_int,
+    check_md5,
+    error_answer,
+    ok_answer,
+    signed_resources,
+    xml_escape,
+)
 
 __all__ = ["DYBASEAPI_VERSION", "MESSAGE_TYPES", "SANDBOX_ACCOUNT_UID", "SandboxMns"]
 
@@ -183,51 +192,51 @@ class SandboxMns:
         try:
             queue = self._authorize(req, now)
             return self._operation(req, queue, now, request_id)
-        except _MnsFault as fault:
-            return _error(fault, request_id, host)
+        except MnsFault as fault:
+            return error_answer(fault, request_id, host)
 
     def _authorize(self, req: WireRequest, now: float) -> _Queue:
         h = req.headers
         if "x-mns-version" not in h:
-            raise _MnsFault(400, "MissingVersionHeader", "The x-mns-version header is required.")
+            raise MnsFault(400, "MissingVersionHeader", "The x-mns-version header is required.")
         date = h.get("x-mns-date") or h.get("date")
         if not date:
-            raise _MnsFault(400, "MissingDateHeader", "The Date header is required.")
+            raise MnsFault(400, "MissingDateHeader", "The Date header is required.")
         auth = h.get("authorization", "")
         match = re.fullmatch(r"MNS ([^:\s]+):(\S+)", auth)
         if not match:
-            raise _MnsFault(400, "InvalidAuthorizationHeader",
+            raise MnsFault(400, "InvalidAuthorizationHeader",
                             "The Authorization header must be 'MNS AccessKeyId:Signature'.")
         key_id, signature = match.groups()
         token = self._tokens.get(key_id)
         if token is None:
-            raise _MnsFault(403, "InvalidAccessKeyId",
+            raise MnsFault(403, "InvalidAccessKeyId",
                             "The access key id you provided does not exist.")
         if not any(hmac.compare_digest(mns_signature(token.secret, mns_string_to_sign(
-                req.method, h, resource)), signature) for resource in _resources(req)):
-            raise _MnsFault(403, "SignatureDoesNotMatch",
+                req.method, h, resource)), signature) for resource in signed_resources(req)):
+            raise MnsFault(403, "SignatureDoesNotMatch",
                             "The request signature we calculated does not match the signature "
                             "you provided.")
         if not hmac.compare_digest(h.get("security-token", ""), token.security_token):
-            raise _MnsFault(403, "AccessDenied", "The security token is missing or does not match "
+            raise MnsFault(403, "AccessDenied", "The security token is missing or does not match "
                             "the access key id.")
         if now >= token.expires_at:
-            raise _MnsFault(403, "AccessDenied", "The security token you provided has expired.")
+            raise MnsFault(403, "AccessDenied", "The security token you provided has expired.")
         try:
             sent = parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError):
-            raise _MnsFault(400, "InvalidArgument", f"The date {date!r} is not RFC 1123.") from None
+            raise MnsFault(400, "InvalidArgument", f"The date {date!r} is not RFC 1123.") from None
         if abs(now - sent) > SKEW_SECONDS:
-            raise _MnsFault(408, "TimeExpired", "The http request you sent is expired.")
-        _check_md5(h.get("content-md5"), req.body)
+            raise MnsFault(408, "TimeExpired", "The http request you sent is expired.")
+        check_md5(h.get("content-md5"), req.body)
         parts = req.path.split("/")
         if len(parts) < 3 or parts[1] != "queues" or parts[2] not in self._by_name:
-            raise _MnsFault(404, "QueueNotExist", "The queue name you provided is not exist.")
+            raise MnsFault(404, "QueueNotExist", "The queue name you provided is not exist.")
         queue = self._by_name[parts[2]]
         if queue.name != token.queue:
-            raise _MnsFault(403, "AccessDenied", "The token does not grant access to this queue.")
+            raise MnsFault(403, "AccessDenied", "The token does not grant access to this queue.")
         if parts[3:] != ["messages"]:
-            raise _MnsFault(400, "InvalidArgument", "The sandbox serves only /queues/<q>/messages.")
+            raise MnsFault(400, "InvalidArgument", "The sandbox serves only /queues/<q>/messages.")
         return queue
 
     def _operation(self, req: WireRequest, queue: _Queue, now: float,
@@ -237,21 +246,21 @@ class SandboxMns:
             return self._receive(queue, params, now, request_id, req.headers.get("host", ""))
         if req.method == "DELETE" and "receipthandle" in params:
             self._delete(queue, params["receipthandle"], now)
-            return _ok(204, b"", request_id)
+            return ok_answer(204, b"", request_id)
         if req.method == "DELETE":
             return self._batch_delete(queue, req.body, now, request_id)
         if req.method == "PUT" and "receipthandle" in params:
             return self._change_visibility(queue, params, now, request_id)
-        raise _MnsFault(400, "InvalidArgument", f"{req.method} is not a queue message operation.")
+        raise MnsFault(400, "InvalidArgument", f"{req.method} is not a queue message operation.")
 
     def _receive(self, queue: _Queue, params: dict[str, str], now: float, request_id: str,
                  host: str) -> WireResponse:
         batch = "numofmessages" in params
-        n = _int(params.get("numofmessages", "1"), 1, MAX_BATCH, "numOfMessages")
-        wait = _int(params.get("waitseconds", "0"), 0, MAX_WAIT_SECONDS, "waitseconds")
+        n = bounded_int(params.get("numofmessages", "1"), 1, MAX_BATCH, "numOfMessages")
+        wait = bounded_int(params.get("waitseconds", "0"), 0, MAX_WAIT_SECONDS, "waitseconds")
         first = queue.first_visible()
         if first is None or first > now + wait:
-            raise _MnsFault(404, "MessageNotExist", "Message not exist.", delay=float(wait))
+            raise MnsFault(404, "MessageNotExist", "Message not exist.", delay=float(wait))
         at = max(now, first)
         taken: list[_Message] = []
         while len(taken) < n and (when := queue.first_visible()) is not None and when <= at:
@@ -276,16 +285,16 @@ class SandboxMns:
         declaration = '<?xml version="1.0" encoding="UTF-8"?>'
         body = (f'{declaration}<Messages xmlns="{XMLNS}">{items}</Messages>' if batch
                 else f"{declaration}{_message_xml(taken[0], XMLNS)}")
-        return _ok(200, body.encode("utf-8"), request_id, delay=at - now)
+        return ok_answer(200, body.encode("utf-8"), request_id, delay=at - now)
 
     def _take(self, queue: _Queue, handle: str, now: float) -> _Message:
         if not _HANDLE.match(handle):
-            raise _MnsFault(400, "ReceiptHandleError",
+            raise MnsFault(400, "ReceiptHandleError",
                             "The receipt handle you provide is not valid.")
         mid = queue.handles.get(handle)
         msg = queue.messages.get(mid) if mid else None
         if msg is None or msg.handle != handle or now >= msg.visible_at:
-            raise _MnsFault(404, "MessageNotExist", "Message not exist.")
+            raise MnsFault(404, "MessageNotExist", "Message not exist.")
         return msg
 
     def _delete(self, queue: _Queue, handle: str, now: float) -> None:
@@ -301,29 +310,29 @@ class SandboxMns:
             handles = [(e.text or "").strip() for e in root
                        if e.tag.rsplit("}", 1)[-1] == "ReceiptHandle"]
         except ElementTree.ParseError:
-            raise _MnsFault(400, "MalformedXML",
+            raise MnsFault(400, "MalformedXML",
                             "The XML you provided was not well-formed.") from None
         if not 1 <= len(handles) <= MAX_BATCH:
-            raise _MnsFault(400, "InvalidArgument", f"Give 1..{MAX_BATCH} receipt handles.")
+            raise MnsFault(400, "InvalidArgument", f"Give 1..{MAX_BATCH} receipt handles.")
         errors = []
         for handle in handles:
             try:
                 self._delete(queue, handle, now)
-            except _MnsFault as fault:
+            except MnsFault as fault:
                 errors.append(f"<Error><ErrorCode>{fault.code}</ErrorCode><ErrorMessage>"
-                              f"{fault.message}</ErrorMessage><ReceiptHandle>{_esc(handle)}"
+                              f"{fault.message}</ErrorMessage><ReceiptHandle>{xml_escape(handle)}"
                               "</ReceiptHandle></Error>")
         if not errors:
-            return _ok(204, b"", request_id)
+            return ok_answer(204, b"", request_id)
         xml = (f'<?xml version="1.0" encoding="UTF-8"?><Errors xmlns="{XMLNS}">{"".join(errors)}'
                "</Errors>")
-        return _ok(404, xml.encode("utf-8"), request_id)
+        return ok_answer(404, xml.encode("utf-8"), request_id)
 
     def _change_visibility(self, queue: _Queue, params: dict[str, str], now: float,
                            request_id: str) -> WireResponse:
         if "visibilitytimeout" not in params:
-            raise _MnsFault(400, "MissingVisibilityTimeout", "VisibilityTimeout is required.")
-        seconds = _int(params["visibilitytimeout"], 1, 43200, "VisibilityTimeout")
+            raise MnsFault(400, "MissingVisibilityTimeout", "VisibilityTimeout is required.")
+        seconds = bounded_int(params["visibilitytimeout"], 1, 43200, "VisibilityTimeout")
         msg = self._take(queue, params["receipthandle"], now)
         queue.handles.pop(msg.handle or "", None)
         msg.handle = f"{msg.dequeue_count}-{self._rng.getrandbits(96):024x}"
@@ -334,71 +343,13 @@ class SandboxMns:
         xml = (f'<?xml version="1.0" encoding="UTF-8"?><ChangeVisibility xmlns="{XMLNS}">'
                f"<ReceiptHandle>{msg.handle}</ReceiptHandle>"
                f"<NextVisibleTime>{int(msg.visible_at * _MS)}</NextVisibleTime></ChangeVisibility>")
-        return _ok(200, xml.encode("utf-8"), request_id)
-
-
-class _MnsFault(Exception):
-    def __init__(self, status: int, code: str, message: str, delay: float = 0.0) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.delay = status, code, message, delay
-
-
-def _resources(req: WireRequest) -> list[str]:
-    """The signed resource as the client may have sent it: the query is only known decoded,
-    so try it as is (the SDKs put handles in unencoded) and percent-encoded."""
-    if not req.query:
-        return [req.path]
-    raw = "&".join(f"{k}={v}" for k, v in req.query)
-    encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in req.query)
-    return [f"{req.path}?{raw}"] + ([f"{req.path}?{encoded}"] if encoded != raw else [])
-
-
-def _check_md5(value: str | None, body: bytes) -> None:
-    if not value:
-        return
-    digest = hashlib.md5(body)
-    accepted = {base64.b64encode(digest.hexdigest().encode()).decode(),  # what the SDKs send
-                base64.b64encode(digest.digest()).decode()}  # RFC 1864
-    if value not in accepted:
-        raise _MnsFault(400, "InvalidDegist", "The Content-MD5 you specified is not valid.")
-
-
-def _int(value: str, low: int, high: int, name: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
-    if not low <= number <= high:
-        raise _MnsFault(400, "InvalidArgument", f"{name} must be {low}..{high}, not {value!r}.")
-    return number
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return ok_answer(200, xml.encode("utf-8"), request_id)
 
 
 def _message_xml(m: _Message, xmlns: str | None = None) -> str:
     ns = f' xmlns="{xmlns}"' if xmlns else ""
     return (f"<Message{ns}><MessageId>{m.id}</MessageId><ReceiptHandle>{m.handle}</ReceiptHandle>"
-            f"<MessageBodyMD5>{m.md5}</MessageBodyMD5><MessageBody>{_esc(m.body)}</MessageBody>"
+            f"<MessageBodyMD5>{m.md5}</MessageBodyMD5><MessageBody>{xml_escape(m.body)}</MessageBody>"
             f"<EnqueueTime>{m.enqueue_ms}</EnqueueTime><FirstDequeueTime>{m.first_dequeue_ms}"
             f"</FirstDequeueTime><NextVisibleTime>{int(m.visible_at * _MS)}</NextVisibleTime>"
             f"<DequeueCount>{m.dequeue_count}</DequeueCount><Priority>8</Priority></Message>")
-
-
-def _headers(request_id: str) -> dict[str, str]:
-    return {"content-type": "text/xml;charset=utf-8", "x-mns-request-id": request_id,
-            "x-mns-version": MNS_VERSION}
-
-
-def _ok(status: int, body: bytes, request_id: str, delay: float = 0.0) -> WireResponse:
-    headers = _headers(request_id) if body else {"x-mns-request-id": request_id,
-                                                  "x-mns-version": MNS_VERSION}
-    return WireResponse(status, headers, body, delay=max(0.0, delay))
-
-
-def _error(fault: _MnsFault, request_id: str, host: str) -> WireResponse:
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?><Error xmlns="{XMLNS}"><Code>{fault.code}</Code>'
-           f"<Message>{_esc(fault.message)}</Message><RequestId>{request_id}</RequestId>"
-           f"<HostId>{_esc(host)}</HostId></Error>")
-    return WireResponse(fault.status, _headers(request_id), xml.encode("utf-8"), delay=fault.delay)

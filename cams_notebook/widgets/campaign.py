@@ -3,9 +3,10 @@
 The model is the source of truth: a :class:`~.campaign_model.CampaignModel` (one source per
 request field and template variable, the templates they use, the dry run). Widgets show it
 and edit it; every edit re-derives the rest from it: the template's variables, the dry run
-(:func:`~cams_notebook.campaigns.frames.validate_frame`), the first rows as chat bubbles
+(:func:`~cams_notebook.campaigns.dry_run.validate_frame`), the first rows as chat bubbles
 (:mod:`.preview`), the confirmation. This module builds the widgets (``_build``), arranges
-them (``_layout``) and wires them (``_wire``); sending lives in :mod:`.campaign_send`.
+them (``_layout``) and wires them (``_wire``); the panel owns its parts: the model, and
+sending (:class:`.campaign_send.CampaignSending`), to which it delegates.
 
 No widget holds a credential: the client stays a plain attribute. Without ``client=`` the panel
 uses ``Client.from_env()`` (the real service); without credentials it refuses to start with a
@@ -16,24 +17,32 @@ choices, dry run and preview all ask one), so it fails where it is made, not on 
 
 from __future__ import annotations
 
-import html
+import asyncio
 import inspect
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Hashable
 from typing import Any
 
 import ipywidgets as W
 import pandas as pd
 
 from .._config import DEFAULT_QPS
+from ..campaigns.engine import Counts
+from ..campaigns.mapping import (
+    FIELDS,
+    CampaignMapping,
+    Column,
+    Constant,
+    DryRun,
+    Source,
+)
+from ..campaigns.result import CampaignResult
 from ..client import Client
 from ..errors import MissingCredentialsError
 from . import campaign_html as H
-from . import fields as F
-from .campaign_model import CampaignModel, choice_options
-from .campaign_send import CampaignSending
-from .looks import Looks, css_hook, set_options, show
-from .mapping import FIELD_LABELS, FIELDS, CampaignMapping, Column, Constant, DryRun, Source
+from .campaign_model import CampaignModel
+from .campaign_rows import MappingRows
+from .campaign_send import CampaignSending, SendViews
+from .looks import Looks, show
 
 __all__ = ["AUTO_CHECK_ROWS", "PANEL_SANDBOX_HINT", "PREVIEW_ROWS", "CampaignPanel"]
 
@@ -49,7 +58,7 @@ _UNSET, _CONSTANT, _COLUMN = "", "=", "col:"
 _CHOICE_FIELDS = ("channel_type", "type", "template_code", "language", "message_type")
 
 
-class CampaignPanel(CampaignSending):
+class CampaignPanel:
     """Columns to fields, dry run, preview, confirmation, then Send / Stop with live counts.
 
     >>> import pandas as pd
@@ -63,12 +72,14 @@ class CampaignPanel(CampaignSending):
 
     Without ``client=`` it uses ``Client.from_env()``, the real service, and raises
     :class:`~cams_notebook.errors.MissingCredentialsError` without credentials:
-    ``CampaignPanel(frame, client=Client.sandbox())`` is the local sandbox.
+    ``CampaignPanel(frame, client=Client.sandbox())`` is the local sandbox. ``inbound=`` (a
+    ``ReceiptStore`` fed from the ChatAppInbound queue) tells the dry run and the send whose
+    WhatsApp 24-hour window is open.
     """
 
     def __init__(self, frame: pd.DataFrame, client: Client | None = None, *,
                  qps: int = DEFAULT_QPS, journal: Any = None,
-                 preview_rows: int = PREVIEW_ROWS) -> None:
+                 preview_rows: int = PREVIEW_ROWS, inbound: Any = None) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"CampaignPanel needs a DataFrame, not {type(frame).__name__}")
         if not frame.columns.is_unique:
@@ -79,14 +90,18 @@ class CampaignPanel(CampaignSending):
         self.frame = frame
         self.client = client if client is not None else _client_from_env()
         """The client (``Client.from_env()`` by default: the real service)."""
-        self.qps, self.journal, self.preview_rows = qps, journal, preview_rows
-        """Pace (messages/s), journal (as for ``send_frame``) and rows previewed."""
-        self.model = CampaignModel(frame, self.client)
+        self.preview_rows = preview_rows
+        """Rows previewed."""
+        self.model = CampaignModel(frame, self.client, inbound=inbound)
         self._columns: list[Hashable] = list(frame.columns)
-        self._shown_variables: list[str] | None = None
-        self._hold = 0
-        self._init_sending()
         self._build()
+        self._sender = CampaignSending(
+            self.model, SendViews(self.review_button, self.send_button, self.stop_button,
+                                  self.progress, self.confirm_box, self.run_box,
+                                  self.confirm_view, self.counts_view, self.outcome_view),
+            check=self.check, confirmation=lambda: self.confirmation,
+            inputs=self._rows.inputs,
+            qps=qps, journal=journal, inbound=inbound)
         self.widget = self._layout()
         self._wire()
         self._refresh()
@@ -109,7 +124,7 @@ class CampaignPanel(CampaignSending):
         dry = self.model.dry
         if dry is None:
             return self.model.dry_error or "The dry run has not run yet."
-        return dry.confirmation(self.qps)
+        return H.confirmation_text(dry, self.qps)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -145,6 +160,79 @@ class CampaignPanel(CampaignSending):
         self._show_results()
         return dry
 
+    # -- sending (the part :class:`.campaign_send.CampaignSending`) ---------------------------
+
+    @property
+    def qps(self) -> int:
+        """Pace of a send, in messages per second."""
+        return self._sender.qps
+
+    @qps.setter
+    def qps(self, value: int) -> None:
+        self._sender.qps = value
+
+    @property
+    def journal(self) -> Any:
+        """The journal of a send, as for ``send_frame``."""
+        return self._sender.journal
+
+    @journal.setter
+    def journal(self, value: Any) -> None:
+        self._sender.journal = value
+
+    @property
+    def result(self) -> CampaignResult | None:
+        """The last send's result: one row per input row, indexed like the frame."""
+        return self._sender.result
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the last send from finishing, if anything did."""
+        return self._sender.error
+
+    @property
+    def send_task(self) -> asyncio.Task[CampaignResult | None] | None:
+        """The task a click on Send started (when a loop runs)."""
+        return self._sender.send_task
+
+    @property
+    def counts(self) -> Counts | None:
+        """Live counts of the running (or last) send: sent, failed, unknown, throttled…"""
+        return self._sender.counts
+
+    @property
+    def summary(self) -> pd.DataFrame | None:
+        """Rows of the last send by status and code (``panel.result.summary()``)."""
+        return self._sender.summary
+
+    def review(self) -> str:
+        """The confirmation step (Review and send…): a fresh dry run, then what Send will do."""
+        return self._sender.review()
+
+    def send(self) -> CampaignResult:
+        """Send the campaign now and wait for it (blocking); returns ``panel.result``.
+
+        Invalid rows are skipped (they are ``invalid`` in the result). Works in a script and
+        in a notebook cell alike; Ctrl-C or a kernel interrupt stops it like the Stop button.
+        Raises ValueError when there is nothing to send.
+        """
+        return self._sender.send()
+
+    async def send_async(self) -> CampaignResult:
+        """Send the campaign on the running loop, updating the progress bar and counts."""
+        return await self._sender.send_async()
+
+    def stop(self) -> None:
+        """Stop the running send (the Stop button): no new requests; the rest is ``not_sent``.
+
+        Thread-safe, and harmless when nothing is being sent.
+        """
+        self._sender.stop()
+
+    @property
+    def _state(self) -> str:
+        return self._sender.state
+
     # -- display -----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -168,37 +256,14 @@ class CampaignPanel(CampaignSending):
 
     # -- building ----------------------------------------------------------------------------
 
-    def _mapping_row(self, label: str, key: str, value: W.ValueWidget) -> W.HBox:
-        options = [(f"column: {c}", f"{_COLUMN}{i}") for i, c in enumerate(self._columns)]
-        source = W.Dropdown(options=[*options, ("constant", _CONSTANT), ("(not set)", _UNSET)],
-                            layout=self._source_layout, style=self.looks.choice)
-        self.sources[key], self.values[key] = source, value
-        self.labels[key] = self.looks.html_view(self._label_layout)
-        self.labels[key].value = f"<b>{html.escape(label)}</b>"
-        self.rows[key] = W.HBox([self.labels[key], source, value], layout=self._row_layout)
-        return self.rows[key].add_class(css_hook("map", key))
-
     def _build(self) -> None:
         looks = self.looks = Looks()  # shared layouts and styles: fewer models to sync
-        self._label_layout = W.Layout(width="190px")
-        self._source_layout = W.Layout(width="230px")
-        self._value_layout = W.Layout(width="340px")
-        self._row_layout = W.Layout()
-        # what is hidden is left out of its box's children, so the many inputs share layouts
-        self.labels: dict[str, W.HTML] = {}
-        self.sources: dict[str, W.Dropdown] = {}
-        """Where each field (``to``) or variable (``$(name)``) comes from."""
-        self.values: dict[str, W.ValueWidget] = {}
-        """The constant of each field or variable (used when its source is ``constant``)."""
-        self.rows: dict[str, W.HBox] = {}
-        """Label, source and (for a constant) value of each field and variable."""
-        for name in FIELDS:
-            layout = self._value_layout
-            value = (W.Dropdown(layout=layout, style=looks.choice) if name in _CHOICE_FIELDS
-                     else W.Text(continuous_update=False, layout=layout, style=looks.text))
-            self._mapping_row(FIELD_LABELS[name], name, value)
-        self.fields_box = W.VBox()
-        self.vars_box, self.vars_note = W.VBox(), looks.html_view()
+        self._rows = MappingRows(self.model, looks, self._on_edit)
+        rows = self._rows
+        self.labels, self.sources, self.values, self.rows = (
+            rows.labels, rows.sources, rows.values, rows.rows)
+        self.fields_box, self.vars_box, self.vars_note = (
+            rows.fields_box, rows.vars_box, rows.vars_note)
         self.dry_view, self.preview_view, self.confirm_view = (looks.html_view() for _ in "123")
         self.check_button = W.Button(description="Check", icon="check")
         self.review_button = W.Button(description="Review and send…", button_style="primary",
@@ -218,6 +283,12 @@ class CampaignPanel(CampaignSending):
                              (self.counts_view, "counts-view"),
                              (self.outcome_view, "outcome-view")):
             widget.add_class(f"cams-{name}")
+        self.confirm_box = W.VBox([self.confirm_view,
+                                   W.HBox([self.send_button, self.cancel_button])],
+                                  layout=W.Layout(display="none"))
+        self.run_box = W.VBox([W.HBox([self.progress, self.stop_button]), self.counts_view],
+                              layout=W.Layout(display="none"))
+        self.check_box = W.HBox([self.check_button], layout=W.Layout(display="none"))
 
     def _layout(self) -> W.Box:
         def title(text: str) -> W.HTML:
@@ -225,12 +296,6 @@ class CampaignPanel(CampaignSending):
             view.value = f"<h4 style='margin:10px 0 4px'>{text}</h4>"
             return view
 
-        self.confirm_box = W.VBox([self.confirm_view,
-                                   W.HBox([self.send_button, self.cancel_button])],
-                                  layout=W.Layout(display="none"))
-        self.run_box = W.VBox([W.HBox([self.progress, self.stop_button]), self.counts_view],
-                              layout=W.Layout(display="none"))
-        self.check_box = W.HBox([self.check_button], layout=W.Layout(display="none"))
         return W.VBox([
             title("1. Columns → fields"), self.fields_box,
             title("Template variables"), self.vars_note, self.vars_box,
@@ -243,59 +308,28 @@ class CampaignPanel(CampaignSending):
     # -- wiring ------------------------------------------------------------------------------
 
     def _wire(self) -> None:
-        for key in self.sources:
-            self._wire_row(key)
         self.check_button.on_click(lambda _b: self.check())
         self.review_button.on_click(lambda _b: self.review())
-        self.cancel_button.on_click(lambda _b: self._cancel_review())
-        self.send_button.on_click(self._on_send_click)
+        self.cancel_button.on_click(lambda _b: self._sender.cancel_review())
+        self.send_button.on_click(self._sender.on_click)
         self.stop_button.on_click(lambda _b: self.stop())
 
-    def _wire_row(self, key: str) -> None:
-        def on_source(change: dict[str, Any]) -> None:
-            if not self._hold:
-                self._on_source(key, change["new"])
-
-        def on_value(change: dict[str, Any]) -> None:
-            if not self._hold and isinstance(self.model.source(key), Constant):
-                self._edit(key, Constant("" if change["new"] is None else str(change["new"])))
-                self._refresh()
-
-        self.sources[key].observe(on_source, names="value")
-        self.values[key].observe(on_value, names="value")
-
-    def _on_source(self, key: str, token: str) -> None:
-        if token == _CONSTANT:
-            source: Source = Constant(str(self.values[key].value or ""))
-        elif token.startswith(_COLUMN):
-            source = Column(self._columns[int(token[len(_COLUMN):])])
-        else:
-            source = None
+    def _on_edit(self, key: str, source: Source) -> None:
+        """A user's edit of one row: into the model, then everything re-derived."""
         self._edit(key, source)
         self._refresh()
 
     def _edit(self, key: str, source: Source) -> None:
-        if self._sending:
+        if self._sender.sending:
             raise RuntimeError("the mapping cannot change while the campaign is being sent")
         self.model.assign(key, source)
-        self._cancel_review()
-
-    @contextmanager
-    def _holding(self) -> Iterator[None]:
-        """Widget events caused by showing the model are not user edits: ignore them."""
-        self._hold += 1
-        try:
-            yield
-        finally:
-            self._hold -= 1
+        self._sender.cancel_review()
 
     # -- showing the model -------------------------------------------------------------------
 
     def _refresh(self) -> None:
         """Show the model, then re-derive the dry run, the preview and the confirmation."""
-        with self._holding():
-            self._show_fields()
-            self._show_variables()
+        self._rows.show()
         show(self.check_box, len(self.frame) > AUTO_CHECK_ROWS)
         if len(self.frame) <= AUTO_CHECK_ROWS:
             self.check()
@@ -303,75 +337,14 @@ class CampaignPanel(CampaignSending):
             self.model.dry, self.model.dry_error = None, ""  # stale: Check runs it again
             self._show_results()
 
-    def _show_fields(self) -> None:
-        self.values["from_"].placeholder = F.party_placeholders(
-            self.mapping.constant("channel_type") or "")[0]
-        for name in FIELDS:
-            source = self.mapping.fields[name]
-            value = source.value if isinstance(source, Constant) else ""
-            options = choice_options(self.model, name)
-            if options is not None:
-                set_options(self.values[name], options or [("(none)", "")], value, "")
-            elif value != self.values[name].value:
-                self.values[name].value = value
-            self.sources[name].value = self._token(source)
-            self._show_value(name, isinstance(source, Constant))
-        rows = [self.rows[name] for name in FIELDS if self.mapping.applies(name)]
-        if list(self.fields_box.children) != rows:
-            self.fields_box.children = rows
-
-    def _show_variables(self) -> None:
-        names = list(self.mapping.variables) if self.mapping.kind != "message" else []
-        if names != self._shown_variables:
-            self._build_variable_rows(names)
-        for var in names:
-            key, source = f"$({var})", self.mapping.variables[var]
-            self.sources[key].value = self._token(source)
-            self.values[key].value = source.value if isinstance(source, Constant) else ""
-            self._show_value(key, isinstance(source, Constant))
-        note = "" if names else ("<i>Free-form messages have no template variables.</i>"
-                                 if self.mapping.kind == "message" else
-                                 "<i>No template variables.</i>")
-        failures = "".join(f"<div style='color:#b00020'>{html.escape(text)}</div>"
-                           for text in self.model.failures.values())
-        self.vars_note.value = note + failures
-
-    def _build_variable_rows(self, names: list[str]) -> None:
-        """One row per variable: ``$(name)``, its source, its constant (the example as hint)."""
-        for key in [k for k in self.sources if k.startswith("$(")]:
-            for widget in (self.sources.pop(key), self.values.pop(key), self.labels.pop(key),
-                           self.rows.pop(key)):
-                widget.close()
-        examples = self.model.examples()
-        rows = []
-        for var in names:
-            key = f"$({var})"
-            text = W.Text(continuous_update=False, placeholder=examples.get(var, ""),
-                          layout=self._value_layout, style=self.looks.text)
-            rows.append(self._mapping_row(key, key, text))
-            self._wire_row(key)
-        self.vars_box.children = rows
-        self._shown_variables = names
-
-    def _show_value(self, key: str, visible: bool) -> None:
-        """The constant's input is in its row only while the source is ``constant``."""
-        parts = (self.labels[key], self.sources[key]) + ((self.values[key],) if visible else ())
-        if self.rows[key].children != parts:
-            self.rows[key].children = parts
-
-    def _token(self, source: Source) -> str:
-        if isinstance(source, Column):
-            return f"{_COLUMN}{self._columns.index(source.name)}"
-        return _CONSTANT if isinstance(source, Constant) else _UNSET
-
     def _show_results(self) -> None:
         dry = self.model.dry
         self.dry_view.value = H.dry_run_html(dry, self.model.dry_error)
         self.preview_view.value = H.rows_html(list(self.model.previews(self.preview_rows)))
-        if not self._sending and self.result is None:
-            self._state = ("ready" if dry is not None and dry.valid else
-                           "nothing to send" if dry is not None or self.model.dry_error else
-                           "unchecked")
+        if not self._sender.sending and self.result is None:
+            self._sender.state = ("ready" if dry is not None and dry.valid else
+                                  "nothing to send" if dry is not None or self.model.dry_error
+                                  else "unchecked")
 
 
 def _fields_first(values: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..campaigns.mapping import duration_text
+from .preview import CHANNEL_NAMES
+
 if TYPE_CHECKING:
     from ..campaigns.engine import Counts
-    from .mapping import DryRun
+    from ..campaigns.mapping import DryRun
 
-__all__ = ["confirmation_html", "counts_html", "dry_run_html", "outcome_html", "row_html",
-           "rows_html"]
+__all__ = ["confirmation_html", "confirmation_text", "counts_html", "dry_run_html",
+           "outcome_html", "row_html", "rows_html"]
 
 PROBLEM_LIMIT = 25
 """Problems listed in the dry-run table; the rest are counted."""
@@ -87,6 +90,18 @@ def rows_html(rows: Sequence[str]) -> str:
         return f"<div style='color:{_GREY}'>The frame has no rows.</div>"
     return (f"<div class='cams-rows' style='display:flex;flex-wrap:wrap;gap:12px'>"
             f"{''.join(rows)}</div>")
+
+
+def confirmation_text(dry: DryRun, qps: int) -> str:
+    """What a click on Send will do, in one sentence (deterministic: no clock in it)."""
+    if not dry.valid:
+        return f"Nothing to send: all {dry.rows} rows have errors."
+    per = ", ".join(f"{n} {CHANNEL_NAMES.get(c, c)}" for c, n in dry.channels.items())
+    skip = (f"{dry.invalid} invalid row{'s' if dry.invalid != 1 else ''} will be skipped"
+            if dry.invalid else "no invalid rows")
+    plural = "s" if dry.valid != 1 else ""
+    return (f"Send {dry.valid} message{plural} ({per}) from {dry.rows} rows; {skip}; "
+            f"{duration_text(dry.valid, qps)} at {qps} messages/s.")
 
 
 def confirmation_html(text: str, ready: bool) -> str:

@@ -1,11 +1,13 @@
 """The campaign panel's state, without widgets: the mapping, the templates it uses, the dry
 run and the previewed rows.
 
-:class:`CampaignModel` owns a :class:`~.mapping.CampaignMapping` and keeps it consistent as
-it changes (a template of the chosen channel, a language of the chosen template, one
-variable entry per variable of the template in use); it asks the client for templates (once
-each) and runs :func:`~cams_notebook.campaigns.frames.validate_frame`. The panel shows it and
-edits it.
+:class:`CampaignModel` owns a :class:`~cams_notebook.campaigns.mapping.CampaignMapping`
+(the columns-to-fields matching, business logic of :mod:`cams_notebook.campaigns.mapping`)
+and keeps it consistent as it changes (a template of the chosen channel, a language of the
+chosen template, one variable entry per variable of the template in use); it asks for
+templates through a :class:`~.template_choices.TemplateChoices` (the core catalogue: once
+each) and runs :func:`~cams_notebook.campaigns.dry_run.validate_frame`. The panel shows it
+and edits it.
 
 >>> import pandas as pd
 >>> from cams_notebook.sandbox import Sandbox
@@ -24,37 +26,39 @@ from typing import Any
 import pandas as pd
 
 from ..campaigns.frames import validate_frame
+from ..campaigns.mapping import FIELDS, CampaignMapping, Column, Constant, DryRun, Source
 from ..campaigns.plan import FrameMapping
 from ..client import Client
 from ..content import MESSAGE_TYPES
 from ..errors import CamsError
-from ..templates import Template, TemplateSummary
+from ..templates import TEMPLATE_TYPES, Template, TemplateSummary
 from . import campaign_html as H
 from . import fields as F
 from . import preview as P
-from .mapping import FIELDS, CampaignMapping, Column, Constant, DryRun, Source
+from .template_choices import TemplateChoices
 
-__all__ = ["MAX_TEMPLATES", "TEMPLATE_TYPES", "CampaignModel"]
+__all__ = ["MAX_TEMPLATES", "CampaignModel"]
 
 MAX_TEMPLATES = 20
 """When templates come from columns, variables are listed for this many distinct ones."""
-TEMPLATE_TYPES = {"whatsapp": "WHATSAPP", "viber": "VIBER"}
-"""The channels CAMS keeps templates for, and their ``TemplateType``."""
 
 
 class CampaignModel:
-    """A frame, a client, and the mapping between them, kept consistent."""
+    """A frame, a client, and the mapping between them, kept consistent.
 
-    def __init__(self, frame: pd.DataFrame, client: Client) -> None:
+    ``inbound`` (who wrote in lately: a ``ReceiptStore`` fed from the ChatAppInbound queue)
+    is passed to the dry run, for its WhatsApp 24-hour window check."""
+
+    def __init__(self, frame: pd.DataFrame, client: Client, *, inbound: Any = None) -> None:
         self.frame = frame
         self.client = client
+        self.inbound = inbound
         self.columns: list[Hashable] = list(frame.columns)
-        self.failures: dict[object, str] = {}
+        self.templates = TemplateChoices(lambda: client)
+        self.failures = self.templates.failures
         """Failed look-ups by channel or (code, language): shown, and not retried."""
         self.dry: DryRun | None = None
         self.dry_error = ""
-        self._summaries: dict[str, list[TemplateSummary]] = {}
-        self._templates: dict[tuple[str, str], Template | None] = {}
         self._remembered: dict[str, Source] = {}
         """Variable choices the user made, kept while another template is chosen."""
         self.mapping = CampaignMapping.auto(self.columns, defaults={"channel_type": "whatsapp",
@@ -140,35 +144,16 @@ class CampaignModel:
         """Templates of a channel; of every template channel when it comes from a column."""
         rows: list[TemplateSummary] = []
         for name in [channel] if channel else list(TEMPLATE_TYPES):
-            if name not in TEMPLATE_TYPES:
-                continue
-            if name not in self._summaries:
-                wanted = TEMPLATE_TYPES[name]
-                try:
-                    found = self.client.list_templates(template_type=wanted)
-                except CamsError as exc:
-                    found, self.failures[name] = [], f"Could not list templates: {exc}"
-                self._summaries[name] = [s for s in found
-                                         if (s.template_type or wanted).upper() == wanted]
-            rows += self._summaries[name]
+            rows += self.templates.summaries(name)
         return rows
 
     def template(self, code: str, language: str) -> Template | None:
         """One template's detail, fetched once; None when it cannot be had (see failures)."""
-        key = (code, language)
-        if key not in self._templates:
-            summary = next((s for s in self.summaries(None)
-                            if code in (s.template_code, s.template_name)
-                            and s.language == language), None)
-            by_code = code.isdigit()
-            try:
-                self._templates[key] = self.client.get_template(
-                    code if by_code else None, language=language, name=None if by_code else code,
-                    template_type=summary.template_type if summary is not None else None)
-            except CamsError as exc:
-                self._templates[key] = None
-                self.failures[key] = f"Could not load template {code} ({language}): {exc}"
-        return self._templates[key]
+        summary = next((s for s in self.summaries(None)
+                        if code in (s.template_code, s.template_name)
+                        and s.language == language), None)
+        return self.templates.template(code, language,
+                                       summary.template_type if summary is not None else None)
 
     def template_name(self) -> str | None:
         """The chosen template's name, when the template is one constant."""
@@ -223,7 +208,8 @@ class CampaignModel:
         """Run the dry run (``validate_frame`` on the mapped frame); None when it fails."""
         args = self.mapping.frame_args(self.frame)
         try:
-            problems = validate_frame(args.frame, client=self.client, **args.kwargs())
+            problems = validate_frame(args.frame, client=self.client, inbound=self.inbound,
+                                      **args.kwargs())
         except (CamsError, ValueError, TypeError) as exc:
             self.dry, self.dry_error = None, f"The dry run failed: {exc}"
         else:

@@ -1,6 +1,7 @@
 """The campaign panel's confirmation step, Send and Stop, live progress and the outcome.
 
-Part of :class:`~.campaign.CampaignPanel` (a mixin). A click on Send starts the campaign as an
+A part of :class:`~.campaign.CampaignPanel`, which delegates ``review()``, ``send()``,
+``send_async()``, ``stop()`` and the result to it. A click on Send starts the campaign as an
 asyncio task on the running loop (the kernel's), so the notebook stays responsive and a
 click on Stop is processed while rows go out: Stop tells the engine to issue no new
 request, in-flight ones finish, and every row not sent yet is ``not_sent`` in the result.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
@@ -23,30 +26,22 @@ import pandas as pd
 
 from ..campaigns.campaign import Campaign
 from ..campaigns.engine import CampaignEngine, Counts, run_in_thread
+from ..campaigns.mapping import DryRun
 from ..campaigns.result import CampaignResult
-from ..client import Client
 from . import campaign_html as H
 from .campaign_model import CampaignModel
 from .looks import show
-from .mapping import DryRun
 
-__all__ = ["PROGRESS_INTERVAL", "CampaignSending"]
+__all__ = ["PROGRESS_INTERVAL", "CampaignSending", "SendViews"]
 
 PROGRESS_INTERVAL = 0.2
 """Seconds between two updates of the progress bar and counts while sending."""
 
 
-class CampaignSending:
-    """Review, Send, Stop and the outcome of a :class:`~.campaign.CampaignPanel`."""
+@dataclass(frozen=True)
+class SendViews:
+    """The widgets of the confirmation step and of a running send."""
 
-    # provided by the panel
-    client: Client
-    frame: pd.DataFrame
-    model: CampaignModel
-    qps: int
-    journal: Any
-    sources: dict[str, W.Dropdown]
-    values: dict[str, W.ValueWidget]
     review_button: W.Button
     send_button: W.Button
     stop_button: W.Button
@@ -57,24 +52,33 @@ class CampaignSending:
     counts_view: W.HTML
     outcome_view: W.HTML
 
-    def check(self) -> DryRun | None:
-        raise NotImplementedError
 
-    @property
-    def confirmation(self) -> str:
-        raise NotImplementedError
+class CampaignSending:
+    """Review, Send, Stop and the outcome of a campaign panel.
 
-    def _init_sending(self) -> None:
+    ``check()`` runs (and shows) the dry run, ``confirmation()`` says what Send will do,
+    ``inputs()`` are the mapping's widgets (disabled while a send runs). ``qps``,
+    ``journal`` and ``inbound`` are passed to each :class:`Campaign`.
+    """
+
+    def __init__(self, model: CampaignModel, views: SendViews, *,
+                 check: Callable[[], DryRun | None], confirmation: Callable[[], str],
+                 inputs: Callable[[], Iterable[W.Widget]], qps: int, journal: Any,
+                 inbound: Any = None) -> None:
+        self.model, self.views = model, views
+        self._check, self._confirmation, self._inputs = check, confirmation, inputs
+        self.qps, self.journal, self.inbound = qps, journal, inbound
         self.result: CampaignResult | None = None
         """The last send's result: one row per input row, indexed like the frame."""
         self.error: BaseException | None = None
         """What stopped the last send from finishing, if anything did."""
         self.send_task: asyncio.Task[CampaignResult | None] | None = None
         """The task a click on Send started (when a loop runs)."""
-        self._sending = False
+        self.sending = False
         self._stopping = False
         self._campaign: Campaign | None = None
-        self._state = "unchecked"
+        self.state = "unchecked"
+        """unchecked, ready, nothing to send, sending, done, stopped or failed."""
 
     @property
     def counts(self) -> Counts | None:
@@ -90,22 +94,22 @@ class CampaignSending:
 
     def review(self) -> str:
         """The confirmation step (Review and send…): a fresh dry run, then what Send will do."""
-        if self._sending:
+        if self.sending:
             raise RuntimeError("a send is in progress")
-        dry = self.check()
+        dry = self._check()
         ready = dry is not None and dry.valid > 0
-        text = self.confirmation
-        self.confirm_view.value = H.confirmation_html(text, ready)
+        text = self._confirmation()
+        self.views.confirm_view.value = H.confirmation_html(text, ready)
         count = dry.valid if dry is not None else 0
-        self.send_button.description = f"Send {count} message{'s' if count != 1 else ''}"
-        self.send_button.disabled = not ready
-        show(self.confirm_box, True)
-        show(self.review_button, False)
+        self.views.send_button.description = f"Send {count} message{'s' if count != 1 else ''}"
+        self.views.send_button.disabled = not ready
+        show(self.views.confirm_box, True)
+        show(self.views.review_button, False)
         return text
 
-    def _cancel_review(self) -> None:
-        show(self.confirm_box, False)
-        show(self.review_button, True)
+    def cancel_review(self) -> None:
+        show(self.views.confirm_box, False)
+        show(self.views.review_button, True)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -138,37 +142,38 @@ class CampaignSending:
 
         Thread-safe, and harmless when nothing is being sent.
         """
-        if not self._sending:
+        if not self.sending:
             return
         self._stopping = True
         if self._campaign is not None:  # its engine may not exist yet (dry run still running)
             self._campaign.stop()
-        self.stop_button.disabled = True
-        self.stop_button.description = "Stopping…"
+        self.views.stop_button.disabled = True
+        self.views.stop_button.description = "Stopping…"
 
     def _start_send(self) -> Campaign:
-        if self._sending:
+        if self.sending:
             raise RuntimeError("a send is already in progress")
-        dry = self.model.dry if self.model.dry is not None else self.check()
+        dry = self.model.dry if self.model.dry is not None else self._check()
         if dry is None:
             raise ValueError(self.model.dry_error or "the dry run has not run")
         if not dry.valid:
             raise ValueError(f"nothing to send: all {dry.rows} rows have errors "
                              "(see panel.dry_run.problems)")
-        args = self.model.mapping.frame_args(self.frame)
-        self._campaign = Campaign(args.frame, client=self.client, qps=self.qps,
+        args = self.model.mapping.frame_args(self.model.frame)
+        self._campaign = Campaign(args.frame, client=self.model.client, qps=self.qps,
                                   journal=self.journal, progress=False, on_invalid="skip",
-                                  params=args.params, **args.constants)
-        self._sending, self._stopping, self._state = True, False, "sending"
+                                  params=args.params, inbound=self.inbound, **args.constants)
+        self.sending, self._stopping, self.state = True, False, "sending"
         self.result, self.error = None, None
-        self.progress.max, self.progress.value, self.progress.bar_style = dry.valid, 0, ""
-        self.stop_button.disabled, self.stop_button.description = False, "Stop"
-        self.counts_view.value = "<i>Checking the rows…</i>"
-        self.outcome_view.value = ""
-        show(self.confirm_box, False)
-        show(self.review_button, False)
-        show(self.run_box, True)
-        show(self.stop_button, True)
+        progress = self.views.progress
+        progress.max, progress.value, progress.bar_style = dry.valid, 0, ""
+        self.views.stop_button.disabled, self.views.stop_button.description = False, "Stop"
+        self.views.counts_view.value = "<i>Checking the rows…</i>"
+        self.views.outcome_view.value = ""
+        show(self.views.confirm_box, False)
+        show(self.views.review_button, False)
+        show(self.views.run_box, True)
+        show(self.views.stop_button, True)
         self._enable_inputs(False)
         return self._campaign
 
@@ -181,37 +186,38 @@ class CampaignSending:
         if engine is None:
             return
         counts = engine.counts
-        self.progress.value = min(counts.sent + counts.failed + counts.unknown, self.progress.max)
-        self.counts_view.value = H.counts_html(counts, counts.rate(engine.clock()), note)
+        progress = self.views.progress
+        progress.value = min(counts.sent + counts.failed + counts.unknown, progress.max)
+        self.views.counts_view.value = H.counts_html(counts, counts.rate(engine.clock()), note)
 
     def _finish_send(self, result: CampaignResult | None, error: BaseException | None) -> None:
-        self._sending = False
+        self.sending = False
         engine = self._campaign.engine if self._campaign is not None else None
-        show(self.stop_button, False)
-        show(self.review_button, True)
+        show(self.views.stop_button, False)
+        show(self.views.review_button, True)
         self._enable_inputs(True)
         if result is None:
             self.error = error
-            self._state = "failed"
-            self.progress.bar_style = "danger"
+            self.state = "failed"
+            self.views.progress.bar_style = "danger"
             self._show_counts(engine)
-            self.outcome_view.value = _error_html(error)
+            self.views.outcome_view.value = _error_html(error)
             return
         stopped = self._stopping or bool((result["status"] == "not_sent").any())
         self.result = result
-        self._state = "stopped" if stopped else "done"
-        self.progress.bar_style = "warning" if stopped else "success"
+        self.state = "stopped" if stopped else "done"
+        self.views.progress.bar_style = "warning" if stopped else "success"
         reason = getattr(engine, "stop_reason", None)
         self._show_counts(engine, f"stopped: {reason}" if reason else
                           "stopped" if stopped else "")
-        self.outcome_view.value = H.outcome_html(result, stopped=stopped,
+        self.views.outcome_view.value = H.outcome_html(result, stopped=stopped,
                                                  resumable=self.journal is not False)
 
     def _enable_inputs(self, enabled: bool) -> None:
-        for widget in (*self.sources.values(), *self.values.values()):
+        for widget in self._inputs():
             widget.disabled = not enabled
 
-    def _on_send_click(self, _button: W.Button | None) -> None:
+    def on_click(self, _button: W.Button | None) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -231,7 +237,7 @@ class CampaignSending:
 
     def _show_error(self, exc: BaseException) -> None:
         if self.error is not exc:  # errors after the start are shown by _finish_send already
-            self.outcome_view.value = _error_html(exc)
+            self.views.outcome_view.value = _error_html(exc)
 
 
 def _error_html(error: BaseException | None) -> str:

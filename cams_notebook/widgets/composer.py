@@ -2,57 +2,58 @@
 
 The model is the source of truth: inputs come from :func:`.fields.widget_spec`, every change
 is checked by :meth:`Message.check` (and :meth:`Template.check_params`), and each problem is
-shown under its field. The look is :mod:`.preview` (pure HTML); this module only builds
-widgets (:meth:`Composer._build`), arranges them (:meth:`Composer._layout`) and wires them
-(:meth:`Composer._wire`, :meth:`Composer._refresh`). Filling and reading the form is
-:mod:`.form`; sending and watching receipts is :mod:`.sending`.
+shown under its field. The look is :mod:`.preview` (pure HTML). The composer is made of
+parts, each given what it needs: the form (:class:`.form.Form`: inputs, filling, reading),
+the templates it offers (:class:`.template_choices.TemplateChoices`, over the core
+catalogue), sending (:class:`.sending.Sending`) and, with ``receipts=``, the delivery
+receipts of what it sent (:class:`.receipt_watch.ReceiptWatch`). This module builds the
+remaining widgets (``_build``), arranges them (``_layout``), wires them (``_wire``) and shows
+the form's state (``_refresh``).
 
-A click on Send runs the send in an asyncio task when a loop is running (as in ipykernel), so
-the notebook stays responsive and Stop is processed; otherwise it sends synchronously.
-Against the sandbox it then watches the delivery receipts of that message. No widget ever
-holds a credential: the client stays a plain attribute, and the wire preview shows only the
-request parameters.
-
-Without a client it uses ``Client.from_env()`` once one is needed; without credentials it
-still composes and previews (the template picker says why it is empty) and Send explains
-what to set instead of raising in the notebook (see :mod:`.sending`).
+No widget ever holds a credential: the client stays a plain attribute, and the wire preview
+shows only the request parameters. Without a client it uses ``Client.from_env()`` once one is
+needed; without credentials it still composes and previews (the template picker says why it
+is empty) and Send explains what to set instead of raising in the notebook.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import ipywidgets as W
 
+from .. import _config as cfg
 from ..client import Client
-from ..content import MESSAGE_TYPES, content_model_for
-from ..errors import CamsError, MissingCredentialsError
 from ..models import WIRE_NAMES, Message
 from ..problems import Problem
-from ..templates import Template, TemplateSummary
+from ..receipts.queue import ReceiptQueue
+from ..receipts.store import ReceiptStore
 from . import fields as F
 from . import preview as P
-from .form import TOP as _TOP
-from .form import Form
-from .looks import Looks, css_hook, make_widget
-from .looks import set_options as _set_options
+from .form import TOP, Form
+from .looks import Looks, make_widget
 from .looks import show as _show
-from .sending import RECEIPT_POLL_INTERVAL, RECEIPT_POLL_TIMEOUT, Result, Sending
+from .receipt_watch import RECEIPT_POLL_INTERVAL, RECEIPT_POLL_TIMEOUT, ReceiptWatch
+from .sending import Result, Sending
+from .template_choices import TemplateChoices
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
+    from typing_extensions import Self
 
 __all__ = ["RECEIPT_POLL_INTERVAL", "RECEIPT_POLL_TIMEOUT", "Composer", "Looks", "make_widget"]
 
-_TEMPLATE_TYPES = {"whatsapp": "WHATSAPP", "viber": "VIBER"}
 
-
-class Composer(Form, Sending):
+class Composer:
     """A form that builds one CAMS message, previews it live, checks it and sends it.
 
     >>> from cams_notebook.sandbox import Sandbox
-    >>> composer = Composer(Sandbox(seed=1, receipt_delay=0).client())
+    >>> from cams_notebook.receipts.queue import ReceiptQueue
+    >>> client = Sandbox(seed=1, receipt_delay=0).client()
+    >>> composer = Composer(client, receipts=ReceiptQueue(client, store=":memory:"))
     >>> composer.set(to="8613900000000", from_="8613800000000",
     ...              template_code="830174529611842305", language="en",
     ...              template_params={"name": "Ada", "order_id": "A-1"})
@@ -61,42 +62,38 @@ class Composer(Form, Sending):
     'OK'
 
     ``Composer()`` without a client uses ``Client.from_env()``: the real service. For the local
-    sandbox say so: ``Composer(Client.sandbox())``.
+    sandbox say so: ``Composer(Client.sandbox())``. ``receipts=`` (a ``ReceiptQueue``, or a
+    ``ReceiptStore`` filled elsewhere) shows the delivery receipts of each message it sends.
     """
 
-    def __init__(self, client: Client | None = None) -> None:
+    def __init__(self, client: Client | None = None, *,
+                 receipts: ReceiptQueue | ReceiptStore | None = None) -> None:
         if client is not None and inspect.iscoroutinefunction(getattr(client, "send", None)):
             raise TypeError("Composer needs a blocking cams_notebook.Client (it lists templates "
                             "as you type, and sends in the background itself), not an AsyncClient")
-        self._client = client
-        self.fields: dict[str, W.ValueWidget] = {}
-        """Inputs by wire name: ``To``, ``TemplateCode``, ``Content.text``,
-        ``TemplateParams.name``…"""
-        self.errors: dict[str, W.HTML] = {}
-        self.rows: dict[str, W.Box] = {}
-        self.counts: dict[str, W.HTML] = {}
-        self._specs: dict[str, F.WidgetSpec] = {}
-        self._content_keys: list[str] = []
-        self._content_for: tuple[str, str] | None = None
-        self._summaries: dict[str, list[TemplateSummary]] = {}
-        self._details: dict[tuple[str, str], Template] = {}
-        self._template: Template | None = None
-        self._failures: dict[object, str] = {}
-        """Failed look-ups by channel or (code, language): shown, and not retried per keystroke."""
-        self._var_values: dict[str, str] = {}
-        self._vars_for: object = None
+        self.looks = Looks()
         self._observers: list[Callable[[Message], object]] = []
-        self._hold = 0
         self._data: dict[str, Any] = {}
         self._message: Message | None = None
         self._problems: list[Problem] = []
         self._notified: Message | None = None
-        self._sending = False
-        self.result: Result | None = None
-        """The last send's :class:`SendResult`, or the :class:`CamsError` it raised."""
-        self.send_task: asyncio.Task[Result] | None = None
-        self.receipt_task: asyncio.Task[str | None] | None = None
         self._build()
+        watch = (ReceiptWatch(receipts, self.receipt_view, self.stop_button)
+                 if receipts is not None else None)
+        self._sender = Sending(client, current=lambda: (self._message, self._problems),
+                               button=self.send_button, result_view=self.result_view,
+                               watch=watch)
+        self._watch = watch
+        self._form = Form(self.looks, TemplateChoices(lambda: self._sender.client),
+                          self._refresh)
+        form = self._form
+        self.fields: dict[str, W.ValueWidget] = form.fields
+        """Inputs by wire name: ``To``, ``TemplateCode``, ``Content.text``,
+        ``TemplateParams.name``…"""
+        self.errors, self.rows, self.counts = form.errors, form.rows, form.counts
+        self.template_note, self.vars_box, self.content_box = (
+            form.template_note, form.vars_box, form.content_box)
+        self.template_box, self.message_box = form.template_box, form.message_box
         self.widget = self._layout()
         self._wire()
         self._refresh()
@@ -120,12 +117,80 @@ class Composer(Form, Sending):
 
     @property
     def code(self) -> str | None:
-        """Python that builds and sends the current message, or None while it is invalid."""
+        """Python that builds and sends the current message, or None while it is invalid.
+
+        It reaches what this composer reaches: ``Client.sandbox()`` when its client talks
+        to a sandbox (in-process, or a loopback server it was given), else
+        ``Client.from_env()``."""
         if self._message is None:
             return None
-        # the code reaches what this composer reaches: the sandbox, or the environment's account
-        client = self._client
-        return P.message_code(self._data, sandbox=client is not None and client.sandbox is not None)
+        client = self._sender.given
+        sandbox = client is not None and not self._sender.from_env and _is_sandbox(client)
+        return P.message_code(self._data, sandbox=sandbox)
+
+    @property
+    def client(self) -> Client:
+        """The client given, else ``Client.from_env()`` made on first use (see
+        :attr:`.sending.Sending.client`)."""
+        return self._sender.client
+
+    @property
+    def result(self) -> Result | None:
+        """The last send's :class:`SendResult`, or the :class:`CamsError` it raised."""
+        return self._sender.result
+
+    @property
+    def send_task(self) -> asyncio.Task[Result] | None:
+        """The task a click on Send started (when a loop runs)."""
+        return self._sender.task
+
+    @property
+    def receipt_task(self) -> asyncio.Task[str | None] | None:
+        """The task watching the last sent message's receipts (with ``receipts=``)."""
+        return self._watch.task if self._watch is not None else None
+
+    @property
+    def _client(self) -> Client | None:
+        return self._sender.given
+
+    @property
+    def _sending(self) -> bool:
+        return self._sender.busy
+
+    def set(self, **values: Any) -> Self:
+        """Fill the form programmatically with Message fields (snake_case or wire names).
+
+        ``type`` follows from the fields when not given; ``content`` may be a dict, a content
+        model or JSON text; ``template_params`` a dict.
+        """
+        self._form.set(**values)
+        return self
+
+    def send(self) -> Result:
+        """Send the current message now (blocking); returns the result or the CamsError.
+
+        With ``receipts=`` the delivery receipts are then watched (in a task when a loop
+        runs, else read once). Raises ValueError when the message is not valid, and
+        MissingCredentialsError (its text shown in the result line too) when there is no
+        client and no credentials to make one.
+        """
+        return self._sender.send()
+
+    async def send_async(self) -> Result:
+        """The asyncio twin of :meth:`send`: the blocking call runs in a worker thread."""
+        return await self._sender.send_async()
+
+    async def watch_receipts(self, message_id: str, *, interval: float = RECEIPT_POLL_INTERVAL,
+                             timeout: float = RECEIPT_POLL_TIMEOUT) -> str | None:
+        """Show the delivery status of one message as it changes; the last status."""
+        if self._watch is None:
+            raise ValueError("this composer has no receipts: pass receipts=ReceiptQueue(client)")
+        return await self._watch.watch(message_id, interval=interval, timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop watching receipts (the Stop button)."""
+        if self._watch is not None:
+            self._watch.stop()
 
     def observe(self, callback: Callable[[Message], object]) -> None:
         """Call ``callback(message)`` whenever a change leaves a valid, different message."""
@@ -150,39 +215,10 @@ class Composer(Form, Sending):
 
         display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
 
-    # -- building (widgets from specs) -------------------------------------------------------
-
-    def _row(self, key: str, widget: W.ValueWidget, *, count: bool = False) -> W.VBox:
-        self.fields[key] = widget
-        self.errors[key] = self.looks.html_view()
-        parts: list[W.Widget] = [widget]
-        if count:
-            self.counts[key] = self.looks.html_view(self.looks.indent)
-            parts.append(self.counts[key])
-        parts.append(self.errors[key])
-        self.rows[key] = W.VBox(parts).add_class(css_hook("field", key))
-        return self.rows[key]
-
-    def _add(self, spec: F.WidgetSpec, key: str | None = None) -> W.VBox:
-        key = key or spec.key
-        self._specs[key] = spec
-        return self._row(key, make_widget(spec, self.looks), count=spec.limit is not None
-                         or spec.key == "text")
+    # -- building, layout, wiring ------------------------------------------------------------
 
     def _build(self) -> None:
-        looks = self.looks = Looks()
-        for name in _TOP:
-            self._add(F.message_spec(name))
-        self._add(F.message_spec("message_type", options=MESSAGE_TYPES["whatsapp"]))
-        self._row("TemplateCode", W.Dropdown(description="Template", style=looks.choice,
-                                             layout=looks.wide))
-        self._row("Language", W.Dropdown(description="Language", style=looks.choice,
-                                         layout=looks.plain))
-        for name in F.ADVANCED:
-            self._add(F.message_spec(name))
-        self.template_note = looks.html_view()
-        self.vars_box = W.VBox()
-        self.content_box = W.VBox()
+        looks = self.looks
         self.summary, self.general, self.preview = (looks.html_view() for _ in range(3))
         self.send_button = W.Button(description="Send", button_style="primary",
                                     icon="paper-plane")
@@ -199,13 +235,10 @@ class Composer(Form, Sending):
             widget.add_class(f"cams-{name}")
 
     def _layout(self) -> W.Box:
-        self.template_box = W.VBox([self.rows["TemplateCode"], self.rows["Language"],
-                                    self.template_note, self.vars_box])
-        self.message_box = W.VBox([self.rows["MessageType"], self.content_box])
+        rows = self.rows
         self.advanced = W.Accordion(
-            children=[W.VBox([self.rows[WIRE_NAMES[n]] for n in F.ADVANCED])],
-            titles=("Advanced",))
-        form = W.VBox([*(self.rows[WIRE_NAMES[n]] for n in _TOP), self.template_box,
+            children=[W.VBox([rows[WIRE_NAMES[n]] for n in F.ADVANCED])], titles=("Advanced",))
+        form = W.VBox([*(rows[WIRE_NAMES[n]] for n in TOP), self.template_box,
                        self.message_box, self.advanced, self.summary, self.general,
                        W.HBox([self.send_button, self.code_button, self.stop_button]),
                        self.result_view, self.receipt_view, self.code_view],
@@ -214,43 +247,22 @@ class Composer(Form, Sending):
         return W.HBox([form, side], layout=W.Layout(flex_flow="row wrap")).add_class(
             "cams-composer")
 
-    # -- wiring ------------------------------------------------------------------------------
-
     def _wire(self) -> None:
-        for widget in self.fields.values():
-            widget.observe(self._on_input, names="value")
-        self.send_button.on_click(self._on_send_click)
+        self.send_button.on_click(self._sender.on_click)
         self.code_button.on_click(self._on_code_click)
         self.stop_button.on_click(lambda _button: self.stop())
 
-    def _on_input(self, _change: Mapping[str, Any]) -> None:
-        self._refresh()
-
-    @contextmanager
-    def _holding(self) -> Iterator[None]:
-        self._hold += 1
-        try:
-            yield
-        finally:
-            self._hold -= 1
-            if not self._hold:
-                self._refresh()
+    # -- showing the form's state ------------------------------------------------------------
 
     def _refresh(self) -> None:
         """Re-derive everything from the inputs: structure, problems, preview, Send state."""
-        if self._hold:
+        if self._form.hold:
             return
-        self._hold += 1
-        try:
-            self._sync()
-            data = self._collect()
-            message, problems = self._check(data)
-        finally:
-            self._hold -= 1
+        data, message, problems = self._form.read()
         self._data, self._message, self._problems = data, message, problems
         self._show_problems(problems)
         self._render(data, message)
-        self.send_button.disabled = message is None or self._sending
+        self.send_button.disabled = message is None or self._sender.busy
         self.code_button.disabled = message is None
         if message is None:
             _show(self.code_view, False)
@@ -261,105 +273,11 @@ class Composer(Form, Sending):
             for callback in list(self._observers):
                 callback(message)
 
-    def _sync(self) -> None:
-        """Show the inputs that apply to the current channel, type and MessageType."""
-        channel, kind = self.fields["ChannelType"].value, self.fields["Type"].value
-        _show(self.template_box, kind == "template")
-        _show(self.message_box, kind == "message")
-        sender, recipient = F.party_placeholders(channel)
-        self.fields["From"].placeholder, self.fields["To"].placeholder = sender, recipient
-        for name in F.VIBER_ONLY:
-            _show(self.rows[WIRE_NAMES[name]], channel == "viber")
-        types = MESSAGE_TYPES[channel]
-        current = self.fields["MessageType"].value
-        _set_options(self.fields["MessageType"], [(t, t) for t in types], current, types[0])
-        if kind == "template":
-            self._sync_template(channel)
-        else:
-            self._sync_content(channel, self.fields["MessageType"].value)
-
-    def _sync_content(self, channel: str, message_type: str) -> None:
-        if self._content_for == (channel, message_type):
-            return
-        self._content_for = (channel, message_type)
-        model = content_model_for(channel, message_type)
-        keys: list[str] = []
-        for spec in F.content_specs(model) if model is not None else ():
-            key = "Content" if spec.kind == "json" else f"Content.{spec.key}"
-            old = self._specs.get(key)
-            if old is not None and old.kind != spec.kind:  # same key, other input: rebuild it
-                for part in (self.rows.pop(key), self.fields.pop(key), self.errors.pop(key)):
-                    part.close()
-            if key not in self.fields:
-                self._add(spec, key)
-                self.fields[key].observe(self._on_input, names="value")
-            widget = self.fields[key]
-            widget.description, widget.placeholder = spec.label, spec.placeholder
-            self._specs[key] = spec
-            keys.append(key)
-        self._content_keys = keys
-        others = [k for k in self.rows if k.startswith("Content") and k not in keys]
-        for key in keys + others:
-            _show(self.rows[key], key in keys)
-        self.content_box.children = [self.rows[k] for k in keys + others]
-
-    def _sync_template(self, channel: str) -> None:
-        summaries = self._load_summaries(channel)
-        picker, chooser = self.fields["TemplateCode"], self.fields["Language"]
-        _set_options(picker, F.template_choices(summaries), picker.value, "")
-        approved = next((s.language for s in summaries
-                         if s.template_code == picker.value and s.approved), None)
-        _set_options(chooser, F.language_choices(summaries, picker.value), chooser.value, approved)
-        code, language = picker.value, chooser.value
-        self._template = self._load_template(code, language) if code and language else None
-        self._sync_vars(self._template)
-        error = self._failures.get((code, language)) or self._failures.get(channel) or (
-            "" if channel in _TEMPLATE_TYPES
-            else "CAMS keeps templates for WhatsApp and Viber only.")
-        self.template_note.value = P.template_note_html(self._template, error)
-
-    def _sync_vars(self, template: Template | None) -> None:
-        names = template.variables if template is not None else ()
-        key = (template.key if template is not None else None, names)
-        if key == self._vars_for:
-            return
-        self._vars_for = key
-        for old in [k for k in self.rows if k.startswith("TemplateParams.")]:
-            for widget in (self.rows.pop(old), self.fields.pop(old), self.errors.pop(old)):
-                widget.close()
-        rows = []
-        for var in names:
-            example = template.example.get(var, "") if template is not None else ""
-            widget = W.Text(value=self._var_values.get(var, ""), description=var,
-                            placeholder=example, style=self.looks.text, layout=self.looks.wide)
-            widget.observe(lambda change, var=var: self._on_var(var, change["new"]),
-                           names="value")
-            rows.append(self._row(f"TemplateParams.{var}", widget))
-        self.vars_box.children = rows
-
-    def _on_var(self, var: str, value: str) -> None:
-        self._var_values[var] = value
-        self._refresh()
-
-    # -- showing -----------------------------------------------------------------------------
-
-    def _key_for(self, field: str) -> str | None:
-        return next((k for k in F.field_keys(field) if k in self.errors and self._visible(k)),
-                    None)
-
-    def _visible(self, key: str) -> bool:
-        kind = self.fields["Type"].value
-        if key.startswith(("TemplateParams.", "TemplateCode", "Language")) and kind != "template":
-            return False
-        if key.startswith(("Content", "MessageType")) and kind != "message":
-            return False
-        return bool(self.rows[key].layout.display != "none")
-
     def _show_problems(self, problems: list[Problem]) -> None:
         placed: dict[str, list[Problem]] = {}
         general: list[Problem] = []
         for p in problems:
-            key = self._key_for(p.field)
+            key = self._form.key_for(p.field)
             if key is None:
                 general.append(p)
             else:
@@ -373,44 +291,20 @@ class Composer(Form, Sending):
             self.advanced.selected_index = 0  # open it so the problem is seen; never close it
 
     def _render(self, data: dict[str, Any], message: Message | None) -> None:
-        channel = data["channel_type"]
+        channel, form = data["channel_type"], self._form
         if data["type"] == "template":
-            template = self._template
-            bubble = P.template_bubble(channel, template.render(self._params()) if template
+            template = form.template
+            bubble = P.template_bubble(channel, template.render(form.params()) if template
                                        else None)
         else:
-            bubble = P.content_bubble(channel, data.get("message_type"), self._raw_content())
+            bubble = P.content_bubble(channel, data.get("message_type"), form.raw_content())
         sms = P.sms_html(data.get("fall_back_content"), data.get("fall_back_id"))
         wire = P.wire_html(message.to_query() if message is not None else None)
         self.preview.value = P.page_html(bubble, sms, wire)
         for key, view in self.counts.items():
             if key in self.fields:
                 view.value = P.count_html(len(self.fields[key].value or ""),
-                                          self._specs[key].limit)
-
-    # -- templates ---------------------------------------------------------------------------
-
-    def _load_summaries(self, channel: str) -> list[TemplateSummary]:
-        if channel not in _TEMPLATE_TYPES:
-            return []
-        if channel not in self._summaries:
-            wanted = _TEMPLATE_TYPES[channel]
-            try:
-                rows = self.client.list_templates(template_type=wanted)
-            except (CamsError, MissingCredentialsError) as exc:
-                rows, self._failures[channel] = [], f"Could not list templates: {exc}"
-            self._summaries[channel] = [s for s in rows
-                                        if (s.template_type or wanted).upper() == wanted]
-        return self._summaries[channel]
-
-    def _load_template(self, code: str, language: str) -> Template | None:
-        key = (code, language)
-        if key not in self._details and key not in self._failures:
-            try:
-                self._details[key] = self.client.get_template(code, language=language)
-            except (CamsError, MissingCredentialsError) as exc:
-                self._failures[key] = f"Could not load template {code} ({language}): {exc}"
-        return self._details.get(key)
+                                          form.specs[key].limit)
 
     def _on_code_click(self, _button: W.Button | None) -> None:
         code = self.code
@@ -418,3 +312,9 @@ class Composer(Form, Sending):
             return
         self.code_view.value = P.code_html(code)
         _show(self.code_view, True)
+
+
+def _is_sandbox(client: Client) -> bool:
+    """Whether a client talks to a sandbox: the in-process one, or a loopback server."""
+    endpoint = client.account[0]
+    return endpoint == cfg.SANDBOX_ENDPOINT or urlsplit(endpoint).hostname in cfg.LOOPBACK_HOSTS

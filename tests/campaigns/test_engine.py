@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from virtual_time import VirtualTime
 
 from cams_notebook.campaigns.engine import CampaignEngine, Counts, run_in_thread
 from cams_notebook.campaigns.journal import (
@@ -37,6 +36,7 @@ from cams_notebook.campaigns.plan import FrameMapping, RowPlan, plan_rows
 from cams_notebook.errors import ServerError, ThrottledError
 from cams_notebook.models import Message, SendResult
 from cams_notebook.sandbox import Sandbox
+from tests.virtual_time import VirtualTime
 
 T = TypeVar("T")
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from virtual_time import VirtualTime
 
 from cams_notebook.campaigns import campaign as campaign_module
 from cams_notebook.campaigns.frames import (
@@ -33,7 +32,9 @@ from cams_notebook.campaigns.frames import (
     validate_frame,
 )
 from cams_notebook.errors import AuthError
+from cams_notebook.receipts.queue import ReceiptQueue
 from cams_notebook.sandbox import Sandbox
+from tests.virtual_time import VirtualTime
 
 ORDER_SHIPPED = "830174529611842305"  # variables: name, order_id
 PENDING = "830174529611842995"
@@ -119,14 +120,38 @@ def test_validate_frame_reports_unknown_and_unapproved_templates(
     assert list(problems["index"]) == [0, 1]
 
 
-def test_validate_frame_warns_about_closed_24_hour_windows(sandbox: Sandbox) -> None:
+FREE_FORM = {"channel_type": "whatsapp", "type": "message", "from_": "8613800000000",
+             "message_type": "text", "content": {"text": "hi"}}
+
+
+def test_validate_frame_learns_open_24_hour_windows_from_the_inbound_queue(
+        sandbox: Sandbox) -> None:
+    """As against the service: the inbound messages come through the ChatAppInbound queue
+    into a store, and the store tells the dry run whose window is open."""
     sandbox.record_inbound("8613900000001")
-    frame = recipients(3)[["to"]]
-    problems = validate_frame(frame, client=sandbox.client(), channel_type="whatsapp",
-                              type="message", from_="8613800000000", message_type="text",
-                              content={"text": "hi"})
+    client = sandbox.client()
+    with ReceiptQueue(client, message_type="ChatAppInbound", store=":memory:") as queue:
+        queue.drain(wait_seconds=0)
+        problems = validate_frame(recipients(3)[["to"]], client=client, inbound=queue.store,
+                                  **FREE_FORM)
     assert problems_by_row(problems) == {(0, "To", "window_closed", "warning"),
                                          (2, "To", "window_closed", "warning")}
+
+
+def test_validate_frame_without_inbound_says_every_window_may_be_closed(
+        sandbox: Sandbox) -> None:
+    sandbox.record_inbound("8613900000001")  # nothing tells the dry run about it
+    problems = validate_frame(recipients(2)[["to"]], client=sandbox.client(), **FREE_FORM)
+    assert problems_by_row(problems) == {(0, "To", "window_maybe_closed", "warning"),
+                                         (1, "To", "window_maybe_closed", "warning")}
+
+
+def test_validate_frame_takes_a_function_as_inbound() -> None:
+    problems = validate_frame(recipients(2)[["to"]], inbound=lambda n: n.endswith("1"),
+                              **FREE_FORM)
+    assert problems_by_row(problems) == {(0, "To", "window_closed", "warning")}
+    with pytest.raises(TypeError, match="inbound must have a window_open"):
+        validate_frame(recipients(1)[["to"]], inbound=42, **FREE_FORM)
 
 
 def test_validate_frame_without_a_client_checks_the_rows_alone() -> None:

@@ -85,10 +85,10 @@ class Losing(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def sandbox() -> Sandbox:
-    sb = Sandbox(receipt_delay=0.0, qps=100_000)
-    sb.transport._sleep = lambda s: None
-    return sb
+def fast_sandbox() -> Sandbox:
+    """A sandbox on the real clock (the journals' windows are real time) that allows 100 000
+    requests a second and waits for nothing (its sleeps return at once)."""
+    return Sandbox(receipt_delay=0.0, qps=100_000, sleep=lambda _: None)
 
 
 def campaign(sandbox: Sandbox, frame: pd.DataFrame, *, after: Iterable[str] = (),
@@ -143,25 +143,25 @@ def assert_true(result: pd.DataFrame, sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("journal", ["file", "session"])
 def test_lost_answers_are_found_or_proven_absent_and_resend_sends_only_the_absent(
-        sandbox: Sandbox, tmp_path: Path, journal: str) -> None:
+        fast_sandbox: Sandbox, tmp_path: Path, journal: str) -> None:
     frame = people(8)
     where = str(tmp_path / "send.db") if journal == "file" else None
-    result, client = campaign(sandbox, frame, after=[number(1), number(3)],
+    result, client = campaign(fast_sandbox, frame, after=[number(1), number(3)],
                               before=[number(2), number(4)], journal=where)
     assert result["status"].tolist().count("unknown") == 4
 
     settled = reconcile(result, client=client, journal=where, settle=0, **SPACE)
     assert settled["status"].tolist() == ["sent", "sent", "not_sent", "sent", "not_sent",
                                           "sent", "sent", "sent"]
-    assert_true(settled, sandbox)
+    assert_true(settled, fast_sandbox)
     assert "accepted it" in settled["error"].iat[1] and settled["code"].iat[1] == "OK"
     assert (result["status"] == "unknown").sum() == 4  # the input is left alone
 
-    final = resend(frame, settled, client=sandbox.client(), journal=where, qps=100_000,
+    final = resend(frame, settled, client=fast_sandbox.client(), journal=where, qps=100_000,
                    progress=False, **CAMPAIGN)
     assert set(final["status"]) == {"sent"} and list(final.index) == list(frame.index)
-    assert_true(final, sandbox)
-    assert len(sandbox.messages()) == 8
+    assert_true(final, fast_sandbox)
+    assert len(fast_sandbox.messages()) == 8
 
 
 def test_a_campaign_under_harsh_faults_ends_true_after_reconcile_and_resend(
@@ -192,8 +192,8 @@ def test_a_campaign_under_harsh_faults_ends_true_after_reconcile_and_resend(
     assert set(again["status"]) <= {"sent", "failed"} and len(sandbox.messages()) == count
 
 
-def test_the_listing_asks_by_sender_number_space_and_attempt_window(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(2), after=[number(0)])
+def test_the_listing_asks_by_sender_number_space_and_attempt_window(fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(2), after=[number(0)])
     calls = listing_calls(client)
     reconcile(result, client=client, settle=0, **SPACE)
     [call] = calls
@@ -208,8 +208,8 @@ def test_the_listing_asks_by_sender_number_space_and_attempt_window(sandbox: San
 
 
 def test_a_row_sent_without_cust_space_id_stays_unknown_until_one_is_given(
-        sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(2), after=[number(0)])
+        fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(2), after=[number(0)])
     calls = listing_calls(client)
     left = reconcile(result, client=client, settle=0)
     assert left["status"].iat[0] == "unknown" and "CustSpaceId" in left["error"].iat[0]
@@ -217,46 +217,46 @@ def test_a_row_sent_without_cust_space_id_stays_unknown_until_one_is_given(
     assert reconcile(left, client=client, settle=0, **SPACE)["status"].iat[0] == "sent"
 
 
-def test_a_result_without_its_journal_stays_unknown_and_says_so(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(2), before=[number(0)])
+def test_a_result_without_its_journal_stays_unknown_and_says_so(fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(2), before=[number(0)])
     left = reconcile(result, client=client, journal=False, settle=0, **SPACE)
     assert left["status"].iat[0] == "unknown" and "journal" in left["error"].iat[0]
 
 
 def test_rows_of_one_person_share_one_listing_and_are_told_apart_by_template(
-        sandbox: Sandbox) -> None:
+        fast_sandbox: Sandbox) -> None:
     frame = pd.DataFrame({"to": [number(0), number(0)], "order": ["o-1", "o-2"],
                           "template_code": [SHIPPED, WELCOME],
                           "template_params": [{"name": "Ada", "order_id": "A-1"},
                                               {"name": "Ada", "code": "HELLO",
                                                "banner_url": "https://example.com/b.png"}]})
     settings = {k: v for k, v in CAMPAIGN.items() if k not in ("template_code", "params")}
-    result, client = campaign(sandbox, frame, after=[number(0)], key="order", base=settings)
+    result, client = campaign(fast_sandbox, frame, after=[number(0)], key="order", base=settings)
     calls = listing_calls(client)
     settled = reconcile(result, client=client, settle=0, **SPACE)
     assert len(calls) == 1
-    ids = {m["params"]["TemplateCode"]: m["message_id"] for m in sandbox.messages()}
+    ids = {m["params"]["TemplateCode"]: m["message_id"] for m in fast_sandbox.messages()}
     assert settled["message_id"].tolist() == [ids[SHIPPED], ids[WELCOME]]
 
 
 def test_two_messages_to_one_person_are_told_apart_by_the_journal_s_other_sends(
-        sandbox: Sandbox, tmp_path: Path) -> None:
+        fast_sandbox: Sandbox, tmp_path: Path) -> None:
     where = str(tmp_path / "send.db")
-    earlier, _ = campaign(sandbox, people(1), journal=where, campaign="spring")
-    later, client = campaign(sandbox, people(1), after=[number(0)], journal=where,
+    earlier, _ = campaign(fast_sandbox, people(1), journal=where, campaign="spring")
+    later, client = campaign(fast_sandbox, people(1), after=[number(0)], journal=where,
                              campaign="summer")
     assert earlier["status"].iat[0] == "sent" and later["status"].iat[0] == "unknown"
     settled = reconcile(later, client=client, journal=where, settle=0, **SPACE)
-    [mine] = [m["message_id"] for m in sandbox.messages()
+    [mine] = [m["message_id"] for m in fast_sandbox.messages()
               if m["message_id"] != earlier["message_id"].iat[0]]
     assert (settled["status"].iat[0], settled["message_id"].iat[0]) == ("sent", mine)
 
 
 def test_two_messages_to_one_person_the_journal_cannot_tell_apart_stay_unknown(
-        sandbox: Sandbox, tmp_path: Path) -> None:
-    campaign(sandbox, people(1), journal=False, campaign="spring")  # sent, but not journaled
+        fast_sandbox: Sandbox, tmp_path: Path) -> None:
+    campaign(fast_sandbox, people(1), journal=False, campaign="spring")  # sent, but not journaled
     where = str(tmp_path / "send.db")
-    later, client = campaign(sandbox, people(1), after=[number(0)], journal=where,
+    later, client = campaign(fast_sandbox, people(1), after=[number(0)], journal=where,
                              campaign="summer")
     settled = reconcile(later, client=client, journal=where, settle=0, **SPACE)
     assert settled["status"].iat[0] == "unknown"
@@ -266,16 +266,17 @@ def test_two_messages_to_one_person_the_journal_cannot_tell_apart_stay_unknown(
 
 
 def test_another_campaign_s_unsettled_send_to_the_person_keeps_the_row_unknown(
-        sandbox: Sandbox, tmp_path: Path) -> None:
+        fast_sandbox: Sandbox, tmp_path: Path) -> None:
     # spring's answer was lost after acceptance, summer's before: one message exists, and
     # either row could own it; a receipt for spring's TaskId then tells whose it is
     where = str(tmp_path / "send.db")
-    spring, client = campaign(sandbox, people(1), after=[number(0)], journal=where,
+    spring, client = campaign(fast_sandbox, people(1), after=[number(0)], journal=where,
                               campaign="spring")
-    summer, _ = campaign(sandbox, people(1), before=[number(0)], journal=where, campaign="summer")
+    summer, _ = campaign(fast_sandbox, people(1), before=[number(0)], journal=where,
+                         campaign="summer")
     left = reconcile(summer, client=client, journal=where, settle=0, **SPACE)
     assert left["status"].iat[0] == "unknown" and "could own" in left["error"].iat[0]
-    [message] = sandbox.messages()
+    [message] = fast_sandbox.messages()
     receipts = [{"MessageId": message["message_id"], "TaskId": message["task_id"],
                  "To": number(0), "Status": "Sent"}]
     assert reconcile(spring, client=client, journal=where, settle=0, receipts=receipts,
@@ -324,8 +325,8 @@ UNREADABLE = {
 
 @pytest.mark.parametrize("case", list(UNREADABLE))
 def test_an_answer_that_cannot_be_read_leaves_rows_unknown_never_not_sent(
-        sandbox: Sandbox, tmp_path: Path, case: str) -> None:
-    result, where = unknown_rows(sandbox, tmp_path)
+        fast_sandbox: Sandbox, tmp_path: Path, case: str) -> None:
+    result, where = unknown_rows(fast_sandbox, tmp_path)
     client, _ = service(UNREADABLE[case])
     waited: list[float] = []
     settled = reconcile(result, client=client, journal=where, settle=0, sleep=waited.append,
@@ -337,8 +338,8 @@ def test_an_answer_that_cannot_be_read_leaves_rows_unknown_never_not_sent(
 
 
 def test_a_page_that_fails_after_the_safe_retries_leaves_rows_unknown(
-        sandbox: Sandbox, tmp_path: Path) -> None:
-    result, where = unknown_rows(sandbox, tmp_path)
+        fast_sandbox: Sandbox, tmp_path: Path) -> None:
+    result, where = unknown_rows(fast_sandbox, tmp_path)
     others = [{"MessageId": f"m-{i}", "UserNumber": number(0), "BusinessNumber": SENDER,
                "TemplateCode": WELCOME} for i in range(100)]  # a full page, none of them ours
 
@@ -356,8 +357,8 @@ def test_a_page_that_fails_after_the_safe_retries_leaves_rows_unknown(
     assert len(waited) == 2 * 4 and len(pages) == 2 * (1 + 5)  # five tries per failing page
 
 
-def test_a_page_that_fails_once_is_asked_again(sandbox: Sandbox, tmp_path: Path) -> None:
-    result, where = unknown_rows(sandbox, tmp_path)
+def test_a_page_that_fails_once_is_asked_again(fast_sandbox: Sandbox, tmp_path: Path) -> None:
+    result, where = unknown_rows(fast_sandbox, tmp_path)
     failures = [0]
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -373,8 +374,8 @@ def test_a_page_that_fails_once_is_asked_again(sandbox: Sandbox, tmp_path: Path)
 
 
 def test_a_service_that_serves_the_same_full_page_forever_proves_nothing(
-        sandbox: Sandbox, tmp_path: Path) -> None:
-    result, where = unknown_rows(sandbox, tmp_path)
+        fast_sandbox: Sandbox, tmp_path: Path) -> None:
+    result, where = unknown_rows(fast_sandbox, tmp_path)
     same = [{"MessageId": f"m-{i}", "UserNumber": number(0), "TemplateCode": WELCOME}
             for i in range(100)]
     client, pages = service(ok(same))
@@ -383,9 +384,9 @@ def test_a_service_that_serves_the_same_full_page_forever_proves_nothing(
     assert "repeats earlier pages" in settled["error"].iat[0] and len(pages) == 4
 
 
-def test_a_record_for_another_person_or_template_is_no_evidence(sandbox: Sandbox,
+def test_a_record_for_another_person_or_template_is_no_evidence(fast_sandbox: Sandbox,
                                                                 tmp_path: Path) -> None:
-    result, where = unknown_rows(sandbox, tmp_path)
+    result, where = unknown_rows(fast_sandbox, tmp_path)
     client, _ = service(ok([
         {"MessageId": "m-1", "UserNumber": "8613999999999", "TemplateCode": SHIPPED},
         {"MessageId": "m-2", "UserNumber": number(0), "TemplateCode": WELCOME},
@@ -399,9 +400,9 @@ def test_a_record_for_another_person_or_template_is_no_evidence(sandbox: Sandbox
 
 
 @pytest.mark.parametrize("shape", ["dicts", "frame", "store"])
-def test_receipts_settle_rows_without_asking_the_service(sandbox: Sandbox, shape: str) -> None:
-    result, client = campaign(sandbox, people(3), after=[number(i) for i in range(3)])
-    by_to = {m["to"]: m for m in sandbox.messages()}
+def test_receipts_settle_rows_without_asking_the_service(fast_sandbox: Sandbox, shape: str) -> None:
+    result, client = campaign(fast_sandbox, people(3), after=[number(i) for i in range(3)])
+    by_to = {m["to"]: m for m in fast_sandbox.messages()}
     events = [{"MessageId": by_to[number(i)]["message_id"], "TaskId": by_to[number(i)]["task_id"],
                "To": f"+86 139{i:08d}", "Status": "Sent"} for i in range(3)]
     receipts: Any = events
@@ -416,15 +417,16 @@ def test_receipts_settle_rows_without_asking_the_service(sandbox: Sandbox, shape
     assert "receipt" in settled["error"].iat[0]
 
 
-def test_a_receipt_for_another_number_is_no_evidence(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(1), before=[number(0)])
+def test_a_receipt_for_another_number_is_no_evidence(fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(1), before=[number(0)])
     receipts = [{"MessageId": "m-x", "TaskId": result["task_id"].iat[0], "To": "8613999999999"}]
     settled = reconcile(result, client=client, receipts=receipts, settle=0, **SPACE)
     assert settled["status"].iat[0] == "not_sent"
 
 
-def test_settling_waits_at_most_settle_seconds_whatever_the_clocks_say(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(1), before=[number(0)])
+def test_settling_waits_at_most_settle_seconds_whatever_the_clocks_say(
+        fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(1), before=[number(0)])
     waited: list[float] = []
     reconcile(result, client=client, settle=2.0, sleep=waited.append,
               clock=lambda: time.time() - 3600, **SPACE)  # a clock an hour behind
@@ -435,8 +437,8 @@ def test_settling_waits_at_most_settle_seconds_whatever_the_clocks_say(sandbox: 
     assert waited == []
 
 
-def test_the_questions_are_asked_several_at_once(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(12), before=[number(i) for i in range(12)])
+def test_the_questions_are_asked_several_at_once(fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(12), before=[number(i) for i in range(12)])
     lock, busy, most = threading.Lock(), [0], [0]
     call = client.call
 
@@ -461,9 +463,9 @@ def test_the_questions_are_asked_several_at_once(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize("journal", ["file", "session"])
 def test_the_journal_records_sent_rows_and_forgets_not_sent_ones(
-        sandbox: Sandbox, tmp_path: Path, journal: str) -> None:
+        fast_sandbox: Sandbox, tmp_path: Path, journal: str) -> None:
     where = str(tmp_path / "send.db") if journal == "file" else None
-    result, client = campaign(sandbox, people(2), after=[number(0)], before=[number(1)],
+    result, client = campaign(fast_sandbox, people(2), after=[number(0)], before=[number(1)],
                               journal=where)
     reconcile(result, client=client, journal=where, settle=0, **SPACE)
     if where:
@@ -473,20 +475,20 @@ def test_the_journal_records_sent_rows_and_forgets_not_sent_ones(
         rows = {r.to: r for r in session_journal(result).rows()}  # type: ignore[union-attr]
     assert set(rows) == {number(0)}
     assert (rows[number(0)].status, rows[number(0)].message_id) == \
-        ("sent", accepted(sandbox)[number(0)])
+        ("sent", accepted(fast_sandbox)[number(0)])
 
 
 def test_a_journal_path_that_does_not_exist_is_an_error_not_a_new_journal(
-        sandbox: Sandbox, tmp_path: Path) -> None:
-    result, client = campaign(sandbox, people(1), before=[number(0)])
+        fast_sandbox: Sandbox, tmp_path: Path) -> None:
+    result, client = campaign(fast_sandbox, people(1), before=[number(0)])
     with pytest.raises(FileNotFoundError, match="no journal"):
         reconcile(result, client=client, journal=str(tmp_path / "typo.db"), settle=0)
     assert not (tmp_path / "typo.db").exists()
 
 
 def test_a_result_without_unknown_rows_is_returned_as_it_is_without_a_query(
-        sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(2))
+        fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(2))
     calls = listing_calls(client)
     pd.testing.assert_frame_equal(reconcile(result, client=client, settle=0), result)
     assert calls == []
@@ -495,29 +497,30 @@ def test_a_result_without_unknown_rows_is_returned_as_it_is_without_a_query(
 # -- resend matches rows by label ------------------------------------------------------------
 
 
-def test_resend_takes_a_re_sorted_frame_by_label(sandbox: Sandbox) -> None:
+def test_resend_takes_a_re_sorted_frame_by_label(fast_sandbox: Sandbox) -> None:
     frame = people(5)
-    result, client = campaign(sandbox, frame, before=[number(2)])
+    result, client = campaign(fast_sandbox, frame, before=[number(2)])
     settled = reconcile(result, client=client, settle=0, **SPACE)
     assert settled["status"].tolist() == ["sent", "sent", "not_sent", "sent", "sent"]
     shuffled = frame.sort_values("to", ascending=False)
-    combined = resend(shuffled, settled, client=sandbox.client(), qps=100_000, progress=False,
+    combined = resend(shuffled, settled, client=fast_sandbox.client(), qps=100_000, progress=False,
                       **CAMPAIGN)
     assert list(combined.index) == list(shuffled.index)
     assert combined["to"].tolist() == shuffled["to"].tolist()
     assert set(combined["status"]) == {"sent"}
-    assert_true(combined, sandbox)
-    assert len(sandbox.messages()) == 5  # the absent row once, nothing else again
+    assert_true(combined, fast_sandbox)
+    assert len(fast_sandbox.messages()) == 5  # the absent row once, nothing else again
 
 
-def test_resend_with_repeated_labels_in_the_same_order_goes_row_for_row(sandbox: Sandbox) -> None:
+def test_resend_with_repeated_labels_in_the_same_order_goes_row_for_row(
+        fast_sandbox: Sandbox) -> None:
     frame = people(6).set_axis([7, 7, 7, 8, 8, 8])
-    result, client = campaign(sandbox, frame, before=[number(1), number(3)])
+    result, client = campaign(fast_sandbox, frame, before=[number(1), number(3)])
     settled = reconcile(result, client=client, settle=0, **SPACE)
-    combined = resend(frame, settled, client=sandbox.client(), qps=100_000, progress=False,
+    combined = resend(frame, settled, client=fast_sandbox.client(), qps=100_000, progress=False,
                       **CAMPAIGN)
     assert combined["status"].tolist() == ["sent"] * 6 and list(combined.index) == [7] * 3 + [8] * 3
-    assert_true(combined, sandbox)
+    assert_true(combined, fast_sandbox)
 
 
 @pytest.mark.parametrize("change, named", [
@@ -526,34 +529,34 @@ def test_resend_with_repeated_labels_in_the_same_order_goes_row_for_row(sandbox:
     (lambda f: f.iloc[[0, 2, 1, 3, 4]].set_axis([0, 0, 1, 3, 4]), "label.s. 0 appear more"),
 ])
 def test_resend_refuses_a_frame_whose_labels_do_not_match_the_result(
-        sandbox: Sandbox, change: Callable[[pd.DataFrame], pd.DataFrame], named: str) -> None:
+        fast_sandbox: Sandbox, change: Callable[[pd.DataFrame], pd.DataFrame], named: str) -> None:
     frame = people(5)
-    result, client = campaign(sandbox, frame, before=[number(2)])
+    result, client = campaign(fast_sandbox, frame, before=[number(2)])
     settled = reconcile(result, client=client, settle=0, **SPACE)
     with pytest.raises(ValueError, match=named):
-        resend(change(frame), settled, client=sandbox.client(), progress=False, **CAMPAIGN)
-    assert len(sandbox.messages()) == 4  # nothing sent
+        resend(change(frame), settled, client=fast_sandbox.client(), progress=False, **CAMPAIGN)
+    assert len(fast_sandbox.messages()) == 4  # nothing sent
 
 
-def test_resend_refuses_repeated_labels_shuffled_among_themselves(sandbox: Sandbox) -> None:
+def test_resend_refuses_repeated_labels_shuffled_among_themselves(fast_sandbox: Sandbox) -> None:
     frame = people(4).set_axis([7, 7, 8, 8])
-    result, client = campaign(sandbox, frame, before=[number(1)])
+    result, client = campaign(fast_sandbox, frame, before=[number(1)])
     settled = reconcile(result, client=client, settle=0, **SPACE)
     swapped = frame.iloc[[1, 0, 2, 3]]  # same labels, same order of labels, rows swapped
     with pytest.raises(ValueError, match="7"):
-        resend(swapped, settled, client=sandbox.client(), progress=False, **CAMPAIGN)
+        resend(swapped, settled, client=fast_sandbox.client(), progress=False, **CAMPAIGN)
 
 
-def test_resend_with_nothing_to_send_sends_nothing(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(2))
+def test_resend_with_nothing_to_send_sends_nothing(fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(2))
     assert resend(people(2), result, client=client) is result
     shuffled = people(2).iloc[::-1]
     assert list(resend(shuffled, result, client=client).index) == [1, 0]
-    assert len(sandbox.messages()) == 2
+    assert len(fast_sandbox.messages()) == 2
 
 
-def test_resend_needs_the_campaign_s_frame(sandbox: Sandbox) -> None:
-    result, client = campaign(sandbox, people(2))
+def test_resend_needs_the_campaign_s_frame(fast_sandbox: Sandbox) -> None:
+    result, client = campaign(fast_sandbox, people(2))
     with pytest.raises(ValueError, match="one row for each"):
         resend(people(3), result, client=client)
     assert list(RESULT_COLUMNS) == list(result.columns)

@@ -6,12 +6,12 @@ import socket
 from pathlib import Path
 
 import pytest
-from helpers import template_fields
 
 from cams_notebook import Message
 from cams_notebook.cli import main
 from cams_notebook.receipts.store import ReceiptStore
 from cams_notebook.sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Sandbox
+from tests.helpers import template_fields
 
 
 def test_pull_drain_stores_a_campaign_s_receipts(

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from campaign_child import SLOW, recipients
 
 from cams_notebook.sandbox import Sandbox
+from tests.campaign_child import SLOW, recipients
 
 ROWS, QPS = 150, 50
 CHILD = Path(__file__).resolve().parents[1] / "campaign_child.py"
@@ -47,7 +47,7 @@ def test_a_killed_campaign_rerun_with_its_journal_sends_each_row_at_most_once(
             time.sleep(0.01)
         assert child.poll() is None, "the campaign ended before it could be killed"
         child.send_signal(signal.SIGKILL)
-        child.wait(10)
+        child.communicate(timeout=10)  # reaps it and closes its stderr pipe
         assert 0 < len(sandbox.messages()) < ROWS
 
         runs = [run_to_the_end(args)]

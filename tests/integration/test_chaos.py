@@ -37,11 +37,11 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from chaos_child import CAMPAIGN, client_for, recipients
 
 from cams_notebook import Client, asend_frame, reconcile, resend, send_frame
 from cams_notebook.campaigns.journal import JournalError
 from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox
+from tests.chaos_child import CAMPAIGN, client_for, recipients
 
 CHILD = Path(__file__).resolve().parents[1] / "chaos_child.py"
 FINAL = {"sent", "failed"}
@@ -76,6 +76,8 @@ def sandbox_process(*args: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:  # pragma: no cover - a wedged server
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def inspect(url: str, route: str) -> Any:
@@ -218,7 +220,7 @@ def test_campaigns_killed_at_random_moments_end_true_and_send_nothing_twice(
             if child.poll() is None:
                 child.send_signal(signal.SIGKILL)
                 kills += 1
-            child.wait(10)
+            child.communicate(timeout=10)  # reaps it and closes its stderr pipe
             check_a_truncated_copy_is_refused(journal, tmp_path, rng, sandbox, frame)
 
         out = tmp_path / "result.pkl"

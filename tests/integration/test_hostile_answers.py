@@ -8,6 +8,7 @@ rest (template lookups, signatures) to a real sandbox core.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import TEMPLATE_CODE
 
 import cams_notebook.sandbox.server as server_module
 from cams_notebook import AsyncClient, CamsError, Client, reconcile, send_frame
@@ -24,6 +24,7 @@ from cams_notebook.errors import ApiError, OutcomeUnknownError, ServerError
 from cams_notebook.sandbox import SandboxCore
 from cams_notebook.sandbox._wire import WireRequest, WireResponse
 from cams_notebook.sandbox.server import SandboxServer
+from tests.helpers import TEMPLATE_CODE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -78,6 +79,7 @@ def serve() -> Iterator[Callable[..., str]]:
         return server.url
 
     yield start
+    close_clients()  # before the servers stop, so no connection is left to them
     for server in servers:
         server.stop()
 
@@ -85,6 +87,36 @@ def serve() -> Iterator[Callable[..., str]]:
 def client_kwargs(url: str) -> dict[str, Any]:
     return {"access_key_id": KEY_ID, "access_key_secret": SECRET, "endpoint": url,
             "timeout": TIMEOUT}
+
+
+_OPEN: list[Client | AsyncClient] = []
+
+
+def sync_client(url: str) -> Client:
+    """A client for ``url``, closed when the test's servers stop (``serve``)."""
+    client = Client(**client_kwargs(url))
+    _OPEN.append(client)
+    return client
+
+
+def async_client(url: str) -> AsyncClient:
+    """An asyncio client for ``url``, closed when the test's servers stop (``serve``)."""
+    client = AsyncClient(**client_kwargs(url))
+    _OPEN.append(client)
+    return client
+
+
+def close_clients() -> None:
+    while _OPEN:
+        client = _OPEN.pop()
+        if isinstance(client, Client):
+            client.close()
+        else:  # its own loop is gone with the campaign: close it on a fresh one
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(client.aclose())
+            finally:
+                loop.close()
 
 
 def one_row() -> pd.DataFrame:
@@ -128,7 +160,7 @@ def test_a_campaign_row_answered_with_this_is_unknown_within_the_timeout(
     answer, words = UNKNOWN[case]
     url = serve(answer)
     started = time.monotonic()
-    result = send_frame(one_row(), client=AsyncClient(**client_kwargs(url)), journal=False,
+    result = send_frame(one_row(), client=async_client(url), journal=False,
                         progress=False, **CAMPAIGN)
     elapsed = time.monotonic() - started
     row = result.iloc[0]
@@ -141,7 +173,7 @@ def test_a_campaign_row_answered_with_this_is_unknown_within_the_timeout(
 def test_a_single_send_answered_with_this_raises_outcome_unknown_within_the_timeout(
         serve: Callable[..., str], case: str) -> None:
     answer, words = UNKNOWN[case]
-    client = Client(**client_kwargs(serve(answer)))
+    client = sync_client(serve(answer))
     started = time.monotonic()
     with pytest.raises(OutcomeUnknownError) as info:
         client.send(pd_message())
@@ -163,9 +195,9 @@ def test_a_body_dribbled_faster_than_the_read_timeout_still_ends_at_the_timeout(
     # answer stops it (the body alone would take 60 bytes x 0.3 s = 18 s)
     monkeypatch.setattr(server_module, "SLOWLORIS_INTERVAL", 0.3)
     url = serve(WireResponse(200, JSON, ok(MessageId="m-1"), fault="slowloris"))
-    for send in (lambda: send_frame(one_row(), client=AsyncClient(**client_kwargs(url)),
+    for send in (lambda: send_frame(one_row(), client=async_client(url),
                                     journal=False, progress=False, **CAMPAIGN),
-                 lambda: Client(**client_kwargs(url)).send(pd_message())):
+                 lambda: sync_client(url).send(pd_message())):
         started = time.monotonic()
         try:
             result = send()
@@ -198,13 +230,13 @@ def test_a_campaign_row_answered_with_this_fails_with_a_clear_error(
         serve: Callable[..., str], case: str) -> None:
     answer, error, words, attempts = FAILED[case]
     url = serve(answer)
-    result = send_frame(one_row(), client=AsyncClient(**client_kwargs(url)), journal=False,
+    result = send_frame(one_row(), client=async_client(url), journal=False,
                         progress=False, **CAMPAIGN)
     row = result.iloc[0]
     assert (row["status"], row["message_id"], row["attempts"]) == ("failed", None, attempts)
     assert error.__name__ in row["error"] and words in row["error"], row["error"]
     with pytest.raises(error) as info:
-        Client(**client_kwargs(url)).send(pd_message())
+        sync_client(url).send(pd_message())
     assert words in str(info.value)
 
 
@@ -214,7 +246,7 @@ def test_a_service_that_always_throttles_fails_the_row_after_its_retries(
                           b'{"Code": "System.LimitControl", "Message": "flow control"}')
     url = serve(answer)
     started = time.monotonic()
-    result = send_frame(one_row(), client=AsyncClient(**client_kwargs(url)), journal=False,
+    result = send_frame(one_row(), client=async_client(url), journal=False,
                         progress=False, **CAMPAIGN)
     row = result.iloc[0]
     assert (row["status"], row["code"], row["attempts"]) == ("failed", "System.LimitControl", 31)
@@ -231,7 +263,7 @@ def test_a_fault_as_the_sandbox_core_builds_it_reaches_the_client_as_that_fault(
     # must carry out the fault, not turn it into a 500 the client would retry
     url = serve(WireResponse(0, fault=fault))  # type: ignore[arg-type]
     with pytest.raises(OutcomeUnknownError):
-        Client(**client_kwargs(url)).send(pd_message())
+        sync_client(url).send(pd_message())
 
 
 # -- reconcile against a hostile record of sent messages ---------------------------------------
@@ -281,7 +313,7 @@ def test_an_unreadable_record_leaves_every_row_unknown_with_the_reason(
     result, journal = unknown_result(3)
     before = result.copy()
     started = time.monotonic()
-    settled = reconcile(result, client=Client(**client_kwargs(url)), journal=journal, settle=0,
+    settled = reconcile(result, client=sync_client(url), journal=journal, settle=0,
                         sleep=lambda s: None)
     assert time.monotonic() - started < 5 * (TIMEOUT + SLACK)  # a few tries, each bounded
     assert set(settled["status"]) == {"unknown"}
@@ -299,7 +331,7 @@ def test_reconcile_ends_on_a_record_that_repeats_the_same_page_forever(
     url = serve(WireResponse(200, JSON, json.dumps(page).encode()), action="ListChatappMessage")
     result, journal = unknown_result(rows)
     started = time.monotonic()
-    settled = reconcile(result, client=Client(**client_kwargs(url)), journal=journal, settle=0)
+    settled = reconcile(result, client=sync_client(url), journal=journal, settle=0)
     assert time.monotonic() - started < 20
     assert "not_sent" not in set(settled["status"])  # a listing that never ends proves nothing
 
@@ -308,6 +340,6 @@ def test_reconcile_does_not_take_a_record_for_another_number(serve: Callable[...
     page = {"Code": "OK", "Success": True, "Data": [record("8613999999999", "m-0")]}
     url = serve(WireResponse(200, JSON, json.dumps(page).encode()), action="ListChatappMessage")
     result, journal = unknown_result(1)
-    settled = reconcile(result, client=Client(**client_kwargs(url)), journal=journal, settle=0)
+    settled = reconcile(result, client=sync_client(url), journal=journal, settle=0)
     assert settled["status"].iloc[0] == "not_sent"
     assert pd.isna(settled["message_id"].iloc[0])

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from darabonba.runtime import RuntimeOptions
-from sdk_reference import sdk_client, sdk_models
 
 from cams_notebook import Message
 from cams_notebook.models import MAX_QUERY_LENGTH
 from cams_notebook.sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Sandbox
 from cams_notebook.sandbox.server import SandboxServer
+from tests.sdk_reference import sdk_client, sdk_models
 
 TEMPLATE: dict[str, Any] = {
     "channel_type": "whatsapp", "type": "template", "from_": "8613800000000",

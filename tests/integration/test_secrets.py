@@ -40,6 +40,7 @@ from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox, SandboxCore
 from cams_notebook.sandbox._wire import WireRequest, WireResponse
 from cams_notebook.sandbox.server import SandboxServer
 from cams_notebook.signing import format_acs_date, signature_v1
+from cams_notebook.testing import FakeClock
 
 KEY_ID = "LTAI5tChaosSecretsTest01"
 SECRET = "Qz7vChaosSecret9f3a1c8e2d4b6a0f5e7"
@@ -253,26 +254,12 @@ def test_every_notebook_run_with_a_known_secret_shows_it_nowhere(
 # -- the sandbox refuses changed, replayed and stale requests -----------------------------------
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sandbox(clock: Clock) -> Sandbox:
+def two_keys(clock: FakeClock) -> Sandbox:
+    """A sandbox on ``clock`` that knows two key pairs: ``KEY_ID`` and ``OTHER_KEY``."""
     core = SandboxCore(keys={KEY_ID: SECRET, OTHER_KEY: OTHER_SECRET}, clock=clock,
                        receipt_delay=0.0)
-    sb = Sandbox(core=core)
-    sb.transport._sleep = lambda s: None
-    return sb
+    return Sandbox(core=core, sleep=clock.sleep, asleep=clock.asleep)
 
 
 def message() -> Message:
@@ -308,8 +295,8 @@ REFUSED = {"SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId.N
            "MissingParameter", "InvalidTimeStamp.Expired", "InvalidTimeStamp.Format"}
 
 
-def test_an_untouched_request_is_accepted(sandbox: Sandbox, clock: Clock) -> None:
-    assert answer(sandbox, signed(sandbox, clock)) == (200, "OK")
+def test_an_untouched_request_is_accepted(two_keys: Sandbox, clock: FakeClock) -> None:
+    assert answer(two_keys, signed(two_keys, clock)) == (200, "OK")
 
 
 def signed_header_changes(request: httpx.Request) -> dict[str, str]:
@@ -329,19 +316,20 @@ def signed_header_changes(request: httpx.Request) -> dict[str, str]:
     return {name: changes.get(name, values[name] + "x") for name in values}
 
 
-def test_every_signed_header_changed_one_by_one_is_refused(sandbox: Sandbox, clock: Clock) -> None:
-    request = signed(sandbox, clock)
+def test_every_signed_header_changed_one_by_one_is_refused(
+        two_keys: Sandbox, clock: FakeClock) -> None:
+    request = signed(two_keys, clock)
     changes = signed_header_changes(request)
     for name, value in changes.items():
-        assert answer(sandbox, rebuilt(request, headers={name: value}))[1] in REFUSED, name
+        assert answer(two_keys, rebuilt(request, headers={name: value}))[1] in REFUSED, name
         if name != "host":  # httpx puts Host back from the URL
-            assert answer(sandbox, rebuilt(request, drop=name))[1] in REFUSED, f"without {name}"
-    assert sandbox.messages() == []
-    assert answer(sandbox, request) == (200, "OK")  # the original, after all that
+            assert answer(two_keys, rebuilt(request, drop=name))[1] in REFUSED, f"without {name}"
+    assert two_keys.messages() == []
+    assert answer(two_keys, request) == (200, "OK")  # the original, after all that
 
 
-def test_every_parameter_changed_one_by_one_is_refused(sandbox: Sandbox, clock: Clock) -> None:
-    request = signed(sandbox, clock)
+def test_every_parameter_changed_one_by_one_is_refused(two_keys: Sandbox, clock: FakeClock) -> None:
+    request = signed(two_keys, clock)
     params = list(request.url.params.multi_items())
     assert {"To", "From", "TemplateCode", "TemplateParams", "ChannelType", "Type",
             "Language"} <= {k for k, _ in params}
@@ -355,13 +343,13 @@ def test_every_parameter_changed_one_by_one_is_refused(sandbox: Sandbox, clock: 
     variants["a parameter added"] = params + [("TaskId", "mine")]
     for what, query in variants.items():
         url = request.url.copy_with(query=httpx.QueryParams(query).__str__().encode())
-        assert answer(sandbox, rebuilt(request, url=url))[1] in REFUSED, what
-    assert sandbox.messages() == []
+        assert answer(two_keys, rebuilt(request, url=url))[1] in REFUSED, what
+    assert two_keys.messages() == []
 
 
 def test_the_method_path_body_and_authorization_are_bound_to_the_signature(
-        sandbox: Sandbox, clock: Clock) -> None:
-    request = signed(sandbox, clock)
+        two_keys: Sandbox, clock: FakeClock) -> None:
+    request = signed(two_keys, clock)
     auth = request.headers["authorization"]
     signature = SIGNATURE.search(auth).group(1)  # type: ignore[union-attr]
     flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
@@ -386,45 +374,45 @@ def test_the_method_path_body_and_authorization_are_bound_to_the_signature(
         "another algorithm": rebuilt(request, headers={
             "authorization": auth.replace("ACS3-HMAC-SHA256", "ACS3-HMAC-SHA1")}),
         "no Authorization": rebuilt(request, drop="authorization"),
-        "signed with another key's secret": signed(sandbox, clock, KEY_ID, OTHER_SECRET),
+        "signed with another key's secret": signed(two_keys, clock, KEY_ID, OTHER_SECRET),
     }
     for what, tampered in cases.items():
-        assert answer(sandbox, tampered)[1] in REFUSED, what
-    assert sandbox.messages() == []
+        assert answer(two_keys, tampered)[1] in REFUSED, what
+    assert two_keys.messages() == []
 
 
 def test_a_replayed_request_is_refused_while_its_date_is_valid_and_after(
-        sandbox: Sandbox, clock: Clock) -> None:
-    request = signed(sandbox, clock)
-    assert answer(sandbox, request) == (200, "OK")
+        two_keys: Sandbox, clock: FakeClock) -> None:
+    request = signed(two_keys, clock)
+    assert answer(two_keys, request) == (200, "OK")
     for seconds in (0, 1, 60, 14 * 60, 15 * 60, 15 * 60 + 1, 3600):
-        clock.now = 1_800_000_000.0 + seconds
-        assert answer(sandbox, rebuilt(request))[1] in REFUSED | {"SignatureNonceUsed"}, seconds
-    assert len(sandbox.messages()) == 1
+        clock.now = clock.start + seconds
+        assert answer(two_keys, rebuilt(request))[1] in REFUSED | {"SignatureNonceUsed"}, seconds
+    assert len(two_keys.messages()) == 1
 
 
 @pytest.mark.parametrize("ahead", [60, 14 * 60])
 def test_a_request_dated_ahead_cannot_be_replayed_once_its_nonce_would_be_forgotten(
-        sandbox: Sandbox, clock: Clock, ahead: int) -> None:
+        two_keys: Sandbox, clock: FakeClock, ahead: int) -> None:
     # dated ahead of the service's clock but within 15 minutes: accepted; its date stays
     # valid until 15 minutes after that date, so its nonce must be kept as long
-    request = signed(sandbox, lambda: clock.now + ahead)
-    assert answer(sandbox, request) == (200, "OK")
+    request = signed(two_keys, lambda: clock.now + ahead)
+    assert answer(two_keys, request) == (200, "OK")
     for seconds in (15 * 60 - 1, 15 * 60 + 1, 15 * 60 + ahead - 1):
-        clock.now = 1_800_000_000.0 + seconds
-        assert answer(sandbox, rebuilt(request))[1] in REFUSED | {"SignatureNonceUsed"}, seconds
-    assert len(sandbox.messages()) == 1
+        clock.now = clock.start + seconds
+        assert answer(two_keys, rebuilt(request))[1] in REFUSED | {"SignatureNonceUsed"}, seconds
+    assert len(two_keys.messages()) == 1
 
 
 @pytest.mark.parametrize(("skew", "accepted"), [(-16 * 60, False), (16 * 60, False),
                                                 (-14 * 60, True), (14 * 60, True)])
-def test_a_date_more_than_15_minutes_off_is_refused(sandbox: Sandbox, clock: Clock, skew: int,
+def test_a_date_more_than_15_minutes_off_is_refused(two_keys: Sandbox, clock: FakeClock, skew: int,
                                                     accepted: bool) -> None:
-    _, code = answer(sandbox, signed(sandbox, lambda: clock.now + skew))
+    _, code = answer(two_keys, signed(two_keys, lambda: clock.now + skew))
     assert (code == "OK") is accepted and (accepted or code == "InvalidTimeStamp.Expired")
 
 
-def v1_params(clock: Clock) -> dict[str, str]:
+def v1_params(clock: FakeClock) -> dict[str, str]:
     params = {"AccessKeyId": KEY_ID, "Action": "SendChatappMessage", "Format": "JSON",
               "SignatureMethod": "HMAC-SHA1", "SignatureNonce": "n-1", "SignatureVersion": "1.0",
               "Timestamp": format_acs_date(clock.now), "Version": "2020-06-06",
@@ -433,16 +421,17 @@ def v1_params(clock: Clock) -> dict[str, str]:
     return params
 
 
-def test_every_v1_parameter_changed_one_by_one_is_refused(sandbox: Sandbox, clock: Clock) -> None:
+def test_every_v1_parameter_changed_one_by_one_is_refused(
+        two_keys: Sandbox, clock: FakeClock) -> None:
     good = v1_params(clock)
-    post = httpx.Client(transport=sandbox.transport, base_url="https://cams.ap-southeast-1.aliyuncs.com")
+    post = httpx.Client(transport=two_keys.transport, base_url="https://cams.ap-southeast-1.aliyuncs.com")
     for name, value in good.items():
         if name in ("Signature",):
             continue
         other = "8613900000002" if value.isdigit() else value[:-1] + chr(ord(value[-1]) ^ 1)
         code = post.post("/", params={**good, name: other}).json()["Code"]
         assert code in REFUSED | {"InvalidParameter", "InvalidVersion"}, name
-    assert sandbox.messages() == []
+    assert two_keys.messages() == []
     assert post.post("/", params=good).json()["Code"] == "OK"
     assert post.post("/", params=good).json()["Code"] == "SignatureNonceUsed"
 

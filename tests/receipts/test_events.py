@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from receipt_helpers import receipt
 
 from cams_notebook.campaigns.frames import CampaignResult
 from cams_notebook.receipts.events import (
@@ -26,6 +25,7 @@ from cams_notebook.receipts.events import (
     parse_event,
 )
 from cams_notebook.receipts.store import ReceiptStore
+from tests.receipt_helpers import receipt
 
 EVENT = {"MessageId": "2023078469463703000003", "Status": "Delivered", "From": "8613100000008",
          "To": "8613800000008", "Timestamp": 1691043638000, "MsgFrameType": "template",

@@ -6,11 +6,11 @@ import time
 
 import pandas as pd
 import pytest
-from receipt_helpers import receipt
 
 from cams_notebook.campaigns.frames import CampaignResult
 from cams_notebook.receipts.funnel import Funnel
 from cams_notebook.receipts.store import ReceiptStore
+from tests.receipt_helpers import receipt
 
 T0 = 1_691_043_638_000
 
@@ -78,14 +78,35 @@ def test_repr_is_deterministic_text_and_html_shows_failures() -> None:
     assert "131026" in funnel._repr_html_()
 
 
-def test_plot_draws_bars_and_histograms() -> None:
+def test_plot_draws_the_funnel_counts_and_the_timing_histograms() -> None:
+    """The figure shows the table: one bar per stage at its count, labelled "count (rate)", and
+    one histogram per timing holding every timed message (7 delivered, 4 read)."""
     pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = store_of_ten().funnel().plot()
+    funnel = store_of_ten().funnel()
+    fig = funnel.plot()
     left, right = fig.axes
-    assert len(left.patches) == 5 and len(right.patches) > 0
+    try:
+        bars = left.patches
+        assert [b.get_height() for b in bars] == [10, 7, 4, 3, 0]
+        assert [b.get_height() for b in bars] == funnel.table["count"].tolist()
+        assert [t.get_text() for t in left.get_xticklabels()] == list(funnel.table.index)
+        assert [t.get_text() for t in left.texts] == [
+            "10 (100%)", "7 (70%)", "4 (40%)", "3 (30%)", "0 (0%)"]
+        labels = right.get_legend_handles_labels()[1]
+        assert labels == ["to deliver", "to read"]
+        histograms = dict(zip(labels, (c.patches for c in right.containers), strict=True))
+        assert {k: sum(p.get_height() for p in v) for k, v in histograms.items()} == {
+            "to deliver": 7, "to read": 4}
+        deliver = histograms["to deliver"]
+        assert deliver[0].get_x() == pytest.approx(1.0)  # the fastest delivery took 1 s
+        assert deliver[-1].get_x() + deliver[-1].get_width() == pytest.approx(7.0)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def test_the_live_widget_redraws_when_receipts_arrive() -> None:
@@ -102,5 +123,13 @@ def test_the_live_widget_redraws_when_receipts_arrive() -> None:
         widget.stop()
 
 
-def test_funnel_from_states_is_plain_pandas() -> None:
-    assert isinstance(Funnel.from_states({}).messages, pd.DataFrame)
+def test_funnel_from_states_is_one_plain_pandas_row_per_message() -> None:
+    states = store_of_ten().states()
+    messages = Funnel.from_states(states).messages
+    assert list(messages.columns) == ["message_id", "status", "sent_at", "delivered_at",
+                                      "read_at", "failed_code", "failed_reason"]
+    assert messages["status"].value_counts().to_dict() == {"read": 4, "delivered": 3,
+                                                           "failed": 3}
+    assert sorted(messages["message_id"]) == sorted(states)
+    empty = Funnel.from_states({}).messages
+    assert empty.empty and list(empty.columns) == list(messages.columns)

@@ -9,20 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import template_fields
-from receipt_helpers import FakeClock, receipt, sandbox_at
 
 from cams_notebook import Client, Message
 from cams_notebook.receipts import queue as rq
 from cams_notebook.receipts.queue import MNS_PRESETS, ReceiptQueue
 from cams_notebook.sandbox import Sandbox
+from cams_notebook.testing import FakeClock
+from tests.helpers import sandbox_at, template_fields
+from tests.receipt_helpers import receipt
 
 STATUS_QUEUE = "Alicom-Queue-1234567890123456-ChatAppStatus"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def queue_for(sb: Sandbox, clock: FakeClock, **kwargs: Any) -> ReceiptQueue:

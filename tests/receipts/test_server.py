@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import template_fields
-from receipt_helpers import receipt
 
 from cams_notebook import Message
 from cams_notebook.receipts.server import ReceiptServer
 from cams_notebook.receipts.store import ReceiptStore
 from cams_notebook.sandbox import Sandbox
+from tests.helpers import template_fields
+from tests.receipt_helpers import receipt
 
 
 def key(event: dict[str, Any]) -> tuple[str, str, int]:
@@ -234,7 +234,7 @@ def test_a_killed_receiver_loses_nothing_it_acknowledged(tmp_path: Path) -> None
     while len(acknowledged) < 40 and time.monotonic() < deadline:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)  # mid-stream: pushes may be in flight
-    proc.wait(timeout=10)
+    proc.communicate(timeout=10)  # reaps it and closes its pipes
     stop.set()
     thread.join(timeout=10)
     assert len(acknowledged) >= 40

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from receipt_helpers import receipt
 
 from cams_notebook.receipts.events import BodyError
 from cams_notebook.receipts.store import ReceiptStore
+from tests.receipt_helpers import receipt
 
 
 @dataclass

@@ -1,37 +1,18 @@
 """The sandbox core: the gateway's checks, the rate window, request and template rules,
-magic numbers, the 24-hour rule, receipts and faults. Time is a fake clock."""
+magic numbers, the 24-hour rule, receipts and faults. Time is the ``clock`` fixture's fake clock."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from helpers import RECIPIENT, SENDER, TEMPLATE_CODE, template_fields
 
 from cams_notebook import AuthError, InvalidRequestError, Message, ServerError, ThrottledError
 from cams_notebook.client import Client
 from cams_notebook.errors import OutcomeUnknownError
 from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox
 from cams_notebook.sandbox.outcomes import MAGIC_NUMBERS
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-def sandbox_at(clock: FakeClock, **kwargs: object) -> Sandbox:
-    kwargs.setdefault("receipt_delay", 0.0)
-    sb = Sandbox(clock=clock, **kwargs)  # type: ignore[arg-type]
-    sb.transport._sleep = lambda s: None  # latency must not slow a fake-clock test
-    return sb
+from cams_notebook.testing import FakeClock
+from tests.helpers import RECIPIENT, SENDER, TEMPLATE_CODE, sandbox_at, template_fields
 
 
 def client_for(sb: Sandbox, clock: FakeClock, **kwargs: object) -> Client:
@@ -341,8 +322,8 @@ def listing(client: Client, **params: str) -> dict[str, object]:
     return client.call("ListChatappMessage", {k: v for k, v in query.items() if v})
 
 
-def test_list_chatapp_message_finds_a_person_s_messages_by_sender_and_number(
-        clock: FakeClock) -> None:
+def test_list_chatapp_message_finds_a_person_s_messages_by_sender_and_number() -> None:
+    clock = FakeClock(start=1_800_000_000.0)  # a fixed instant, for the SendTime below
     sb = sandbox_at(clock)
     client = client_for(sb, clock)
     mine = send(client, task_id="campaign-1:row-7").message_id  # type: ignore[attr-defined]

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from alibabacloud_tea_openapi.exceptions import ClientException
 from darabonba.runtime import RuntimeOptions
-from helpers import RECIPIENT, SENDER, TEMPLATE_CODE, template_fields
-from sdk_reference import sdk_client, sdk_models
 
 from cams_notebook import Message
 from cams_notebook.sandbox import DEFAULT_CUST_SPACE_ID, Sandbox
 from cams_notebook.sandbox.server import SandboxServer
+from tests.helpers import RECIPIENT, SENDER, TEMPLATE_CODE, template_fields
+from tests.sdk_reference import sdk_client, sdk_models
 
 KEY_ID, SECRET = "sdk-listing-key", "sdk-listing-secret"
 OTHER = "8613900000077"

@@ -10,10 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import template_fields
-from receipt_helpers import FakeClock, receipt, sandbox_at
 
-from cams_notebook import InvalidRequestError, Message
+from cams_notebook import Client, InvalidRequestError, Message
 from cams_notebook.sandbox import Sandbox
 from cams_notebook.smq import (
     MnsClient,
@@ -22,14 +20,12 @@ from cams_notebook.smq import (
     format_mns_date,
     mns_authorization,
 )
+from cams_notebook.testing import FakeClock
+from tests.helpers import sandbox_at, template_fields
+from tests.receipt_helpers import receipt
 
 STATUS_QUEUE = "Alicom-Queue-1234567890123456-ChatAppStatus"
 INBOUND_QUEUE = "Alicom-Queue-1234567890123456-ChatAppInbound"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def token(sb: Sandbox, clock: FakeClock, message_type: str = "ChatAppStatus") -> MnsCredentials:
@@ -53,6 +49,14 @@ def signed(creds: MnsCredentials, clock: FakeClock, method: str, target: str,
                          headers={**base, "authorization": auth, **token_header})
 
 
+def send_as_is(client: Client, request: httpx.Request,
+               transport: httpx.BaseTransport | None = None) -> httpx.Response:
+    """``request`` signed by ``client`` as it stands (headers changed after it was built)."""
+    client.auth.sign(request)
+    with httpx.Client(transport=transport) as http:
+        return http.send(request)
+
+
 def error_code(sb: Sandbox, request: httpx.Request) -> tuple[int, str]:
     resp = httpx.Client(transport=sb.transport).send(request)
     return resp.status_code, resp.text.split("<Code>")[1].split("</Code>")[0]
@@ -66,7 +70,7 @@ def test_query_token_for_mns_queue_is_served_with_its_own_api_version(clock: Fak
     client = sb.client(clock=clock)
     request = client.build_request("QueryTokenForMnsQueue", {"MessageType": "ChatAppStatus"})
     request.headers["x-acs-version"] = "2017-05-25"
-    resp = client._http.send(request)
+    resp = send_as_is(client, request, sb.transport)
     dto = resp.json()["MessageTokenDTO"]
     assert resp.json()["Code"] == "OK" and dto["AccessKeyId"].startswith("STS.")
     assert set(dto) == {"AccessKeyId", "AccessKeySecret", "SecurityToken", "CreateTime",
@@ -80,7 +84,7 @@ def test_send_chatapp_message_still_needs_the_cams_version(clock: FakeClock) -> 
     client = sb.client(clock=clock)
     request = client.build_request("SendChatappMessage", Message(**template_fields()).to_query())
     request.headers["x-acs-version"] = "2017-05-25"
-    assert client._http.send(request).json()["Code"] == "InvalidVersion"
+    assert send_as_is(client, request, sb.transport).json()["Code"] == "InvalidVersion"
 
 
 def test_phone_numbers_name_the_queues_for_every_sender_seen(clock: FakeClock) -> None:
@@ -282,13 +286,13 @@ def test_the_official_mns_sdk_consumes_from_the_sandbox_unmodified() -> None:
 
     sb = Sandbox(seed=5, receipt_delay=0.0)
     server = sb.serve()
-    client = sb.client(endpoint=server.url, transport=None, sandbox=None)
+    client = sb.client(endpoint=server.url, transport=None)
     try:
         for i in range(3):
             client.send(Message(**template_fields(to=f"1555010000{i + 1}")))
         request = client.build_request("QueryTokenForMnsQueue", {"MessageType": "ChatAppStatus"})
         request.headers["x-acs-version"] = "2017-05-25"
-        dto = client._http.send(request).json()["MessageTokenDTO"]
+        dto = send_as_is(client, request).json()["MessageTokenDTO"]
         account = Account(server.url, dto["AccessKeyId"], dto["AccessKeySecret"],
                           dto["SecurityToken"])
         queue = account.get_queue(STATUS_QUEUE)

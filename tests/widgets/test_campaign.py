@@ -13,16 +13,16 @@ import pytest
 
 import cams_notebook.campaigns.campaign as runner_module
 from cams_notebook import Client, MissingCredentialsError
-from cams_notebook.sandbox import Sandbox, default_sandbox
-from cams_notebook.widgets import CampaignPanel
-from cams_notebook.widgets import campaign as campaign_module
-from cams_notebook.widgets.mapping import (
+from cams_notebook.campaigns.mapping import (
     CampaignMapping,
     Column,
     Constant,
     duration_text,
     match_column,
 )
+from cams_notebook.sandbox import Sandbox, default_sandbox
+from cams_notebook.widgets import CampaignPanel
+from cams_notebook.widgets import campaign as campaign_module
 
 ORDER_SHIPPED = "830174529611842305"  # variables name, order_id; en, es, pt_BR
 APPOINTMENT = "830174529611842649"  # variables clinic, name, date, time
@@ -38,13 +38,9 @@ def _fresh_session_journals(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def sandbox() -> Sandbox:
-    return Sandbox(seed=1, receipt_delay=0)
-
-
-@pytest.fixture
-def client(sandbox: Sandbox) -> Client:
-    return sandbox.client()
+def client(sandbox_client: Client) -> Client:
+    """The plugin's client for its ``sandbox`` (cams_notebook.testing), under a shorter name."""
+    return sandbox_client
 
 
 def recipients(n: int = 4) -> pd.DataFrame:
@@ -400,10 +396,10 @@ def test_inputs_are_locked_while_sending(client: Client) -> None:
     assert states == [True] and not panel.sources["to"].disabled
 
 
-def test_free_form_messages_map_content_from_a_column(client: Client) -> None:
+def test_free_form_messages_map_content_from_a_column(client: Client, sandbox: Sandbox) -> None:
     frame = pd.DataFrame({"to": ["8613900000001"],
                           "content": ['{"text": "Your table is ready"}']})
-    client.sandbox.record_inbound("8613900000001")  # type: ignore[union-attr]
+    sandbox.record_inbound("8613900000001")  # the client is this sandbox's
     panel = CampaignPanel(frame, client).set(type="message", from_=SENDER)
     assert panel.rows["template_code"] not in panel.fields_box.children
     assert panel.rows["content"] in panel.fields_box.children

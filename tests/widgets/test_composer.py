@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 
 from cams_notebook import Client, Message, MissingCredentialsError, SendResult
 from cams_notebook.content import CONTENT_MODELS, dumps
+from cams_notebook.receipts.queue import ReceiptQueue
+from cams_notebook.receipts.store import ReceiptStore
 from cams_notebook.sandbox import Sandbox
 from cams_notebook.widgets import Composer
 from cams_notebook.widgets.fields import content_specs, is_pass_through
@@ -42,6 +45,12 @@ def client() -> Client:
 @pytest.fixture
 def composer(client: Client) -> Composer:
     return Composer(client)
+
+
+@pytest.fixture
+def watched(client: Client) -> Composer:
+    """A composer that watches receipts, pulled from the sandbox's queue as from CAMS's."""
+    return Composer(client, receipts=ReceiptQueue(client, store=":memory:"))
 
 
 @pytest.fixture(scope="module")
@@ -292,47 +301,105 @@ def test_template_variables_survive_a_language_switch(composer: Composer) -> Non
 # -- sending ----------------------------------------------------------------------------------
 
 
-def test_send_click_without_a_loop_sends_and_shows_ids_and_receipts(composer: Composer) -> None:
-    fill_template(composer)
-    composer.send_button.click()
-    result = composer.result
+def test_send_click_without_a_loop_sends_and_shows_ids_and_receipts(watched: Composer) -> None:
+    fill_template(watched)
+    watched.send_button.click()
+    result = watched.result
     assert isinstance(result, SendResult) and result.code == "OK"
-    assert result.message_id in composer.result_view.value
-    assert result.request_id in composer.result_view.value
-    assert "Sent → Delivered → Read" in html.unescape(composer.receipt_view.value)
+    assert result.message_id in watched.result_view.value
+    assert result.request_id in watched.result_view.value
+    assert "Sent → Delivered → Read" in html.unescape(watched.receipt_view.value)
 
 
-def test_send_async_watches_receipts_in_a_task(composer: Composer) -> None:
-    fill_template(composer)
+def test_send_async_watches_receipts_in_a_task(watched: Composer) -> None:
+    fill_template(watched)
 
     async def main() -> tuple[Any, str | None]:
-        result = await composer.send_async()
-        assert composer.receipt_task is not None
-        return result, await composer.receipt_task
+        result = await watched.send_async()
+        assert watched.receipt_task is not None
+        return result, await watched.receipt_task
 
     result, status = asyncio.run(main())
     assert result.code == "OK" and status == "Read"
-    assert "Sent → Delivered → Read" in html.unescape(composer.receipt_view.value)
+    assert "Sent → Delivered → Read" in html.unescape(watched.receipt_view.value)
 
 
 def test_send_click_in_a_running_loop_uses_a_task_and_stop_stops_watching(
-        composer: Composer) -> None:
-    fill_template(composer, to=NEVER_READ)
+        watched: Composer) -> None:
+    fill_template(watched, to=NEVER_READ)
 
     async def main() -> None:
-        composer.send_button.click()
-        assert composer.send_task is not None
-        await composer.send_task
+        watched.send_button.click()
+        assert watched.send_task is not None
+        await watched.send_task
         await asyncio.sleep(0)
-        assert shown(composer.stop_button)
-        composer.stop_button.click()
+        assert shown(watched.stop_button)
+        watched.stop_button.click()
         with pytest.raises(asyncio.CancelledError):
-            await composer.receipt_task  # type: ignore[misc]
+            await watched.receipt_task  # type: ignore[misc]
 
     asyncio.run(main())
-    assert "Sent → Delivered" in html.unescape(composer.receipt_view.value)
-    assert "stopped watching" in composer.receipt_view.value
-    assert not shown(composer.stop_button)
+    assert "Sent → Delivered" in html.unescape(watched.receipt_view.value)
+    assert "stopped watching" in watched.receipt_view.value
+    assert not shown(watched.stop_button)
+
+
+def test_without_receipts_nothing_is_watched(composer: Composer) -> None:
+    fill_template(composer)
+
+    async def main() -> None:
+        await composer.send_async()
+        assert composer.receipt_task is None
+
+    asyncio.run(main())
+    assert composer.receipt_view.value == "" and not shown(composer.stop_button)
+    with pytest.raises(ValueError, match="receipts="):
+        asyncio.run(composer.watch_receipts("any"))
+
+
+def test_receipts_from_a_store_someone_else_fills_are_shown(client: Client) -> None:
+    store = ReceiptStore()
+    composer = Composer(client, receipts=store)
+    fill_template(composer)
+    queue = ReceiptQueue(client, store=store)  # e.g. started elsewhere in the notebook
+
+    async def main() -> str | None:
+        result = await composer.send_async()
+        assert isinstance(result, SendResult) and composer.receipt_task is not None
+        queue.poll(wait_seconds=0)
+        return await composer.receipt_task
+
+    assert asyncio.run(main()) == "Read"
+    assert "Sent → Delivered → Read" in html.unescape(composer.receipt_view.value)
+
+
+def test_a_running_queue_is_read_not_polled_again(client: Client) -> None:
+    queue = ReceiptQueue(client, store=":memory:", wait_seconds=0)
+    composer = Composer(client, receipts=queue)
+    fill_template(composer)
+    pollers: set[threading.Thread] = set()
+    original = queue.poll
+
+    def poll(*args: Any, **kwargs: Any) -> Any:
+        pollers.add(threading.current_thread())
+        return original(*args, **kwargs)
+
+    queue.poll = poll  # type: ignore[method-assign]
+    with queue:
+        queue.start()
+        status = asyncio.run(_send_and_watch(composer))
+        assert status == "Read" and pollers == {queue._thread}  # only its own thread polls
+
+
+async def _send_and_watch(composer: Composer) -> str | None:
+    await composer.send_async()
+    assert composer.receipt_task is not None
+    return await composer.receipt_task
+
+
+def test_receipts_must_be_a_queue_or_a_store(client: Client) -> None:
+    with pytest.raises(TypeError, match="ReceiptQueue or ReceiptStore"):
+        Composer(client, receipts=[])  # type: ignore[arg-type]
 
 
 def test_a_refused_send_shows_the_error_class_and_code(composer: Composer) -> None:
@@ -506,8 +573,25 @@ def test_without_a_client_the_composer_uses_the_credentials_of_the_environment(
     assert namespace["result"].code == "OK"
     assert [m["to"] for m in service_in_env.messages()] == [READ, READ]
     assert ENV_SECRET not in code
+    namespace["client"].close()
+    composer.client.close()
 
 
 def test_an_async_client_is_refused() -> None:
     with pytest.raises(TypeError, match="blocking"):
         Composer(Sandbox(seed=1).async_client())  # type: ignore[arg-type]
+
+
+def test_copy_as_code_of_a_loopback_sandbox_names_the_sandbox() -> None:
+    sandbox = Sandbox(access_key_secret=SECRET, seed=1, receipt_delay=0)
+    server = sandbox.serve()
+    client = Client(access_key_id=sandbox.access_key_id, access_key_secret=SECRET,
+                    endpoint=server.url)
+    try:
+        composer = Composer(client)
+        fill_template(composer)
+        assert client.account[0] == server.url
+        assert "client = Client.sandbox()" in (composer.code or "")
+    finally:
+        client.close()
+        sandbox.stop()

@@ -1,10 +1,11 @@
 """Which column or constant feeds each request field and template variable of a campaign.
 
-Pure code (pandas, no ipywidgets): the campaign panel's model. A :class:`CampaignMapping`
-holds one :data:`Source` per field and per variable; :meth:`CampaignMapping.frame_args`
-turns it into the arguments of :func:`~cams_notebook.campaigns.frames.validate_frame` and
-:func:`~cams_notebook.campaigns.frames.send_frame`, and :class:`DryRun` reads the dry run's findings
-into what the confirmation step says.
+Pure code (pandas, no widgets): what the campaign panel edits and shows. A
+:class:`CampaignMapping` holds one :data:`Source` per field and per variable;
+:meth:`CampaignMapping.frame_args` turns it into the arguments of
+:func:`~cams_notebook.campaigns.dry_run.validate_frame` and
+:func:`~cams_notebook.campaigns.campaign.send_frame`, and :class:`DryRun` counts the dry run's
+findings (rows to send, per channel; rows skipped) for a confirmation.
 
 Automatic matching is by name, ignoring case and punctuation (``TemplateCode``,
 ``template_code`` and ``template-code`` are one name), plus a few common names for the
@@ -244,19 +245,6 @@ class DryRun:
     @property
     def warnings(self) -> int:
         return int((self.problems["severity"] == "warning").sum())
-
-    def confirmation(self, qps: int) -> str:
-        """What a click on Send will do, in one sentence (deterministic: no clock in it)."""
-        from .preview import CHANNEL_NAMES
-
-        if not self.valid:
-            return f"Nothing to send: all {self.rows} rows have errors."
-        per = ", ".join(f"{n} {CHANNEL_NAMES.get(c, c)}" for c, n in self.channels.items())
-        skip = (f"{self.invalid} invalid row{'s' if self.invalid != 1 else ''} will be skipped"
-                if self.invalid else "no invalid rows")
-        plural = "s" if self.valid != 1 else ""
-        return (f"Send {self.valid} message{plural} ({per}) from {self.rows} rows; {skip}; "
-                f"{duration_text(self.valid, qps)} at {qps} messages/s.")
 
 
 def duration_text(messages: int, qps: int) -> str:

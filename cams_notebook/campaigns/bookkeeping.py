@@ -1,0 +1,143 @@
+"""What a campaign run knows of its rows: each row's journal record, its result and the counts.
+
+The engine decides what to send and when; this is where a row's fate is written down, the same
+way whatever the fate: a row the journal already knows is replayed, never sent again; a
+request that surely did not take effect is undone in the journal; a finished row is journaled,
+kept as a result, counted and reported to ``on_progress``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ApiError, CamsError
+from .journal import INTENT, Journal, JournalRow, encode_index
+from .plan import RowPlan
+
+__all__ = ["Counts", "RowBook"]
+
+
+@dataclass
+class Counts:
+    """Live tallies for the progress bar and the panel."""
+
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    throttled: int = 0
+    retries: int = 0
+    skipped: int = 0
+    changed: int = 0
+    done: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    def rate(self, now: float) -> float:
+        return self.sent / max(now - self.started_at, 1e-9)
+
+
+class RowBook:
+    """The journal records, results and counts of one engine's rows."""
+
+    def __init__(self, ledger: Journal, counts: Counts, *, campaign: str | None,
+                 on_changed: str, on_progress: Callable[[Counts], None] | None) -> None:
+        self.ledger, self.counts = ledger, counts
+        self.campaign, self.on_changed, self.on_progress = campaign, on_changed, on_progress
+        self.results: dict[str, tuple[Hashable, JournalRow]] = {}
+        self.previous: dict[str, JournalRow] = {}
+        """Journal records of rows sent again in a new version, put back if the new one never
+        leaves."""
+
+    def to_send(self, plan: RowPlan, record: JournalRow | None) -> bool:
+        """Whether ``plan`` goes out, given its journal ``record``: a row the journal knows is
+        replayed instead (see :meth:`sends_again`)."""
+        if record is not None and not self.sends_again(plan, record):
+            self.replay(plan, record)
+            return False
+        if record is not None:
+            self.previous[plan.key] = record
+        return True
+
+    def row(self, plan: RowPlan, status: str, **extra: Any) -> JournalRow:
+        """A journal record of ``plan`` with ``status`` (and ``extra`` fields)."""
+        message = plan.message
+        if message is None:
+            return JournalRow(key=plan.key, status=status, index=encode_index(plan.index),
+                             campaign=self.campaign, **extra)
+        return JournalRow(key=plan.key, status=status, index=encode_index(plan.index),
+                         to=message.to, task_id=message.task_id, campaign=self.campaign,
+                         channel=message.channel_type, sender=message.from_,
+                         cust_space_id=message.cust_space_id,
+                         template_code=message.template_code or message.template_name,
+                         digest=plan.digest, **extra)
+
+    @staticmethod
+    def with_error(row: JournalRow, status: str, error: CamsError,
+                   latency_ms: float) -> JournalRow:
+        """``row`` with ``status`` and what ``error`` says."""
+        row.status = status
+        row.error = f"{type(error).__name__}: {error}"
+        row.latency_ms = latency_ms
+        row.retry_safe = error.retry_safe
+        if isinstance(error, ApiError):
+            row.code, row.message, row.request_id = error.code, error.message, error.request_id
+        return row
+
+    def undo_intent(self, key: str) -> None:
+        """The request surely did not take effect: the journal goes back to what it knew."""
+        previous = self.previous.get(key)
+        if previous is None:
+            self.ledger.forget(key)
+        else:
+            self.ledger.outcome(previous)
+
+    def sends_again(self, plan: RowPlan, record: JournalRow) -> bool:
+        """Whether a row the journal knows goes out (again): only when its message changed
+        since, and it either failed (the person got nothing) or ``on_changed="send"``."""
+        if record.digest is None or record.digest == plan.digest:
+            return False
+        return record.status == "failed" or (record.status == "sent" and self.on_changed == "send")
+
+    def replay(self, plan: RowPlan, row: JournalRow) -> None:
+        """A row the journal already knows: report it, never send it again."""
+        changed = row.digest is not None and row.digest != plan.digest
+        if row.status == INTENT:
+            error = "a request may have gone out before the previous run stopped"
+            if changed:
+                error += "; the row's message has changed since"
+            row = JournalRow(**{**row.__dict__, "status": "unknown", "error": error})
+        elif changed and row.status == "sent":
+            self.counts.changed += 1
+            row = JournalRow(**{**row.__dict__, "status": "changed", "message_id": None,
+                               "code": None, "message": None, "error": (
+                                   f"already sent in this campaign at {row.sent_at} (MessageId "
+                                   f"{row.message_id}) with a different message; the new version "
+                                   "was not sent (pass on_changed='send' to send it)")})
+            self.finish(plan, row, journal=False)
+            return
+        self.counts.skipped += 1
+        self.finish(plan, row, journal=False)
+
+    def finish(self, plan: RowPlan, row: JournalRow, journal: bool = True) -> None:
+        """``row`` is the result of ``plan``: journal it (unless ``journal`` is False), keep it,
+        count it."""
+        if journal and row.status not in ("not_sent",):
+            previous = self.previous.get(plan.key)
+            if row.status == "failed" and previous is not None and previous.status == "sent":
+                # a new version that failed leaves the record of the one that arrived
+                self.ledger.outcome(previous)
+            else:
+                self.ledger.outcome(row)
+        self.results[plan.key] = (plan.index, row)
+        counts = self.counts
+        counts.done += 1
+        if row.status == "sent":
+            counts.sent += 1
+        elif row.status == "failed":
+            counts.failed += 1
+        elif row.status == "unknown":
+            counts.unknown += 1
+        if self.on_progress is not None:
+            self.on_progress(counts)
