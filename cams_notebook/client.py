@@ -40,6 +40,8 @@ from .wire import resolve_endpoint
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self is 3.11+; annotations are not evaluated
 
+    from .lean_transport import LeanAsyncTransport
+
 __all__ = ["AsyncClient", "BaseClient", "Client", "connect", "missing_credentials",
            "resolve_endpoint"]
 
@@ -339,11 +341,16 @@ class AsyncClient(BaseClient):
                          timeout=timeout, clock=clock, nonce=nonce)
         self.transport = transport
         """The transport given to this client, or None (then it made its own)."""
+        self._lean: LeanAsyncTransport | None = None
         if transport is None:  # see cams_notebook.lean_transport for why not httpx's own pool
-            from .lean_transport import default_async_transport
+            from .lean_transport import LeanAsyncTransport, default_async_transport
 
             transport = default_async_transport(wire.env_proxy(self.base_url), limits)
+            if isinstance(transport, LeanAsyncTransport):
+                self._lean = transport  # its own line: plain values in, no httpx.Request
         self._transport = transport
+        parts = urlsplit(self.base_url)
+        self._origin = (parts.scheme, parts.hostname or "", parts.port)
 
     @classmethod
     def from_env(cls, *, environ: Mapping[str, str] | None = None, **overrides: Any) -> AsyncClient:
@@ -355,20 +362,30 @@ class AsyncClient(BaseClient):
         """One signed RPC call; the decoded JSON of a successful answer."""
         if self._closed:
             raise RuntimeError(_CLOSED)
-        request, body = self.build_request(action, params), wire.Body(self.timeout)
         try:
-            try:
-                resp = wire.received(request, await self._transport.handle_async_request(request))
-            except httpx.RequestError as exc:
-                wire.name_request(exc, request)
-                raise
-            try:
-                async for chunk in resp.aiter_bytes():
-                    body.add(chunk)
-            finally:
-                await resp.aclose()
+            if self._lean is None:
+                return await self._call_transport(action, params)
+            query, headers = self.request_parts(action, params)
+            status, answer_headers, body = await self._lean.exchange(
+                *self._origin, "POST", f"/?{query}".encode("ascii") if query else b"/",
+                headers, b"", self._builder.timeout)  # it bounds the answer's size and time
         except httpx.HTTPError as exc:
             raise wire.transport_error(exc) from exc
+        return wire.read_response(action, status, answer_headers, body)
+
+    async def _call_transport(self, action: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """``call`` through the ``transport=`` this client was given."""
+        request, body = self.build_request(action, params), wire.Body(self.timeout)
+        try:
+            resp = wire.received(request, await self._transport.handle_async_request(request))
+        except httpx.RequestError as exc:
+            wire.name_request(exc, request)
+            raise
+        try:
+            async for chunk in resp.aiter_bytes():
+                body.add(chunk)
+        finally:
+            await resp.aclose()
         return wire.read_response(action, resp.status_code, resp.headers, body.bytes())
 
     async def _run(self, flow: Flow[_T]) -> _T:

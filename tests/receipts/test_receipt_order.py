@@ -16,7 +16,7 @@ import pytest
 
 from cams_notebook import Message
 from cams_notebook.campaigns.frames import CampaignResult
-from cams_notebook.receipts.events import Receipt, fold, join_receipts
+from cams_notebook.receipts.events import DeliveryState, Receipt, fold, join_receipts
 from cams_notebook.receipts.store import ReceiptStore
 from cams_notebook.sandbox import MAGIC_NUMBERS, Sandbox
 from tests.helpers import template_fields
@@ -144,3 +144,20 @@ def test_the_shuffled_order_is_seeded_and_holds_the_same_receipts_as_the_due_ord
     assert shuffled != due and shuffled == run("shuffled")
     with pytest.raises(ValueError, match="receipt_order"):
         Sandbox(receipt_order="newest-first")
+
+
+def test_apply_says_when_the_status_changed_and_keeps_the_first_known_details() -> None:
+    """The fold's bookkeeping (what the live funnel and join read): every event counted, the
+    first TaskId/To kept, a subscription event skipped without stopping the fold."""
+    state = DeliveryState("m")
+    sent = Receipt.model_validate({"MessageId": "m", "Status": "Sent", "Timestamp": T0,
+                                   "TaskId": "t-1", "To": "8613900000000"})
+    assert state.apply(sent) is True
+    assert state.apply(sent) is False  # a duplicate changes nothing
+    later = Receipt.model_validate({"MessageId": "m", "Status": "Delivered",
+                                    "Timestamp": T0 + 1, "TaskId": "t-2", "To": "1"})
+    assert state.apply(later) is True
+    assert (state.events, state.task_id, state.to, state.status) == \
+        (3, "t-1", "8613900000000", "delivered")
+    states = fold([Receipt.model_validate({"MessageId": "u", "Status": "subscribe"}), sent])
+    assert list(states) == ["m"] and states["m"].message_id == "m"
