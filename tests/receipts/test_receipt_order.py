@@ -129,8 +129,10 @@ def test_with_shuffled_receipts_every_message_ends_in_its_true_status() -> None:
 def test_the_shuffled_order_is_seeded_and_holds_the_same_receipts_as_the_due_order() -> None:
     """The keyword changes the order only: the same seed gives the same receipts, and the same
     shuffle every time; an unknown order is refused."""
+    start = FakeClock().now  # one start for every run: the receipts' timestamps must match
+
     def run(order: str) -> list[dict[str, Any]]:
-        clock = FakeClock()
+        clock = FakeClock(start=start)
         sb = sandbox_at(clock, seed=9, receipt_delay=1.0, receipt_order=order)
         _send_all(sb, clock)
         return sb.receipts()
