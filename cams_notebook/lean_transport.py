@@ -278,7 +278,14 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         return b"".join(parts)
 
     async def aclose(self) -> None:
+        """Close every idle connection and wait (a second at most) until each is closed, so no
+        socket is left to the garbage collector when the caller's event loop ends."""
+        closing = []
         for pool in self._idle.values():
             while pool:
-                pool.pop().close()
-        self._idle.clear()
+                conn = pool.pop()
+                conn.close()
+                closing.append(conn.writer)
+        for writer in closing:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)

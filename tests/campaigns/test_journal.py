@@ -158,6 +158,8 @@ def test_a_killed_holder_leaves_no_lock_behind(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     SqliteJournal(path).close()  # the kernel released the lock with the process
 
 
