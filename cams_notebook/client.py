@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from . import _config as cfg
 from . import wire
 from .credentials import as_secret, env_client_kwargs, mask_key_id, missing_credentials
+from .display import notice
 from .httpcore_line import HttpcoreLine
 from .models import Message, SendResult
 from .signing import AcsV3Auth
@@ -169,12 +170,12 @@ class BaseClient:
 
 
 def _announce_sandbox() -> None:
-    """Say once per process that a client talks to the local sandbox; stdout, because a notebook
-    shows stderr as an error box and this is not an error."""
+    """Say once per process that a client talks to the local sandbox. It is information, not
+    an error: a quiet line in a notebook (never the red box of stderr), stdout in a terminal."""
     global _sandbox_notice_shown
     if not _sandbox_notice_shown:
         _sandbox_notice_shown = True
-        print(cfg.SANDBOX_NOTICE, file=sys.stdout, flush=True)
+        notice(cfg.SANDBOX_NOTICE, stream=sys.stdout)
 
 
 def connect(*, sandbox_fallback: bool = False, environ: Mapping[str, str] | None = None,

@@ -45,7 +45,7 @@ import contextlib
 import ssl
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import httpx
@@ -54,6 +54,8 @@ from ._config import MAX_RESPONSE_BYTES
 
 __all__ = ["LeanAsyncTransport", "default_async_transport"]
 
+Origin = tuple[str, str, int]
+"""Scheme, host and port."""
 _PROXY_LIMITS = httpx.Limits(max_connections=400, max_keepalive_connections=400)
 """Through a proxy: enough connections for a campaign's requests in flight."""
 _MAX_HEADER_BYTES = 64 * 1024
@@ -86,18 +88,54 @@ class _Connection:
         with contextlib.suppress(Exception):
             self.writer.close()
 
+    def abort(self) -> None:
+        """Drop a connection that failed or was cancelled mid-exchange: unlike ``close()``,
+        which waits to flush what is still buffered (forever, if the peer stopped reading), the
+        socket is closed on the loop's next turn, so none is left to the garbage collector."""
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
+
 
 class LeanAsyncTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive over asyncio streams; see the module docstring for why."""
 
     def __init__(self, *, max_idle: int = 512) -> None:
-        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        # idle connections per event loop, then per origin: a connection belongs to the loop
+        # that opened it and is never handed to another one
+        self._idle: dict[asyncio.AbstractEventLoop, dict[Origin, deque[_Connection]]] = {}
+        self._watchers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._max_idle = max_idle
         self._ssl: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
-        idle = sum(len(d) for d in self._idle.values())
+        idle = sum(len(d) for pools in self._idle.values() for d in pools.values())
         return f"LeanAsyncTransport(idle_connections={idle})"
+
+    async def _pools(self) -> dict[Origin, deque[_Connection]]:
+        """The running loop's idle connections. On a loop's first request, a watcher is
+        registered with the loop as an async generator: ``asyncio.run`` (and so every
+        private loop a campaign runs on) finalizes those before it closes the loop, and the
+        watcher's ``finally`` closes that loop's connections while the loop can still do it.
+        Without it, connections outlive their loop and no later loop can close them."""
+        loop = asyncio.get_running_loop()
+        pools = self._idle.get(loop)
+        if pools is None:
+            for gone in [other for other in self._idle if other.is_closed()]:
+                del self._idle[gone]  # closed without finalizing: nothing can close them now
+                self._watchers.pop(gone, None)
+            pools = self._idle[loop] = {}
+            watcher = self._close_at_loop_end(loop)
+            await watcher.asend(None)
+            self._watchers[loop] = watcher
+        return pools
+
+    async def _close_at_loop_end(self, loop: asyncio.AbstractEventLoop
+                                 ) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            self._watchers.pop(loop, None)
+            await _close_all(self._idle.pop(loop, {}))
 
     async def _connect(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
         scheme, host, port = origin
@@ -114,8 +152,8 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
         return _Connection(reader, writer)
 
-    def _checkout(self, origin: tuple[str, str, int]) -> _Connection | None:
-        pool = self._idle.get(origin)
+    @staticmethod
+    def _checkout(pool: deque[_Connection] | None) -> _Connection | None:
         while pool:
             conn = pool.pop()
             if conn.alive():
@@ -123,8 +161,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             conn.close()
         return None
 
-    def _checkin(self, origin: tuple[str, str, int], conn: _Connection) -> None:
-        pool = self._idle.setdefault(origin, deque())
+    def _checkin(self, pool: deque[_Connection], conn: _Connection) -> None:
         if len(pool) < self._max_idle and conn.alive():
             pool.append(conn)
         else:
@@ -154,29 +191,31 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported scheme {scheme!r}")
         origin = (scheme, host, port or (443 if scheme == "https" else 80))
         write_timeout, read_timeout = timeout.get("write"), timeout.get("read")
-        conn = self._checkout(origin) or await self._connect(origin, timeout.get("connect"))
+        pools = self._idle.get(asyncio.get_running_loop()) or await self._pools()
+        pool = pools.get(origin)
+        if pool is None:
+            pool = pools[origin] = deque()
+        conn = self._checkout(pool) or await self._connect(origin, timeout.get("connect"))
         head = [f"{method} {target.decode('ascii')} HTTP/1.1"]
         head += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in headers]
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         try:
-            conn.writer.write(data)
-            await asyncio.wait_for(conn.writer.drain(), write_timeout)
-        except asyncio.TimeoutError:
-            conn.close()
-            raise httpx.WriteTimeout("writing the request timed out") from None
-        except (OSError, ConnectionError) as exc:
-            conn.close()
-            raise httpx.WriteError(f"writing the request failed: {exc}") from exc
-        deadline = time.monotonic() + (read_timeout if read_timeout is not None else 3600.0)
-        try:
+            try:
+                conn.writer.write(data)
+                await asyncio.wait_for(conn.writer.drain(), write_timeout)
+            except asyncio.TimeoutError:
+                raise httpx.WriteTimeout("writing the request timed out") from None
+            except (OSError, ConnectionError) as exc:
+                raise httpx.WriteError(f"writing the request failed: {exc}") from exc
+            deadline = time.monotonic() + (read_timeout if read_timeout is not None else 3600.0)
             status, answer_headers, content, keep = await self._read_response(conn, method,
                                                                                deadline)
-        except BaseException:
-            conn.close()
+        except BaseException:  # failed, timed out or cancelled (a Stop): never reused
+            conn.abort()
             raise
         conn.used += 1
         if keep:
-            self._checkin(origin, conn)
+            self._checkin(pool, conn)
         else:
             conn.close()
         return status, answer_headers, content
@@ -278,14 +317,29 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         return b"".join(parts)
 
     async def aclose(self) -> None:
-        """Close every idle connection and wait (a second at most) until each is closed, so no
-        socket is left to the garbage collector when the caller's event loop ends."""
-        closing = []
-        for pool in self._idle.values():
-            while pool:
-                conn = pool.pop()
-                conn.close()
-                closing.append(conn.writer)
-        for writer in closing:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+        """Close the running loop's idle connections and wait (a second at most) until each is
+        closed, so no socket is left to the garbage collector when the loop ends. The
+        transport stays usable: a later request opens a new connection."""
+        loop = asyncio.get_running_loop()
+        watcher = self._watchers.pop(loop, None)
+        pools = self._idle.pop(loop, {})
+        if watcher is not None:
+            await watcher.aclose()
+        await _close_all(pools)
+
+
+async def _close_all(pools: dict[Origin, deque[_Connection]]) -> None:
+    """Close every connection of ``pools`` and wait (a second at most) until each is closed."""
+    closing = []
+    for pool in pools.values():
+        while pool:
+            conn = pool.pop()
+            conn.close()
+            closing.append(conn.writer)
+    for writer in closing:
+        try:
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        except asyncio.TimeoutError:  # the peer never acknowledged: drop it
+            writer.transport.abort()
+        except Exception:  # noqa: BLE001 - closed with an error is closed
+            pass

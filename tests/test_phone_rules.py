@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from cams_notebook import Message
+from cams_notebook._phone_numbers import recipient_number, sender_number
 from tests.helpers import template_fields
 
 
@@ -117,10 +118,12 @@ GROUPING = ", spaces, dashes, brackets, dots between digit groups and a leading 
     ("08613900000001", "it starts with 0; give the country code without 00 or a trunk 0"),
 ])
 def test_a_refused_recipient_gets_the_reason_of_the_rule_it_broke(to: str, why: str) -> None:
-    """The reasons are the rules of the models.py docstring, one each, word for word."""
+    """The reasons are the rules of the models.py docstring, one each, word for word; the
+    public ``recipient_number`` gives the reason and no digits at all."""
     _, problems = Message.check(template_fields(to=to))
     assert [(p.field, p.rule, p.message) for p in problems] == [
         ("To", "digits_only", f"{PHONE}; {why} (got {to!r})")]
+    assert recipient_number(to) == ("", why)
 
 
 @pytest.mark.parametrize(("sender", "why"), [
@@ -134,6 +137,7 @@ def test_a_refused_sender_gets_the_reason_of_the_rule_it_broke(sender: str, why:
     assert [(p.field, p.rule, p.message) for p in problems] == [
         ("From", "digits_only", f"must contain only ASCII digits 0-9 on whatsapp; {why} "
                                 f"(got {sender!r})")]
+    assert sender_number(sender) == ("", why)
 
 
 # -- as sent: what reaches the service is held to digits already (the sandbox's check) ------

@@ -197,3 +197,26 @@ def test_numbers_booleans_and_plain_text_in_structured_fields_are_sendable() -> 
                   message_type="location",
                   content={"latitude": 30.27, "longitude": 120, "name": "HQ café"})
     assert Message.check(fields)[1] == []
+
+
+# -- one broken field hides nothing else ----------------------------------------------------
+
+
+def test_an_unknown_parameter_does_not_hide_the_rules_the_others_break() -> None:
+    """cams_api.md section 1 lists every parameter: ``Colour`` is none of them, and ``Ttl``
+    is 30 - 1209600 seconds; both are reported, each on its own field."""
+    fields = viber(ttl=5, Colour="red")
+    assert [(f, r) for f, r, _ in refusals(fields)] == [("Colour", "not_allowed"),
+                                                        ("Ttl", "out_of_range")]
+
+
+def test_as_sent_a_field_of_the_wrong_type_does_not_hide_a_to_that_is_not_bare_digits() -> None:
+    """As the service receives it (``check(..., as_sent=True)``, the sandbox's check), ``To``
+    must already be bare digits with the country code (cams_api.md, the ``To`` row); a
+    ``FallBackDuration`` that is no integer is its own problem beside it."""
+    message, problems = Message.check(template_fields(to="+86 139 0000 0000",
+                                                      fall_back_duration="abc"), as_sent=True)
+    assert message is None
+    assert [(p.field, p.rule) for p in problems] == [("FallBackDuration", "wrong_type"),
+                                                     ("To", "digits_only")]
+    assert "as sent: the service rewrites nothing" in problems[1].message

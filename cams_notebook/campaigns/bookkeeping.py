@@ -4,38 +4,79 @@ The engine decides what to send and when; this is where a row's fate is written 
 way whatever the fate: a row the journal already knows is replayed, never sent again; a
 request that surely did not take effect is undone in the journal; a finished row is journaled,
 kept as a result, counted and reported to ``on_progress``.
+
+:func:`sends_again` is the one rule for a row the journal already knows; :func:`left_to_send`
+applies it before a run, so a confirmation counts only what would really go out.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ApiError, CamsError
+from ..errors import ApiError, AuthError, CamsError, NotSubscribedError
 from .journal import INTENT, Journal, JournalRow, encode_index
 from .plan import RowPlan
 
-__all__ = ["Counts", "RowBook"]
+__all__ = ["Counts", "RowBook", "left_to_send", "sends_again"]
 
 
 @dataclass
 class Counts:
-    """Live tallies for the progress bar and the panel."""
+    """Live tallies of one run, for the progress bar and the panel.
+
+    ``sent``, ``failed`` and ``unknown`` count this run's requests only; rows the journal
+    already knew are ``skipped`` (or ``changed``) and counted there alone, so a re-run
+    never counts a row twice. ``retrying`` is how many rows wait to be sent again right now
+    (throttled, or a failure worth a retry); ``retries`` how many retries there were in all.
+    """
 
     sent: int = 0
     failed: int = 0
     unknown: int = 0
     throttled: int = 0
     retries: int = 0
+    retrying: int = 0
     skipped: int = 0
     changed: int = 0
     done: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
-    def rate(self, now: float) -> float:
-        return self.sent / max(now - self.started_at, 1e-9)
+    @property
+    def answered(self) -> int:
+        """This run's requests with an outcome: sent, failed or unknown."""
+        return self.sent + self.failed + self.unknown
+
+    def rate(self, now: float) -> float | None:
+        """Requests answered per second since the run's start; None while fewer than two
+        were answered (one answer, or rows only replayed from the journal, make no rate)."""
+        if self.answered < 2:
+            return None
+        return self.answered / max(now - self.started_at, 1e-3)
+
+
+def sends_again(record: JournalRow, digest: str | None, on_changed: str) -> bool:
+    """Whether a row the journal knows goes out (again): when it failed without taking effect
+    (``retry_safe``: it never reached the service, the service failed before accepting it, or
+    refused the credentials), so the person surely got nothing and a later run may try again;
+    or when its message changed since (``digest``) and it either failed or
+    ``on_changed="send"``."""
+    if record.status == "failed" and record.retry_safe:
+        return True
+    if record.digest is None or record.digest == digest:
+        return False
+    return record.status == "failed" or (record.status == "sent" and on_changed == "send")
+
+
+def left_to_send(plans: Iterable[RowPlan], known: Mapping[str, JournalRow], *,
+                 on_changed: str = "skip") -> list[RowPlan]:
+    """The ``plans`` (valid ones) a run would send, given the journal's records ``known`` by
+    row key: rows the journal knows are replayed instead (see :func:`sends_again`)."""
+    return [plan for plan in plans
+            if (record := known.get(plan.key)) is None
+            or sends_again(record, plan.digest, on_changed)]
 
 
 class RowBook:
@@ -49,6 +90,7 @@ class RowBook:
         self.previous: dict[str, JournalRow] = {}
         """Journal records of rows sent again in a new version, put back if the new one never
         leaves."""
+        self._retrying: set[str] = set()
 
     def to_send(self, plan: RowPlan, record: JournalRow | None) -> bool:
         """Whether ``plan`` goes out, given its journal ``record``: a row the journal knows is
@@ -80,10 +122,24 @@ class RowBook:
         row.status = status
         row.error = f"{type(error).__name__}: {error}"
         row.latency_ms = latency_ms
-        row.retry_safe = error.retry_safe
+        # journaled as "took no effect": a later run sends the row again (see sends_again);
+        # refused credentials or subscription are not retried within the run, but took no
+        # effect either
+        row.retry_safe = error.retry_safe or isinstance(error, (AuthError, NotSubscribedError))
         if isinstance(error, ApiError):
             row.code, row.message, row.request_id = error.code, error.message, error.request_id
         return row
+
+    def retry(self, key: str) -> None:
+        """The request surely did not take effect and the row is sent again: the journal goes
+        back to what it knew, and the row counts as ``retrying`` until it is finished."""
+        self.undo_intent(key)
+        if key not in self._retrying:
+            self._retrying.add(key)
+            self.counts.retrying = len(self._retrying)
+        self.counts.retries += 1
+        if self.on_progress is not None:
+            self.on_progress(self.counts)  # counts froze while it waits: say why
 
     def undo_intent(self, key: str) -> None:
         """The request surely did not take effect: the journal goes back to what it knew."""
@@ -94,11 +150,8 @@ class RowBook:
             self.ledger.outcome(previous)
 
     def sends_again(self, plan: RowPlan, record: JournalRow) -> bool:
-        """Whether a row the journal knows goes out (again): only when its message changed
-        since, and it either failed (the person got nothing) or ``on_changed="send"``."""
-        if record.digest is None or record.digest == plan.digest:
-            return False
-        return record.status == "failed" or (record.status == "sent" and self.on_changed == "send")
+        """Whether a row the journal knows goes out (again): see :func:`sends_again`."""
+        return sends_again(record, plan.digest, self.on_changed)
 
     def replay(self, plan: RowPlan, row: JournalRow) -> None:
         """A row the journal already knows: report it, never send it again."""
@@ -133,11 +186,19 @@ class RowBook:
         self.results[plan.key] = (plan.index, row)
         counts = self.counts
         counts.done += 1
-        if row.status == "sent":
-            counts.sent += 1
-        elif row.status == "failed":
-            counts.failed += 1
-        elif row.status == "unknown":
-            counts.unknown += 1
+        if plan.key in self._retrying:
+            self._retrying.discard(plan.key)
+            counts.retrying = len(self._retrying)
+        if journal:  # a replayed row was counted as skipped or changed, not sent again
+            self._count(row.status)
         if self.on_progress is not None:
             self.on_progress(counts)
+
+    def _count(self, status: str) -> None:
+        counts = self.counts
+        if status == "sent":
+            counts.sent += 1
+        elif status == "failed":
+            counts.failed += 1
+        elif status == "unknown":
+            counts.unknown += 1

@@ -22,7 +22,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ import pandas as pd
 
 from .._config import DEFAULT_QPS
 from ..client import AsyncClient, Client
+from ..display import notice
 from ..templates import TemplateCatalogue
 from .dry_run import (
     InvalidFrameError,
@@ -50,6 +50,7 @@ from .journal import (
     SqliteJournal,
 )
 from .plan import FrameMapping, RowPlan, check_plans
+from .progress_bar import ProgressBar as _Progress
 from .result import CampaignResult, result_frame
 
 __all__ = ["Campaign", "asend_frame", "send_frame", "session_journal"]
@@ -107,40 +108,10 @@ class _InUse:
             _RUNNING.discard(id(self.ledger))
 
 
-class _Progress:
-    """tqdm.auto bar (a widget in Jupyter, text in a terminal), updated at most 5 times a second."""
-
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        self.bar = None
-        self._last = 0.0
-        self._done = 0
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc="sending", unit="msg", dynamic_ncols=True)
-
-    def __call__(self, counts: Counts) -> None:
-        if self.bar is None:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.2 and counts.done != self.bar.total:
-            return
-        self._last = now
-        self.bar.update(counts.done - self._done)
-        self._done = counts.done
-        self.bar.set_postfix(sent=counts.sent, failed=counts.failed, unknown=counts.unknown,
-                             throttled=counts.throttled, rate=f"{counts.rate(now):.0f}/s",
-                             refresh=False)
-
-    def close(self, counts: Counts) -> None:
-        if self.bar is not None:
-            self._last = 0.0
-            self(counts)
-            self.bar.close()
-
-
 def _announce(text: str) -> None:
-    print(text, file=sys.stderr)
+    """Say what the campaign is doing: a quiet line in a notebook (it is not an error), stderr
+    in a terminal, where stdout may carry a command's data."""
+    notice(text, stream=sys.stderr)
 
 
 def _prepare(frame: Any, client: Any, constants: Mapping[str, Any], params: Any, key: Any,

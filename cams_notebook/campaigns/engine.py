@@ -18,7 +18,9 @@ throttled (``System.LimitControl``)    pause as told, lower the rate, send again
                                        row is never lost (gives up only after
                                        ``max_throttle_retries``, as ``failed``)
 surely not sent (connect error, 5xx)   back off with jitter and retry, up to
-                                       ``backoff.max_attempts``, then ``failed``
+                                       ``backoff.max_attempts``, then ``failed``; the
+                                       journal records that it took no effect, so the
+                                       next run sends it again
 outcome unknown (timeout, reset)       ``unknown``; never resent (reconcile it later)
 auth or subscription error             ``failed``, and the whole campaign stops: the
                                        remaining rows are ``not_sent``
@@ -316,21 +318,24 @@ class CampaignEngine:
                        in_flight: dict[str, RowPlan]) -> bool:
         """Send ``plan`` once, the intent journaled first; True when it is to be sent again."""
         message = plan.message
+        # pragma: no mutate start (equivalent: an assert for mypy; run() set _proven)
         assert message is not None and self._proven is not None
+        # pragma: no mutate end
         if not await self._slot(pacer):
             self.book.finish(plan, self.book.row(plan, "not_sent", attempts=tries.attempts))
             return False
         tries.attempts += 1
-        row = self.book.row(plan, INTENT, attempts=tries.attempts, attempted_at=_utc(self.wall()))
+        row = self.book.row(plan, INTENT,  # pragma: no mutate (intent() records INTENT anyway)
+                            attempts=tries.attempts, attempted_at=_utc(self.wall()))
         self.ledger.intent(row)
         in_flight[plan.key] = plan
         began = self.clock()
         try:
             result = await self.client.send(message)
         except Exception as error:  # noqa: BLE001 - a row's failure is a result, not a crash
-            in_flight.pop(plan.key, None)
+            in_flight.pop(plan.key, None)  # pragma: no mutate (the key is in it: see above)
             return await self._after_error(plan, row, error, began, pacer, tries)
-        in_flight.pop(plan.key, None)
+        in_flight.pop(plan.key, None)  # pragma: no mutate (the key is in it: see above)
         self._proven.set()
         row.status, row.message_id, row.code = "sent", result.message_id, result.code
         row.message, row.request_id = result.message, result.request_id
@@ -352,7 +357,7 @@ class CampaignEngine:
             if tries.throttles > self.max_throttle_retries:
                 self._fail(plan, row, error, began)
                 return False
-            self.book.undo_intent(plan.key)
+            self.book.retry(plan.key)
             # the row waits as told even when the pacer (seeing a stray throttle, not a
             # rate that is too high) lets the others go on
             await self._pause(error.retry_after or 0.0)
@@ -383,8 +388,7 @@ class CampaignEngine:
         self._proven.set()
         tries.failures += 1  # throttles have their own budget; only these use the backoff's
         if error.retry_safe and not self.backoff.gives_up(tries.failures) and not self.stopping:
-            self.book.undo_intent(plan.key)
-            self.counts.retries += 1
+            self.book.retry(plan.key)
             await self._pause(self.backoff.delay(tries.failures))
             return True
         self._fail(plan, row, error, began)

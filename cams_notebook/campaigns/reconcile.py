@@ -129,7 +129,9 @@ def _settler(out: pd.DataFrame, cases: list[UnknownRow], ledger: Journal | None,
     if ledger is None:
         return settler
     mine = {c.key for c in cases}
+    # pragma: no mutate start (equivalent: a row's result and its record name one number)
     numbers = {c.to for c in cases if c.to} | {c.facts.to for c in cases if c.facts}
+    # pragma: no mutate end
     for record in ledger.rows_to(numbers):
         if record.key in mine:
             continue
@@ -138,12 +140,16 @@ def _settler(out: pd.DataFrame, cases: list[UnknownRow], ledger: Journal | None,
         elif record.status in _OPEN:
             facts = send_facts(record, space)
             if isinstance(facts, str):
-                settler.blind.add(bare_number(record.to) or "")
+                settler.blind.add(
+                    bare_number(record.to) or "",  # pragma: no mutate (no number is "XXXX")
+                )
             else:
                 settler.rivals.append(facts)
     for case in cases:  # a row that cannot be looked up may own any message to its number
         if case.facts is None and case.to:
-            settler.blind.add(bare_number(case.to) or "")
+            settler.blind.add(
+                bare_number(case.to) or "",  # pragma: no mutate (no number is "XXXX")
+            )
     return settler
 
 
@@ -151,7 +157,9 @@ def _wait(out: pd.DataFrame, cases: list[UnknownRow], settle: float,
           sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
     """Give the service ``settle`` seconds from the latest attempt to record it (at most that)."""
     times = [c.facts.start + WINDOW_MS for c in cases if c.facts is not None]
+    # pragma: no mutate start (equivalent: the engine writes sent_at as UTC text with +00:00)
     sent = pd.to_datetime(out["sent_at"], utc=True).dropna()
+    # pragma: no mutate end
     if len(sent):
         times.append(int(sent.max().timestamp() * 1000))
     if settle > 0 and times:

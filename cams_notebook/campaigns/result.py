@@ -41,8 +41,18 @@ class CampaignResult(pd.DataFrame):
         return summarise(self)
 
     def _repr_html_(self) -> str | None:
-        # pandas-stubs do not declare DataFrame._repr_html_, which pandas has
-        table: str | None = super()._repr_html_()  # type: ignore[misc]
+        """The status line, the counts and the rows, in the package's table style (empty cells
+        blank, not NaN), cut to pandas' display options as pandas cuts its own."""
+        frame, most = pd.DataFrame(self), pd.get_option("display.max_rows")
+        note = ""
+        if most and len(frame) > most:
+            half = max(1, (pd.get_option("display.min_rows") or most) // 2)
+            frame = pd.concat([frame.head(half), frame.tail(half)])
+            note = (f"<div>{len(self):,} rows × {len(self.columns)} columns: the first and "
+                    f"last {half} shown</div>")
+        view = frame.astype(object).where(frame.notna(), "")  # None and NaN alike: blank
+        table = view.to_html(border=0, classes="cams-table",
+                             max_cols=pd.get_option("display.max_columns")) + note
         if "status" not in self.columns:
             return table
         counts = self["status"].value_counts()

@@ -3,14 +3,22 @@
 ::
 
     cams-notebook receipts --host 127.0.0.1 --port 8788 [--path /] [--store FILE]
-                           [--secret S] [--allow 10.0.0.0/8 ...]      # HTTP push receiver
+                           [--secret-file FILE] [--allow 10.0.0.0/8 ...]  # HTTP push receiver
     cams-notebook receipts --pull [--message-type ChatAppStatus] [--queue NAME]
                            [--preset intl|cn] [--store FILE] [--drain]  # queue consumer
                            [--endpoint URL | --sandbox]
 
 The receiver answers each push only after storing it; the consumer deletes queue messages
-only after storing them. Both run until Ctrl-C or SIGTERM (``--drain``: until the queue is
-empty), then print what they stored.
+only after storing them. Both print a line per batch received, and run until Ctrl-C or
+SIGTERM (``--drain``: until the queue is empty), then print what they stored. The receiver
+binds its port before it opens the store: when it cannot listen, no store file is created.
+
+The receiver's secret (the last segment of the callback URL, or an ``X-Cams-Secret``
+header) comes from the environment variable ``CAMS_RECEIPTS_SECRET`` or from the first line
+of ``--secret-file`` (which wins), never from the command line, where ``ps`` shows it to
+every user of the machine: ``--secret`` is refused. It is never printed (the URL shows
+``<secret>``). An empty secret is an error; with neither source set, the receiver runs
+without a secret, as it always has, and says so when it starts.
 
 The pull asks CAMS for its queue, so it needs a client, found as for ``send``: the
 credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``ALIBABA_CLOUD_ACCESS_KEY_SECRET``
@@ -19,14 +27,26 @@ credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``ALIBABA_CLOUD_ACCESS_KEY_SECR
 naming the variables; no store is opened) unless ``--sandbox`` asks for the in-process local
 sandbox, which has no endpoint: ``--sandbox --endpoint`` is a usage error. The push receiver
 needs no client, so ``--endpoint`` and ``--sandbox`` without ``--pull`` are usage errors too.
-Exit status 0, or 2 for a usage error (a port in use, a bad argument, no credentials).
+
+Exit status (:class:`~.exits.ExitCode`, shared by every command), each error being one
+line on stderr:
+
+====  =================================================================================
+0     stopped by Ctrl-C or SIGTERM (or ``--drain`` emptied the queue)
+1     could not run: the port cannot be bound (in use, not permitted), the store cannot
+      be opened, or the queue answered an error
+2     usage error: a bad or conflicting flag, ``--secret`` on the command line, an empty
+      or unreadable secret, no credentials for ``--pull``; nothing was opened
+3, 4  ``--pull``: CAMS refused the credentials (3), or could not be reached (4)
+====  =================================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
-import sys
+import sqlite3
 import threading
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -34,14 +54,41 @@ from typing import TYPE_CHECKING
 from ..receipts.server import DEFAULT_MAX_BODY
 from ..receipts.store import DEFAULT_STORE
 from ..smq import MAX_WAIT_SECONDS
-from .send import add_client_arguments, client_from_args
+from .client_flags import add_client_arguments, make_client
+from .exits import ExitCode
+from .failures import CommandError
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..receipts.server import PushSummary, ReceiptServer
+    from ..receipts.store import ReceiptStore
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["SECRET_ENV", "add_arguments", "run"]
 
 DEFAULT_PORT = 8788
+SECRET_ENV = "CAMS_RECEIPTS_SECRET"
+"""The environment variable the receiver's secret is read from."""
+_PREFIX = "cams-notebook receipts:"
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,14 +97,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     push = parser.add_argument_group("HTTP push receiver (the default)")
     push.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default 127.0.0.1)")
-    push.add_argument("--port", type=int, default=DEFAULT_PORT,
+    push.add_argument("--port", type=_port, default=DEFAULT_PORT,
                       help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
     push.add_argument("--path", default="/", help="callback path (default /)")
-    push.add_argument("--secret", help="require this secret as the last path segment or in an "
-                      "X-Cams-Secret header")
+    push.add_argument("--secret-file", metavar="FILE",
+                      help="require the secret on this file's first line as the last path "
+                      "segment or in an X-Cams-Secret header (or set " + SECRET_ENV + ")")
+    # Accepted only to refuse it with the reason: a command line is public on the machine.
+    push.add_argument("--secret", help=argparse.SUPPRESS)
     push.add_argument("--allow", action="append", metavar="CIDR",
                       help="accept pushes only from these addresses/networks (repeatable)")
-    push.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
+    push.add_argument("--max-body", type=_positive, default=DEFAULT_MAX_BODY,
                       help=f"largest push body in bytes (default {DEFAULT_MAX_BODY})")
     pull = parser.add_argument_group("queue consumer (--pull)")
     pull.add_argument("--pull", action="store_true", help="pull from the SMQ (MNS) queue instead")
@@ -86,69 +136,128 @@ def _on_sigterm(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _usage(line: str) -> CommandError:
+    return CommandError(ExitCode.USAGE, line)
+
+
 def run(args: argparse.Namespace) -> int:
+    """Receive or pull until stopped; errors are :class:`~.failures.CommandError` (one line)."""
+    if args.secret is not None:
+        raise _usage(f"--secret would show the secret to every user of this machine (ps); "
+                     f"set {SECRET_ENV} or use --secret-file")
+    if args.pull:  # first: without a client, no store is opened (no file is created)
+        if args.secret_file:
+            raise _usage("--secret-file is for the HTTP push receiver, not --pull")
+        return _run_pull(make_client(args), args)
+    if args.sandbox or args.endpoint:
+        flag = "--sandbox" if args.sandbox else "--endpoint"
+        raise _usage(f"{flag} is for --pull (the queue consumer); the HTTP push receiver "
+                     "talks to no CAMS endpoint")
+    return _run_server(args, _read_secret(args.secret_file))
+
+
+def _read_secret(path: str | None) -> str | None:
+    """The secret from ``--secret-file`` or :data:`SECRET_ENV`; None when neither is set."""
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.readline()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _usage(f"cannot read --secret-file {path!r}: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
+        secret = text.strip()
+        if not secret:
+            raise _usage(f"--secret-file {path!r} is empty: write the secret on its first "
+                         "line (or leave the flag out to run without a secret)")
+        return secret
+    value = os.environ.get(SECRET_ENV)
+    if value is None:
+        return None
+    if not value.strip():
+        raise _usage(f"{SECRET_ENV} is set but empty: set it to the secret, or unset it "
+                     "to run without a secret")
+    return value.strip()
+
+
+def _summary(store: ReceiptStore, rejected: int | None) -> str:
+    counts = {k: store.count(k) for k in ("status", "inbound", "undecodable")}
+    line = (f"stored in {store.path}: {counts['status']} receipt(s), {counts['inbound']} "
+            f"inbound message(s), {counts['undecodable']} undecodable")
+    return line if rejected is None else f"{line}, {rejected} rejected event(s)"
+
+
+def _run_server(args: argparse.Namespace, secret: str | None) -> int:
+    from ..receipts.server import ReceiptServer
+
+    printing = threading.Lock()
+
+    def show(summary: PushSummary) -> None:
+        rejected = f", {summary.rejected} rejected" if summary.rejected else ""
+        with printing:
+            print(f"received {summary.events} from {summary.client}: {summary.new} new, "
+                  f"{summary.duplicates} duplicate(s){rejected}", flush=True)
+
+    try:
+        server = ReceiptServer(args.host, args.port, args.path, store=args.store, secret=secret,
+                               allow=args.allow, max_body=args.max_body, on_push=show)
+    except ValueError as exc:  # a bad --path, --allow or secret
+        raise _usage(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise CommandError(ExitCode.FAILED, f"cannot open {args.store!r}: {exc}") from None
+    except OSError as exc:  # bound first: a port in use (or not permitted) creates no store
+        raise CommandError(ExitCode.FAILED, f"cannot listen on {args.host}:{args.port}: "
+                           f"{exc.strerror or exc}") from None
+    return _serve(server, secret)
+
+
+def _serve(server: ReceiptServer, secret: str | None) -> int:
+    stop = threading.Event()
+    _on_sigterm(stop)
+    guard = "" if secret else " (no secret: anyone who can reach it can push)"
+    try:  # from here on, SIGTERM (which raises KeyboardInterrupt) is a clean stop
+        print(f"{_PREFIX} listening on {server.public_url}, storing in {server.store.path}"
+              f"{guard}", flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:  # one that lands outside serve_forever's own catch
+        pass
+    finally:
+        server.stop()
+        line = _summary(server.store, server.rejected.count())
+        server.store.close()
+    print(line)
+    return ExitCode.OK
+
+
+def _run_pull(client: Client, args: argparse.Namespace) -> int:
     from ..receipts.store import ReceiptStore
 
-    client: Client | None = None
-    if args.pull:  # first: without a client, no store is opened (no file is created)
-        client = client_from_args(args, "receipts")
-        if client is None:
-            return 2
-    elif args.sandbox or args.endpoint:
-        flag = "--sandbox" if args.sandbox else "--endpoint"
-        print(f"cams-notebook receipts: {flag} is for --pull (the queue consumer); the HTTP "
-              "push receiver talks to no CAMS endpoint", file=sys.stderr)
-        return 2
     try:
         store = ReceiptStore(args.store)
-    except Exception as exc:  # noqa: BLE001 - sqlite3 errors, OSError
-        if client is not None:
-            client.close()
-        print(f"cams-notebook receipts: cannot open {args.store!r}: {exc}", file=sys.stderr)
-        return 2
+    except (sqlite3.Error, OSError) as exc:
+        client.close()
+        raise CommandError(ExitCode.FAILED, f"cannot open {args.store!r}: {exc}") from None
     stop = threading.Event()
     _on_sigterm(stop)
     try:
-        code = _pull(client, args, store, stop) if client is not None else _serve(args, store)
+        _pull(client, args, store, stop)  # a queue error goes up: main says it in one line
     finally:
-        counts = {k: store.count(k) for k in ("status", "inbound", "undecodable")}
+        line = _summary(store, None)
         store.close()
-    if code == 0:
-        print(f"stored in {args.store}: {counts['status']} receipt(s), {counts['inbound']} inbound "
-              f"message(s), {counts['undecodable']} undecodable")
-    return code
+    print(line)
+    return ExitCode.OK
 
 
-def _serve(args: argparse.Namespace, store: object) -> int:
-    from ..receipts.server import ReceiptServer
-
-    try:
-        server = ReceiptServer(args.host, args.port, args.path, store=store,  # type: ignore[arg-type]
-                               secret=args.secret, allow=args.allow, max_body=args.max_body)
-    except (OSError, ValueError) as exc:
-        print(f"cams-notebook receipts: {exc}", file=sys.stderr)
-        return 2
-    shown = server.url.replace(f"/{args.secret}", "/<secret>") if args.secret else server.url
-    print(f"cams-notebook receipts: listening on {shown}, storing in {args.store}", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.stop()
-    return 0
-
-
-def _pull(client: Client, args: argparse.Namespace, store: object, stop: threading.Event) -> int:
-    from ..errors import CamsError
+def _pull(client: Client, args: argparse.Namespace, store: ReceiptStore,
+          stop: threading.Event) -> None:
     from ..receipts.queue import ReceiptQueue
 
     queue = None
     try:
         queue = ReceiptQueue(client, message_type=args.message_type, queue_name=args.queue,
-                             store=store, preset=args.preset,  # type: ignore[arg-type]
+                             store=store, preset=args.preset,
                              dybaseapi_endpoint=args.dybaseapi_endpoint,
                              mns_endpoint=args.mns_endpoint, wait_seconds=args.wait)
-        print(f"cams-notebook receipts: pulling {queue.queue_name}, storing in {args.store}",
-              flush=True)
+        print(f"{_PREFIX} pulling {queue.queue_name}, storing in {args.store}", flush=True)
         while not stop.is_set():
             result = queue.poll(1 if args.drain else None)
             if result.received:
@@ -158,11 +267,7 @@ def _pull(client: Client, args: argparse.Namespace, store: object, stop: threadi
                 break
     except KeyboardInterrupt:
         pass
-    except (CamsError, ValueError) as exc:
-        print(f"cams-notebook receipts: {exc}", file=sys.stderr)
-        return 2
     finally:
         if queue is not None:
             queue.close()
         client.close()
-    return 0

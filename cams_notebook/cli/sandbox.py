@@ -4,13 +4,19 @@ The command lives with the others under :mod:`cams_notebook.cli`; ``python -m
 cams_notebook.sandbox`` calls :func:`main` here, so both entry points take the same flags::
 
     python -m cams_notebook.sandbox --port 8787 --latency-ms 80,20 --seed 1
+
+A bad flag exits 2 (argparse's line); a core configuration it refuses (an unknown fault
+profile) is one line, exit 2; an address it cannot listen on is one line saying why and what
+to do (:func:`listen_advice`), exit 1. Ctrl-C or SIGTERM stops it, exit 0 (:mod:`.exits`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import math
+import socket
 import sys
 import threading
 import time
@@ -30,11 +36,12 @@ from ..sandbox._defaults import (
     DEFAULT_PORT,
     DEFAULT_SEED,
 )
+from .exits import ExitCode, epilog
 
 if TYPE_CHECKING:
     from ..sandbox.server import SandboxCoreLike, SandboxServer
 
-__all__ = ["add_arguments", "build_core", "main", "parse_latency_ms", "run"]
+__all__ = ["add_arguments", "build_core", "listen_advice", "main", "parse_latency_ms", "run"]
 
 
 def parse_latency_ms(text: str) -> tuple[float, float]:
@@ -215,8 +222,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         core = build_core(args)
     except ValueError as exc:  # e.g. an unknown fault profile
-        print(f"{args.prog}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{args.prog}: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
 
     def ready(server: SandboxServer) -> None:
         gc.collect()
@@ -231,18 +238,39 @@ def run(args: argparse.Namespace) -> int:
     try:
         SandboxServer(core, host=args.host, port=args.port).serve_forever(ready)
     except OSError as exc:  # port in use, address not available
-        print(
-            f"{args.prog}: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
-        )
-        return 1
+        print(f"{args.prog}: cannot listen on {args.host}:{args.port}: {listen_advice(exc, args)}",
+              file=sys.stderr)
+        return ExitCode.FAILED
     print("sandbox stopped", flush=True)
-    return 0
+    return ExitCode.OK
+
+
+def listen_advice(exc: OSError, args: argparse.Namespace) -> str:
+    """Why a server cannot listen, and what to do, from the error's ``errno``.
+
+    >>> listen_advice(OSError(errno.EADDRINUSE, "in use"), argparse.Namespace(host="::1"))[:22]
+    'address already in use'
+    """
+    if isinstance(exc, socket.gaierror):
+        return (f"no such host {args.host!r}: pass --host with an address of this machine "
+                "(127.0.0.1 for this machine only)")
+    if exc.errno == errno.EADDRINUSE:
+        return ("address already in use: another process is listening there; stop it, or "
+                "pass another --port (0 takes any free one)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"this machine has no address {args.host}: pass --host 127.0.0.1, or an "
+                "address of one of its interfaces")
+    if exc.errno == errno.EACCES:
+        return ("permission denied: ports below 1024 need privileges; pass --port "
+                f"{DEFAULT_PORT}, or 0 for any free one")
+    return exc.strerror or str(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m cams_notebook.sandbox``."""
     parser = argparse.ArgumentParser(
-        prog="python -m cams_notebook.sandbox", description="Run the local fake CAMS service."
+        prog="python -m cams_notebook.sandbox", description="Run the local fake CAMS service.",
+        epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return int(run(parser.parse_args(argv)))

@@ -7,119 +7,62 @@
         --params name,order_id --journal send.db --out results.csv [--qps 250] [--dry-run]
         [--campaign NAME] [--on-changed skip|send] [--endpoint URL | --sandbox]
 
-Every request field can be given as a ``--kebab-case`` constant (``--cust-space-id``,
-``--fall-back-id``...); columns of the CSV named after request fields supply them per row.
+Every request field can be given as a ``--kebab-case`` flag (``--cust-space-id``,
+``--fall-back-id``...); columns of the CSV named after request fields supply them per row
+(the flags are in :mod:`.send_args`).
 
-Where it sends is never guessed. The credentials come from ``ALIBABA_CLOUD_ACCESS_KEY_ID``
-and ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` (``ALIBABA_CLOUD_SECURITY_TOKEN`` too for STS), the
-endpoint from ``--endpoint`` or ``CAMS_NOTEBOOK_ENDPOINT``. Without the credentials the
-command refuses to start (exit 2, one line on stderr naming the variables, nothing read or
-written), so a scheduled job with a missing variable fails instead of "sending" to a fake
-service. ``--sandbox`` asks for the in-process local sandbox by name (nothing leaves this
-machine; it says so on stdout); it has no endpoint, so ``--sandbox --endpoint`` is a usage
-error. A loopback sandbox server (``cams-notebook sandbox``) is reached like CAMS: its keys
-in the environment and ``--endpoint http://127.0.0.1:PORT``.
+Where it sends is never guessed (:mod:`.client_flags`): without the credentials in the
+environment the command refuses to start, with one line naming the variables and nothing
+read or written, unless ``--sandbox`` asks for the in-process local sandbox.
 
-The exit status is 0 when every row was sent (or, with ``--dry-run``, is valid), 1 when any
-row failed, is invalid, has an unknown outcome, was not sent, or is ``changed`` (sent before
-in this campaign with another message, and not sent again), and 2 when nothing could start: a
-bad flag, no credentials without ``--sandbox``, ``--sandbox`` with ``--endpoint``, a CSV that
-cannot be read, a journal in use by another run or bound to another account.
+Anything that stops it is one line on stderr saying what happened and what to do, with an
+exit code of its kind (:mod:`.exits`): 0 every row sent (or valid, with ``--dry-run``); 1 a
+row failed, is invalid, unknown, not sent or ``changed``; 2 nothing could start (a bad flag,
+no credentials, a CSV that cannot be read, a field missing on every row, an ``--out`` that
+cannot be written); 3 CAMS refused the credentials; 4 the endpoint cannot be reached; 5 the
+journal is in use, bound to another account, damaged or cannot be created. The run ends with
+the counts by status and, when it sent something, the rate over the sending time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
-from .._config import DEFAULT_QPS
-from ..models import WIRE_NAMES
+from .client_flags import SANDBOX_FLAG_HINT, add_client_arguments, endpoint_of, make_client
+from .exits import ExitCode
+from .failures import CommandError, describe, file_path_problem
+from .send_args import add_arguments, constants_from_args
+from .send_report import invalid_rows_text, missing_everywhere, summary_line, this_run
+from .wording import flag_wording, translated_stderr
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     import pandas as pd
 
+    from ..campaigns.frames import Campaign, CampaignResult
     from ..client import Client
 
-__all__ = ["SANDBOX_FLAG_HINT", "add_arguments", "add_client_arguments", "client_from_args", "run"]
+__all__ = ["SANDBOX_FLAG_HINT", "add_arguments", "add_client_arguments", "client_from_args",
+           "run"]
 
-SANDBOX_FLAG_HINT = ("pass --sandbox to use the in-process local sandbox "
-                     "(nothing leaves this machine)")
-"""How a command's missing-credentials line says to get the sandbox on purpose."""
-
-
-def _flag(field: str) -> str:
-    return "--" + field.rstrip("_").replace("_", "-")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="CSV file, one recipient per row")
-    parser.add_argument("--params", help="comma-separated columns holding template variables "
-                        "(variable name = column name), or var=column pairs")
-    parser.add_argument("--key", help="column that identifies a row when one campaign sends "
-                        "several messages to the same person (default: the recipient: channel, "
-                        "From, To)")
-    parser.add_argument("--journal",
-                        help="SQLite journal: re-running with it never sends a row twice")
-    parser.add_argument("--campaign", metavar="NAME",
-                        help="the campaign's name in the journal (default: one derived from "
-                        "the constants and which columns feed which fields)")
-    parser.add_argument("--on-changed", choices=("skip", "send"), default="skip",
-                        help="a recipient already sent in this campaign with a different message: "
-                        "skip and report it as 'changed' (default), or send the new version")
-    parser.add_argument("--out", help="write the result (one row per input row) to this CSV")
-    parser.add_argument("--inbound", metavar="STORE",
-                        help="receipt store (SQLite) holding inbound messages, as `cams-notebook "
-                             "receipts --pull --message-type ChatAppInbound --store STORE` "
-                             "fills it: tells whose WhatsApp 24-hour window is open")
-    parser.add_argument("--qps", type=int, default=DEFAULT_QPS,
-                        help="requests per second (default 250)")
-    add_client_arguments(parser)
-    parser.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
-    parser.add_argument("--on-invalid", choices=("raise", "skip"), default="raise",
-                        help="what to do with invalid rows (default: refuse to start)")
-    parser.add_argument("--chunksize", type=int, default=None,
-                        help="read the CSV in chunks of this many rows (bounded memory)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    fields = parser.add_argument_group("request fields (constants for every row)")
-    for field, wire in WIRE_NAMES.items():
-        fields.add_argument(_flag(field), dest=f"const_{field}", metavar=wire.upper(),
-                            help=f"{wire} for every row")
-
-
-def add_client_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--endpoint`` and ``--sandbox``: where a command's client talks (see the module doc)."""
-    parser.add_argument("--endpoint", help="CAMS endpoint (host or URL; http only for loopback); "
-                        "used with the credentials of the environment")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="use the in-process local sandbox; nothing leaves this machine")
+_BAD = ("failed", "invalid", "unknown", "not_sent", "changed")
+"""Statuses that make the exit code 1."""
 
 
 def client_from_args(args: argparse.Namespace, command: str) -> Client | None:
     """The client the flags and the environment ask for, or None once one line on stderr has
-    said why there is none (the command then exits 2 having done nothing else)."""
-    from ..client import Client
-    from ..errors import MissingCredentialsError
-
-    prefix = f"cams-notebook {command}:"
-    if args.sandbox and args.endpoint:
-        print(f"{prefix} --sandbox and --endpoint conflict: the in-process sandbox has no "
-              "endpoint; to use a loopback sandbox server, set its credentials and give "
-              "--endpoint without --sandbox", file=sys.stderr)
-        return None
-    if args.sandbox:
-        return Client.sandbox()
+    said why there is none (for commands that print their own errors)."""
     try:
-        return Client.from_env(**({"endpoint": args.endpoint} if args.endpoint else {}))
-    except MissingCredentialsError as exc:
-        print(f"{prefix} {MissingCredentialsError(missing=exc.missing, hint=SANDBOX_FLAG_HINT)}",
-              file=sys.stderr)
-    except ValueError as exc:  # an endpoint that is not a host or an allowed URL
-        print(f"{prefix} {exc}", file=sys.stderr)
-    return None
+        return make_client(args)
+    except CommandError as exc:
+        print(f"cams-notebook {command}: {exc.line}", file=sys.stderr)
+        return None
 
 
 def _params(text: str | None) -> list[str] | dict[str, str] | None:
@@ -133,69 +76,159 @@ def _params(text: str | None) -> list[str] | dict[str, str] | None:
     return items
 
 
-def _inbound_store(path: str | None) -> Any:
-    """The ``--inbound`` store, None without one, False (said on stderr) when it is missing."""
-    if path is None:
-        return None
-    if not os.path.exists(path):
-        print(f"cams-notebook send: --inbound {path!r}: no such receipt store (fill it with "
-              "`cams-notebook receipts --pull --message-type ChatAppInbound --store ...`)",
-              file=sys.stderr)
-        return False
-    from ..receipts.store import ReceiptStore
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse, before anything is sent, the paths that would fail only afterwards."""
+    if args.inbound is not None and not os.path.exists(args.inbound):
+        raise CommandError(ExitCode.USAGE, f"--inbound {args.inbound!r}: no such receipt store "
+                           "(fill it with `cams-notebook receipts --pull --message-type "
+                           "ChatAppInbound --store ...`)")
+    if args.journal is not None and (why := file_path_problem(args.journal)):
+        raise CommandError(ExitCode.JOURNAL, f"--journal {args.journal!r} cannot be used: "
+                           f"{why}; give a file in a folder that exists and is writable; "
+                           "nothing was sent")
+    if args.out is not None and (why := file_path_problem(args.out)):
+        raise CommandError(ExitCode.USAGE, f"--out {args.out!r} cannot be written: {why}; give "
+                           "a file in a folder that exists and is writable; nothing was sent")
 
-    return ReceiptStore(path)
+
+def _read(args: argparse.Namespace) -> pd.DataFrame | Iterable[pd.DataFrame]:
+    import pandas as pd
+
+    frame: pd.DataFrame | Iterable[pd.DataFrame]
+    try:
+        if args.chunksize:
+            frame = pd.read_csv(args.file, chunksize=args.chunksize, dtype=str,
+                                keep_default_na=True)
+        else:
+            frame = pd.read_csv(args.file, dtype=str, keep_default_na=True)
+    except (OSError, ValueError) as exc:
+        raise CommandError(ExitCode.USAGE, f"cannot read {args.file!r}: {exc}") from exc
+    return frame
+
+
+def _header(frame: pd.DataFrame | Iterable[pd.DataFrame], path: str) -> list[str]:
+    import pandas as pd
+
+    if isinstance(frame, pd.DataFrame):
+        return [str(c) for c in frame.columns]
+    return [str(c) for c in pd.read_csv(path, nrows=0, dtype=str).columns]
+
+
+def _refuse_missing(problems: pd.DataFrame, frame: Any, path: str) -> None:
+    """A field no row has is a usage error (exit 2), said once, not once per row."""
+    import pandas as pd
+
+    total = len(frame) if isinstance(frame, pd.DataFrame) else None
+    lines = missing_everywhere(problems, total, _header(frame, path))
+    if lines:
+        raise CommandError(ExitCode.USAGE, "; ".join(lines) + "; nothing was sent")
+
+
+def _dry_run(args: argparse.Namespace, client: Client, frame: Any, constants: dict[str, Any],
+             inbound: Any) -> int:
+    from ..campaigns.frames import validate_frame
+
+    problems = validate_frame(frame, client=client, params=_params(args.params), key=args.key,
+                              inbound=inbound, **constants)
+    # read in chunks, the rows are spent: only the header tells what is absent
+    _refuse_missing(problems, None if args.chunksize else frame, args.file)
+    problems["message"] = problems["message"].map(flag_wording)
+    errors = problems[problems["severity"] == "error"]
+    print(problems.to_string(index=False) if len(problems) else "no problems found")
+    print(f"{errors['index'].nunique()} invalid row(s), {len(problems) - len(errors)} warning(s)")
+    return ExitCode.FAILED if len(errors) else ExitCode.OK
+
+
+def _send(args: argparse.Namespace, client: Client, frame: Any, constants: dict[str, Any],
+          inbound: Any) -> tuple[CampaignResult, Campaign]:
+    from ..campaigns.frames import Campaign, InvalidFrameError
+
+    campaign = Campaign(frame, client=client, qps=args.qps, journal=args.journal,
+                        progress=not args.no_progress, on_invalid=args.on_invalid,
+                        params=_params(args.params), key=args.key, campaign=args.campaign,
+                        on_changed=args.on_changed, inbound=inbound, **constants)
+    try:
+        with translated_stderr():
+            return campaign.run(), campaign
+    except InvalidFrameError as exc:
+        if not exc.sent:
+            _refuse_missing(exc.problems, frame if not args.chunksize else None, args.file)
+        problems = exc.problems.assign(message=exc.problems["message"].map(flag_wording))
+        raise CommandError(ExitCode.FAILED, invalid_rows_text(problems, exc.sent)) from exc
+    except Exception as exc:  # noqa: BLE001 - said in one line by its kind (failures.describe)
+        counts = campaign.counts
+        sent = max(counts.sent - counts.skipped, 0) if counts is not None else 0
+        raise describe(exc, endpoint=endpoint_of(client), journal=args.journal,
+                       sent=sent) from exc
+
+
+def _outcome(result: CampaignResult, campaign: Campaign, client: Client, started: float,
+             journal: str | None) -> ExitCode:
+    """The exit code of a run that returned a result; a CommandError when it stopped on an
+    error of its own kind (refused credentials, an endpoint that never answered)."""
+    from ..errors import AuthError, NotSubscribedError
+
+    engine, counts = campaign.engine, campaign.counts
+    reason = engine.stop_reason if engine is not None else None
+    fresh = len(this_run(result, started))
+    if isinstance(reason, (AuthError, NotSubscribedError)):
+        raise describe(reason, sent=fresh)
+    failed = result[result["status"] == "failed"]
+    unreachable = failed["error"].fillna("").str.startswith("RequestNotSentError")
+    replayed = counts.skipped + counts.changed if counts is not None else 0
+    if len(failed) and unreachable.all() and not fresh and not replayed:
+        # every row of this run failed without reaching the service, none came from the journal
+        then = (f"run again with --journal {journal!r} once CAMS can be reached: it sends "
+                "these rows then (they never took effect)" if journal else
+                "run again once CAMS can be reached")
+        raise CommandError(ExitCode.UNREACHABLE, f"cannot reach CAMS at {endpoint_of(client)}: "
+                           f"{len(failed)} row(s) failed without reaching it "
+                           f"({failed['error'].iloc[0]}): check --endpoint (or "
+                           f"CAMS_NOTEBOOK_ENDPOINT), the network and any proxy; nothing was "
+                           f"sent, {then}")
+    return ExitCode.FAILED if result["status"].isin(_BAD).any() else ExitCode.OK
+
+
+def _write_out(result: CampaignResult, path: str) -> None:
+    out = result.assign(error=result["error"].map(
+        lambda text: flag_wording(text) if isinstance(text, str) else text))
+    try:
+        out.to_csv(path)
+    except OSError as exc:
+        raise CommandError(ExitCode.FAILED, f"cannot write --out {path!r}: {exc.strerror}; the "
+                           "rows above were sent as reported (the journal, if any, keeps "
+                           "them)") from exc
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
+    """Send (or with ``--dry-run`` check) the CSV; return the exit code (:mod:`.exits`)."""
+    constants = constants_from_args(args)
+    client = make_client(args)  # first: without one, nothing is read or written
+    with contextlib.ExitStack() as held:  # the client, the inbound store, a chunked reader
+        held.callback(client.close)
+        _check_paths(args)
+        inbound = None
+        if args.inbound is not None:
+            from ..receipts.store import ReceiptStore
 
-    from ..campaigns.frames import InvalidFrameError, send_frame, validate_frame
-    from ..campaigns.journal import JournalError
-
-    constants = {k[len("const_"):]: v for k, v in vars(args).items()
-                 if k.startswith("const_") and v is not None}
-    client = client_from_args(args, "send")  # first: without one, nothing is read or written
-    if client is None:
-        return 2
-    params = _params(args.params)
-    inbound = _inbound_store(args.inbound)
-    if inbound is False:
-        client.close()
-        return 2
-    try:
-        try:
-            frame: pd.DataFrame | Iterable[pd.DataFrame] = (
-                pd.read_csv(args.file, chunksize=args.chunksize, dtype=str, keep_default_na=True)
-                if args.chunksize else pd.read_csv(args.file, dtype=str, keep_default_na=True))
-        except (OSError, ValueError) as exc:
-            print(f"cams-notebook send: cannot read {args.file!r}: {exc}", file=sys.stderr)
-            return 2
+            inbound = held.enter_context(contextlib.closing(ReceiptStore(args.inbound)))
+        frame = _read(args)
+        close = getattr(frame, "close", None)  # a chunked reader holds the file open
+        if args.chunksize and callable(close):
+            held.callback(close)
         if args.dry_run:
-            problems = validate_frame(frame, client=client, params=params, key=args.key,
-                                      inbound=inbound, **constants)
-            errors = problems[problems["severity"] == "error"]
-            print(problems.to_string(index=False) if len(problems) else "no problems found")
-            print(f"{errors['index'].nunique()} invalid row(s), "
-                  f"{len(problems) - len(errors)} warning(s)")
-            return 1 if len(errors) else 0
-        result = send_frame(frame, client=client, qps=args.qps, journal=args.journal,
-                            progress=not args.no_progress, on_invalid=args.on_invalid,
-                            params=params, key=args.key, campaign=args.campaign,
-                            on_changed=args.on_changed, inbound=inbound, **constants)
-    except InvalidFrameError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    except JournalError as exc:  # in use, another account, or unreadable: nothing was sent
-        print(f"cams-notebook send: {exc}", file=sys.stderr)
-        return 2
-    except (TypeError, ValueError) as exc:
-        print(f"cams-notebook send: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        client.close()
+            try:
+                return _dry_run(args, client, frame, constants, inbound)
+            except CommandError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - said in one line by its kind
+                raise describe(exc, endpoint=endpoint_of(client)) from exc
+        started = time.time()
+        result, campaign = _send(args, client, frame, constants, inbound)
     if args.out:
-        result.to_csv(args.out)
+        _write_out(result, args.out)
     print(result.summary().to_string(index=False))
-    bad = result["status"].isin(["failed", "invalid", "unknown", "not_sent", "changed"]).sum()
-    return 1 if bad else 0
+    counts = campaign.counts
+    print(summary_line(result, started, skipped=counts.skipped if counts else 0,
+                       changed=counts.changed if counts else 0))
+    return _outcome(result, campaign, client, started, args.journal)

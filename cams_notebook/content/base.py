@@ -39,6 +39,8 @@ __all__ = [
 
 CAPTION_LIMIT = 1024
 _PLACEHOLDER = re.compile(r"\{\{\s*\d+\s*\}\}")
+_LINK = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+"""An http(s) URL: the scheme in any case, then a host, and no white space anywhere."""
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -54,7 +56,7 @@ def check_link(value: str | None) -> str | None:
     """``value`` if it is an http(s) URL (or None); a ``bad_url`` error if it is not."""
     if value is None:
         return value
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.I):
+    if not isinstance(value, str) or not _LINK.match(value):
         raise PydanticCustomError("bad_url", "must be an http:// or https:// URL")
     return value
 
@@ -83,7 +85,10 @@ def without_empty_keys(data: Any) -> Any:
     ignores them (see the package docstring)."""
     if type(data) is dict:
         for value in data.values():
-            if value is None or (isinstance(value, str) and not value):
+            # pragma reason (mutmut): a shortcut that finds whether there is anything to drop;
+            # the comprehension below is the filter, so a looser test here ("or" for "and")
+            # only rebuilds the same dict
+            if value is None or (isinstance(value, str) and not value):  # pragma: no mutate
                 return {k: v for k, v in data.items()
                         if v is not None and not (isinstance(v, str) and not v)}
     return data

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from ..display import NOTE_STYLE, table
 from .events import DeliveryState
 
 
@@ -112,12 +113,14 @@ class Funnel:
         if failed.empty:
             return pd.DataFrame(columns=columns)
         codes = failed["failed_code"].fillna("(none)")
-        table = (failed.assign(code=codes).groupby("code", sort=False)
+        frame = (failed.assign(code=codes).groupby("code", sort=False)
                  .agg(reason=("failed_reason", "first"), messages=("message_id", "size"))
                  .reset_index())
-        table["share"] = table["messages"] / len(failed)
-        table = table.sort_values(["messages", "code"], ascending=[False, True], ignore_index=True)
-        return table.head(top)[columns]
+        frame["reason"] = [_reason(c, r) for c, r in zip(frame["code"], frame["reason"],
+                                                          strict=True)]
+        frame["share"] = frame["messages"] / len(failed)
+        frame = frame.sort_values(["messages", "code"], ascending=[False, True], ignore_index=True)
+        return frame.head(top)[columns]
 
     def durations(self) -> pd.DataFrame:
         """Per message: ``time_to_deliver_s`` and ``time_to_read_s`` (NaN when unknown)."""
@@ -178,15 +181,23 @@ class Funnel:
         return f"Funnel({parts})"
 
     def _repr_html_(self) -> str:
-        percent = "{:.1%}".format
-        table = self.table.to_html(formatters={"rate": percent, "step_rate": percent})
+        # the same drawing as every other cams_notebook table (cams_notebook.display)
+        stages = table(self.table, percent=["rate", "step_rate"])._repr_html_()
         failures = self.failures()
-        extra = (f"<b>Top failures</b>{failures.to_html(index=False)}" if len(failures) else "")
-        return f"<div><b>Delivery funnel</b>{table}{extra}</div>"
+        top = table(failures, percent=["share"], index=False)._repr_html_()
+        extra = f"<b>Top failures</b>{top}" if len(failures) else ""
+        return f"<div><b>Delivery funnel</b>{stages}{extra}</div>"
 
 
 def _ts(ms: int | None) -> pd.Timestamp | None:
     return None if ms is None else pd.Timestamp(ms, unit="ms", tz="UTC")
+
+
+def _reason(code: str, reason: Any) -> Any:
+    """A failure's reason without the code it repeats: CAMS writes "131026:Receiver is ..."."""
+    if isinstance(reason, str) and reason.startswith(f"{code}:"):
+        return reason[len(code) + 1:].strip()
+    return reason
 
 
 def _ratio(a: int, b: int) -> float:
@@ -213,7 +224,7 @@ class FunnelWidget:
     def _render(self) -> str:
         funnel = self.store.funnel(self.result)
         count = self.store.count("status")
-        note = f"<div style='color:#666'>{count} receipt event(s) stored</div>"
+        note = f'<div style="{NOTE_STYLE}">{count} receipt event(s) stored</div>'
         return funnel._repr_html_() + note
 
     def _run(self) -> None:

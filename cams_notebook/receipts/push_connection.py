@@ -19,12 +19,15 @@ import h11
 
 from .._http_headers import reason_phrase, request_headers
 
-__all__ = ["SECRET_HEADER", "PushConnection", "PushReceiver", "Refused"]
+__all__ = ["SECRET_HEADER", "PushConnection", "PushReceiver", "Refused", "refuse_busy"]
 
 logger = logging.getLogger("cams_notebook.receipts.server")  # the receiver's log, as before
 
 SECRET_HEADER = "X-Cams-Secret"
 _LINGER_SECONDS = 1.0
+_LINGER_BYTES = 256 * 1024
+"""At most this much is read (and dropped) after a refusal: a client that goes on sending
+(a chunked body that never ends, a body over the limit) is cut off, not read to the end."""
 _READ_SIZE = 65536
 _OK = json.dumps({"code": 0, "msg": "success"}).encode()
 
@@ -52,8 +55,8 @@ class PushReceiver(Protocol):
     def check_access(self, client: str, path: str, secret_header: str | None) -> None:
         """Raise :class:`Refused` unless ``client`` may push to ``path``."""
 
-    def take(self, body: bytes) -> dict[str, int]:
-        """Store one push; raise :class:`Refused` for a body that is not one."""
+    def take(self, body: bytes, client: str) -> dict[str, int]:
+        """Store one push from ``client``; raise :class:`Refused` for a body that is not one."""
 
     def record_refusal(self, client: str, refusal: Refused) -> None:
         """Count and log a refused request."""
@@ -181,7 +184,7 @@ class PushConnection:
         try:
             self.receiver.check_access(self.client, request.target.decode("latin-1"),
                                         headers.get(SECRET_HEADER.lower()))
-            summary = self.receiver.take(self._body(headers))
+            summary = self.receiver.take(self._body(headers), self.client)
         except Refused as refusal:
             return self._refuse(refusal)
         logger.debug("push from %s stored: %s", self.client, summary)
@@ -213,14 +216,38 @@ class PushConnection:
         """Half-close, then read what the client still sends for a moment before closing.
 
         Closing with unread input makes the kernel send a reset, which can overtake the
-        answer; a lingering close lets the client read it.
+        answer; a lingering close lets the client read it. It lasts at most
+        ``_LINGER_SECONDS`` and ``_LINGER_BYTES``: a client still sending past that is reset.
         """
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-            until = time.monotonic() + _LINGER_SECONDS
-            while (left := until - time.monotonic()) > 0:
-                self.sock.settimeout(left)
-                if not self.sock.recv(_READ_SIZE):
-                    return
-        except OSError:
-            pass
+        _linger(self.sock)
+
+
+def _linger(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        until = time.monotonic() + _LINGER_SECONDS
+        drained = 0
+        while (left := until - time.monotonic()) > 0 and drained < _LINGER_BYTES:
+            sock.settimeout(left)
+            data = sock.recv(_READ_SIZE)
+            if not data:
+                return
+            drained += len(data)
+    except OSError:
+        pass
+
+
+def refuse_busy(sock: socket.socket) -> Refused:
+    """Answer 503 on a connection over the receiver's limit, without reading its request
+    (it is closed at once: a reset may overtake the answer, and CAMS retries either way)."""
+    refusal = Refused(503, "too many connections; try again later", close=True)
+    body = json.dumps({"code": refusal.status, "msg": refusal.message}).encode()
+    head = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" % len(body))
+    try:
+        sock.settimeout(0)  # the listener's thread must never wait on a client
+        sock.send(head + body)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    return refusal

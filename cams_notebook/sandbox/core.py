@@ -44,6 +44,7 @@ from . import catalogue
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from ._wire import Push, WireRequest, WireResponse
 from .gateway import GatewayError, NonceCache, authenticate
+from .inbound_check import inbound_refusal
 from .message_log import PAGE_SIZE_MAX, MessageLog, parse_listing  # noqa: F401 - as before
 from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
 from .queue_service import DYBASEAPI_VERSION, SandboxMns
@@ -379,15 +380,13 @@ class SandboxCore:
         if route == ("POST", "/_sandbox/reset"):
             self.reset()
             return _json_response(200, {"reset": True})
-        if route == ("POST", "/_sandbox/inbound"):
-            try:
-                data = json.loads(req.body or b"{}")
-                number = str(data["From"])
-            except (ValueError, KeyError, TypeError):
-                return _json_response(400, {"Code": "InvalidParameter",
-                                            "Message": 'body must be JSON {"From": "<number>"}'})
-            text = str(data.get("Message", "hi"))
-            return _json_response(200, self.record_inbound(number, text=text))
+        if route == ("POST", "/_sandbox/inbound"):  # the same rules in-process as served
+            refused = inbound_refusal(req)
+            if refused is not None:
+                return refused
+            data = json.loads(req.body or b"{}")
+            return _json_response(200, self.record_inbound(str(data["From"]),
+                                                           text=data.get("Message", "hi")))
         return _json_response(404, {"Code": "NotFound", "Message": f"no sandbox route {route}"})
 
     # -- helpers --------------------------------------------------------------------------

@@ -5,6 +5,11 @@ Apart from :mod:`.server` (which listens, pushes receipts and runs the lifecycle
 is the part that speaks HTTP: a request head as long as the longest URL, a body under a limit,
 100-continue, pipelining, refusals that reach the client before the close, and the ``reset``,
 ``hang`` and ``slowloris`` answers.
+
+No client holds a connection for free: one with no request in progress is closed after
+``idle_timeout`` seconds without a byte (longer than clients keep a pooled connection, so a
+client never reuses one just as it closes), and a request must arrive whole (head and body)
+within ``request_timeout`` seconds of its first byte, or it is answered 408 and closed.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import h11
 from .._http_headers import reason_phrase, request_headers
 from ..models import MAX_URL_LENGTH
 from ._wire import Push, WireRequest, WireResponse
+from .inbound_check import inbound_refusal
 
-__all__ = ["MAX_BODY_BYTES", "SLOWLORIS_INTERVAL", "HttpConnection", "SandboxCoreLike"]
+__all__ = ["IDLE_TIMEOUT", "MAX_BODY_BYTES", "REQUEST_TIMEOUT", "SLOWLORIS_INTERVAL",
+           "HttpConnection", "SandboxCoreLike"]
 
 logger = logging.getLogger("cams_notebook.sandbox.server")  # the server's log, as before
 
@@ -32,13 +39,20 @@ MAX_BODY_BYTES = 1024 * 1024
 """Request bodies larger than this get ``413``; CAMS requests are a few KiB."""
 SLOWLORIS_INTERVAL = 2.0
 """Seconds between the body bytes of a ``slowloris`` answer."""
+IDLE_TIMEOUT = 15.0
+"""Seconds a connection may wait for its next request (httpx keeps a pooled one for 5 s)."""
+REQUEST_TIMEOUT = 5.0
+"""Seconds from a request's first byte until its head and body must have arrived."""
 _LINGER_SECONDS = 1.0
+_LINGER_BYTES = 256 * 1024
+"""At most this much is read (and dropped) after a refusal before the connection closes."""
 _READ_SIZE = 65536
 _MAX_HEAD = MAX_URL_LENGTH + 16_384
 """The longest request head read: the longest URL a client sends, plus its headers."""
 _NO_BODY_STATUSES = frozenset({204, 304})
 _FAULTS = frozenset({None, "refuse", "reset", "hang", "slowloris"})
 _REFUSAL_CODES = {
+    408: "RequestTimeout",
     413: "RequestEntityTooLarge",
     431: "RequestHeaderTooLarge",
     505: "UnsupportedHTTPVersion",
@@ -65,14 +79,19 @@ class SandboxCoreLike(Protocol):
 class HttpConnection:
     """One client connection: h11 does the protocol, this does the I/O and the faults."""
 
-    __slots__ = ("client", "conn", "core", "reader", "slowloris_interval", "writer")
+    __slots__ = ("_deadline", "client", "conn", "core", "idle_timeout", "reader",
+                 "request_timeout", "slowloris_interval", "writer")
 
     def __init__(
         self, core: SandboxCoreLike, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        *, slowloris_interval: float = SLOWLORIS_INTERVAL,
+        *, slowloris_interval: float = SLOWLORIS_INTERVAL, idle_timeout: float = IDLE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.core = core
         self.slowloris_interval = slowloris_interval
+        self.idle_timeout = idle_timeout
+        self.request_timeout = request_timeout
+        self._deadline: float | None = None  # loop time by which the current request is due
         self.reader = reader
         self.writer = writer
         # a request head may be as long as the longest URL a client sends (every parameter
@@ -99,12 +118,19 @@ class HttpConnection:
             except h11.RemoteProtocolError as exc:
                 await self._refuse(exc.error_status_hint, f"Malformed HTTP request: {exc}")
                 return
+            except _Late:
+                if self._deadline is None:  # idle between requests: a silent close
+                    self.writer.close()
+                else:
+                    await self._refuse(408, "The request did not arrive in time")
+                return
             if body is None:
                 await self._refuse(413, f"Request body exceeds {MAX_BODY_BYTES} bytes")
                 return
             if not await self._answer(event, headers, body):
                 return
             self.conn.start_next_cycle()
+            self._deadline = None
 
     async def _next_event(self) -> h11.Event | type[h11.NEED_DATA | h11.PAUSED]:
         """The next h11 event, reading from the socket as needed (so never NEED_DATA)."""
@@ -116,7 +142,23 @@ class HttpConnection:
                 self.writer.write(
                     self.conn.send(h11.InformationalResponse(status_code=100, headers=[]))
                 )
-            self.conn.receive_data(await self.reader.read(_READ_SIZE))
+            self.conn.receive_data(await self._read())
+
+    async def _read(self) -> bytes:
+        """The next bytes from the client, within the idle or the request deadline."""
+        loop = asyncio.get_running_loop()
+        timeout = self.idle_timeout
+        if self._deadline is not None:
+            timeout = min(self.request_timeout, self._deadline - loop.time())
+            if timeout <= 0:
+                raise _Late
+        try:
+            data = await asyncio.wait_for(self.reader.read(_READ_SIZE), timeout)
+        except asyncio.TimeoutError:
+            raise _Late from None
+        if data and self._deadline is None:  # the first bytes of a request start its clock
+            self._deadline = loop.time() + self.request_timeout
+        return data
 
     async def _read_body(self, headers: dict[str, str]) -> bytes | None:
         """Return the whole body, or None when it is over the limit (not read any further)."""
@@ -159,7 +201,8 @@ class HttpConnection:
     async def _answer(self, request: h11.Request, headers: dict[str, str], body: bytes) -> bool:
         """Answer one request as the core says; return whether the connection stays open."""
         try:
-            resp = self.core.handle(self._wire_request(request, headers, body))
+            wire = self._wire_request(request, headers, body)
+            resp = inbound_refusal(wire) or self.core.handle(wire)
             if resp.fault not in _FAULTS:
                 raise ValueError(f"unknown fault {resp.fault!r}")
             delay, fault = float(resp.delay), resp.fault
@@ -167,8 +210,18 @@ class HttpConnection:
                 fault = "reset"
             head, payload = (None, b"") if fault in ("reset", "hang") else \
                 _response_events(resp, request.method)
+        except RecursionError:  # JSON nested past what Python decodes: the client's mistake
+            logger.warning("sandbox refused %r: a JSON value nested too deeply", request.method)
+            error = json.dumps({"Code": "InvalidParameter",
+                                "Message": "A JSON value in the request is nested too deeply."},
+                               separators=(",", ":"))
+            head, payload = _response_events(
+                WireResponse(400, {"content-type": "application/json"}, error.encode()),
+                request.method,
+            )
+            delay, fault = 0.0, None
         except Exception as exc:
-            logger.exception("sandbox core failed on %r %r", request.method, request.target)
+            logger.exception("sandbox core failed on %r %r", request.method, _path_only(request))
             message = f"The sandbox failed to handle the request: {type(exc).__name__}: {exc}"
             error = json.dumps({"Code": "InternalError", "Message": message}, separators=(",", ":"))
             head, payload = _response_events(
@@ -236,8 +289,9 @@ class HttpConnection:
         self.writer.close()
 
     async def _drain_input(self) -> None:
-        while await self.reader.read(_READ_SIZE):
-            pass
+        drained = 0
+        while drained < _LINGER_BYTES and (data := await self.reader.read(_READ_SIZE)):
+            drained += len(data)
 
     def _reset(self) -> None:
         """Close abortively: SO_LINGER 0 makes the kernel send RST instead of FIN."""
@@ -248,6 +302,15 @@ class HttpConnection:
             except OSError:
                 pass
         self.writer.transport.abort()
+
+
+class _Late(Exception):
+    """The client did not send in time (idle, or a request not whole by its deadline)."""
+
+
+def _path_only(request: h11.Request) -> str:
+    """The request's path, without the query: a signed query holds credentials' traces."""
+    return request.target.decode("latin-1").partition("?")[0]
 
 
 def _response_events(resp: WireResponse, method: bytes) -> tuple[h11.Response, bytes]:

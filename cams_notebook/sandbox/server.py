@@ -15,6 +15,11 @@ HTTP/1.1 parsing, framing, keep-alive and pipelining rules come from ``h11`` (al
 installed with httpx); :mod:`.http_connection` does the asyncio I/O around it for each
 connection, and this module listens, pushes receipts and runs the server's lifecycle.
 
+Idle connections and requests that never finish arriving are closed (``idle_timeout``,
+``request_timeout``), and at most ``max_connections`` are served at once: one more is
+answered 503 and closed, so a client that opens connections without end cannot exhaust the
+process.
+
 >>> with SandboxServer(core) as srv:           # doctest: +SKIP
 ...     httpx.post(srv.url + "/", params=query)
 """
@@ -29,21 +34,37 @@ import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from ._wire import Push
-from .http_connection import MAX_BODY_BYTES, SLOWLORIS_INTERVAL, HttpConnection, SandboxCoreLike
+from .http_connection import (
+    IDLE_TIMEOUT,
+    MAX_BODY_BYTES,
+    REQUEST_TIMEOUT,
+    SLOWLORIS_INTERVAL,
+    HttpConnection,
+    SandboxCoreLike,
+)
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
     from typing_extensions import Self
 
-__all__ = ["MAX_BODY_BYTES", "SandboxCoreLike", "SandboxServer"]
+__all__ = ["IDLE_TIMEOUT", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "REQUEST_TIMEOUT",
+           "SandboxCoreLike", "SandboxServer"]
 
 logger = logging.getLogger(__name__)
 
 PUSH_TIMEOUT = 3.0
 """Seconds one receipt push may take before it counts as failed."""
+MAX_CONNECTIONS = 1024
+"""Connections served at once (a campaign's pool opens up to a few hundred)."""
+_BUSY_BODY = b'{"Code":"ServiceUnavailable","Message":"Too many connections; retry later."}'
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+         b"content-length: %d\r\nconnection: close\r\nretry-after: 1\r\n\r\n%s"
+         % (len(_BUSY_BODY), _BUSY_BODY))
+"""The answer past ``max_connections``: written whole, before any request is read."""
 _SignalHandler = Callable[[int, "FrameType | None"], Any] | int | None
 
 
@@ -69,11 +90,22 @@ class SandboxServer:
         port: int = 0,
         push_interval: float = 0.05,
         ssl_context: ssl.SSLContext | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, not {port}")
         if not push_interval > 0:
             raise ValueError(f"push_interval must be positive, not {push_interval}")
+        if not idle_timeout > 0 or not request_timeout > 0:
+            raise ValueError("idle_timeout and request_timeout must be positive, not "
+                             f"{idle_timeout} and {request_timeout}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        self.idle_timeout = float(idle_timeout)
+        self.request_timeout = float(request_timeout)
+        self.max_connections = max_connections
         self._core = core
         self._host = host
         self._requested_port = port
@@ -91,7 +123,7 @@ class SandboxServer:
         self._finished = threading.Event()
         self._connections: set[asyncio.Task[None]] = set()
         self._push_tasks: set[asyncio.Task[None]] = set()
-        self._push_client: httpx.AsyncClient | None = None
+        self._push_transport: httpx.AsyncHTTPTransport | None = None
 
     # -- where it listens -------------------------------------------------------------
 
@@ -254,9 +286,9 @@ class SandboxServer:
                 pusher.cancel()
                 await self._cancel_all(pusher)
                 await server.wait_closed()
-                if self._push_client is not None:
-                    await self._push_client.aclose()
-                    self._push_client = None
+                if self._push_transport is not None:
+                    await self._push_transport.aclose()
+                    self._push_transport = None
         finally:
             self._bound_port = None
             self._finished.set()
@@ -287,17 +319,15 @@ class SandboxServer:
             await asyncio.sleep(self._push_interval)
 
     async def _deliver(self, push: Push) -> None:
-        if self._push_client is None:
-            # trust_env=False: receivers are usually on loopback, and an HTTP(S)_PROXY from
-            # the environment would send the push somewhere else.
-            self._push_client = httpx.AsyncClient(timeout=PUSH_TIMEOUT, trust_env=False)
+        if self._push_transport is None:
+            # A transport, not a client: no HTTP(S)_PROXY from the environment (receivers are
+            # usually on loopback), and no "HTTP Request: POST <url>" log line, whose path may
+            # hold the receiver's secret.
+            self._push_transport = httpx.AsyncHTTPTransport()
         try:
-            answer = await self._push_client.post(
-                push.url, content=push.body, headers={"content-type": "application/json"}
-            )
-            ok = answer.is_success
+            ok = await asyncio.wait_for(_post(self._push_transport, push), PUSH_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - HTTPError, InvalidURL...: the push failed
-            logger.debug("receipt push to %s failed: %r", push.url, exc)
+            logger.debug("receipt push to %s failed: %s", _origin(push.url), type(exc).__name__)
             ok = False
         try:
             self._core.push_done(push, ok)
@@ -309,13 +339,19 @@ class SandboxServer:
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        if len(self._connections) >= self.max_connections:
+            writer.write(_BUSY)  # unread: the request is not waited for
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
         try:
             # SLOWLORIS_INTERVAL is read here, per connection, so a test may set it on this module
             await HttpConnection(self._core, reader, writer,
-                                 slowloris_interval=SLOWLORIS_INTERVAL).serve()
+                                 slowloris_interval=SLOWLORIS_INTERVAL,
+                                 idle_timeout=self.idle_timeout,
+                                 request_timeout=self.request_timeout).serve()
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
@@ -329,3 +365,23 @@ class SandboxServer:
                 self._connections.discard(task)
             if not writer.transport.is_closing():
                 writer.transport.abort()
+
+
+async def _post(transport: httpx.AsyncHTTPTransport, push: Push) -> bool:
+    """POST one push; True for a 2xx answer."""
+    request = httpx.Request(
+        "POST", push.url, content=push.body, headers={"content-type": "application/json"},
+        extensions={"timeout": httpx.Timeout(PUSH_TIMEOUT).as_dict()},
+    )
+    answer = await transport.handle_async_request(request)
+    try:
+        await answer.aread()
+    finally:
+        await answer.aclose()
+    return answer.is_success
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``: the path of a receiver's URL may hold its secret."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else "<url>"

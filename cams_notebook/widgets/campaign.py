@@ -120,11 +120,12 @@ class CampaignPanel:
 
     @property
     def confirmation(self) -> str:
-        """What Send will do: rows, channels, invalid rows skipped, estimated duration."""
+        """What Send will do: rows, channels, rows done in an earlier run (the journal's) and
+        invalid rows left out, estimated duration."""
         dry = self.model.dry
         if dry is None:
             return self.model.dry_error or "The dry run has not run yet."
-        return H.confirmation_text(dry, self.qps)
+        return H.confirmation_text(dry, self.qps, self._sender.left())
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -339,7 +340,8 @@ class CampaignPanel:
 
     def _show_results(self) -> None:
         dry = self.model.dry
-        self.dry_view.value = H.dry_run_html(dry, self.model.dry_error)
+        self.dry_view.value = H.dry_run_html(dry, self.model.dry_error,
+                                             waiting=self.model.waiting())
         self.preview_view.value = H.rows_html(list(self.model.previews(self.preview_rows)))
         if not self._sender.sending and self.result is None:
             self._sender.state = ("ready" if dry is not None and dry.valid else

@@ -7,17 +7,18 @@ chat bubbles they reuse. Every value from the frame or the service is escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..campaigns.mapping import duration_text
-from .preview import CHANNEL_NAMES
+from ..campaigns.mapping import DryRun, duration_text
+from .labels import channel_name, label
 
 if TYPE_CHECKING:
     from ..campaigns.engine import Counts
-    from ..campaigns.mapping import DryRun
+    from .campaign_left import Left
 
 __all__ = ["confirmation_html", "confirmation_text", "counts_html", "dry_run_html",
            "outcome_html", "row_html", "rows_html"]
@@ -51,13 +52,28 @@ def _severity(severity: str) -> str:
     return f"<span style='color:{_ERROR if severity == 'error' else _WARN}'>{_e(severity)}</span>"
 
 
-def dry_run_html(dry: DryRun | None, error: str = "", *, limit: int = PROBLEM_LIMIT) -> str:
-    """A headline (ready / invalid / warnings) and one line per problem, errors first."""
+def dry_run_html(dry: DryRun | None, error: str = "", *, limit: int = PROBLEM_LIMIT,
+                 waiting: Mapping[str, str] | None = None) -> str:
+    """A headline (ready / invalid / warnings) and one line per problem, errors first.
+
+    ``waiting`` (key -> the field its problems name) are constants chosen but not typed yet:
+    instead of an error on every row, one line says what to type."""
     if error:
         return f"<div class='cams-dry-run' style='color:{_ERROR}'>⚠ {_e(error)}</div>"
     if dry is None:
         return (f"<div class='cams-dry-run' style='color:{_GREY}'>The dry run has not run yet: "
                 f"click <b>Check</b>.</div>")
+    if waiting:
+        names = ", ".join(label(wire) if not key.startswith("$(") else key
+                          for key, wire in waiting.items())
+        rest = dry.problems[~dry.problems["field"].isin(list(waiting.values()))]
+        note = (f"<div class='cams-waiting' style='color:{_GREY}'>Type a value for {_e(names)} "
+                "(one value for every row); the dry run checks the rows as you type.</div>")
+        if not len(rest):
+            return f"<div class='cams-dry-run'>{note}</div>"
+        other = (f"<div style='color:{_WARN}'>Meanwhile, other findings in "
+                 f"{_e(_plural(int(rest['index'].nunique()), 'row'))}:</div>")
+        return f"<div class='cams-dry-run'>{note}{other}{_problem_table(rest, limit)}</div>"
     colour = _OK if dry.valid and not dry.invalid else _ERROR if not dry.valid else _WARN
     mark = "✓" if colour == _OK else "⚠"
     bits = [f"{dry.valid} of {_plural(dry.rows, 'row')} ready to send"]
@@ -66,14 +82,19 @@ def dry_run_html(dry: DryRun | None, error: str = "", *, limit: int = PROBLEM_LI
     if dry.warnings:
         bits.append(_plural(dry.warnings, "warning"))
     head = f"<div style='color:{colour}'>{mark} {_e(', '.join(bits))}</div>"
-    problems = dry.problems.sort_values("severity", kind="stable")  # "error" < "warning"
+    return f"<div class='cams-dry-run'>{head}{_problem_table(dry.problems, limit)}</div>"
+
+
+def _problem_table(problems: pd.DataFrame, limit: int) -> str:
+    """The problems, errors first, ``limit`` of them; how many more there are."""
+    ordered = problems.sort_values("severity", kind="stable")  # "error" < "warning"
     rows = [[_e(p["index"]), f"<code>{_e(p['field'])}</code>", _severity(p["severity"]),
-             _e(p["message"])] for p in problems.head(limit).to_dict("records")]
+             _e(p["message"])] for p in ordered.head(limit).to_dict("records")]
     table = _table(["row", "field", "", "problem"], rows, "cams-problems") if rows else ""
-    more = (f"<div style='color:{_GREY};font-size:12px'>… and {len(problems) - limit} more "
+    more = (f"<div style='color:{_GREY};font-size:12px'>… and {len(ordered) - limit} more "
             f"(all of them: <code>panel.dry_run.problems</code>)</div>"
-            if len(problems) > limit else "")
-    return f"<div class='cams-dry-run'>{head}{table}{more}</div>"
+            if len(ordered) > limit else "")
+    return table + more
 
 
 def row_html(label: object, to: object, bubble: str, problems: Sequence[str] = ()) -> str:
@@ -92,36 +113,71 @@ def rows_html(rows: Sequence[str]) -> str:
             f"{''.join(rows)}</div>")
 
 
-def confirmation_text(dry: DryRun, qps: int) -> str:
-    """What a click on Send will do, in one sentence (deterministic: no clock in it)."""
+def confirmation_text(dry: DryRun, qps: int, left: Left | None = None) -> str:
+    """What a click on Send will do, in one sentence (deterministic: no clock in it).
+
+    ``left`` is what the journal says is still to send; without it every valid row is."""
     if not dry.valid:
         return f"Nothing to send: all {dry.rows} rows have errors."
-    per = ", ".join(f"{n} {CHANNEL_NAMES.get(c, c)}" for c, n in dry.channels.items())
+    send = left.send if left is not None else dry.valid
+    channels = left.channels if left is not None else dry.channels
+    done = left.done if left is not None else 0
     skip = (f"{dry.invalid} invalid row{'s' if dry.invalid != 1 else ''} will be skipped"
             if dry.invalid else "no invalid rows")
-    plural = "s" if dry.valid != 1 else ""
-    return (f"Send {dry.valid} message{plural} ({per}) from {dry.rows} rows; {skip}; "
-            f"{duration_text(dry.valid, qps)} at {qps} messages/s.")
+    before = (f"{done} row{'s' if done != 1 else ''} done in an earlier run "
+              f"{'is' if done == 1 else 'are'} not sent again" if done else "")
+    again = left.again if left is not None else 0
+    retry = (f"{again} of them {'is' if again == 1 else 'are'} tried again (failed in an "
+             "earlier run without taking effect, or changed since)" if again else "")
+    if not send:
+        return (f"Nothing left to send: all {_plural(done, 'valid row')} of {dry.rows} were "
+                "done in an earlier run (the journal has them; they are not sent twice).")
+    per = ", ".join(f"{n} {channel_name(c)}" for c, n in channels.items())
+    plural = "s" if send != 1 else ""
+    why = f" ({left.unknown_why}; rows it has are not sent twice)" \
+        if left is not None and left.unknown_why else ""
+    return (f"Send {send} message{plural} ({per}) from {dry.rows} rows; "
+            f"{'; '.join(b for b in (retry, before, skip) if b)}; "
+            f"{duration_text(send, qps)} at {qps} messages/s.{why}")
 
 
 def confirmation_html(text: str, ready: bool) -> str:
-    colour = "#1c1e21" if ready else _ERROR
+    colour = "#1c1e21" if ready else _GREY
     return (f"<div class='cams-confirmation' style='border-left:3px solid "
-            f"{_OK if ready else _ERROR};padding:4px 8px;color:{colour}'>{_e(text)}</div>")
+            f"{_OK if ready else _GREY};padding:4px 8px;color:{colour}'>{_e(text)}</div>")
 
 
 def counts_html(counts: Counts | None, rate: float | None = None, note: str = "") -> str:
-    """``sent 120 · failed 1 · unknown 0 · throttled 0 · 245 msg/s``."""
+    """``sent 120 · failed 1 · unknown 0 · throttled 3 · retrying 2 · 245 msg/s``.
+
+    Sent, failed and unknown are this run's; rows done in an earlier run are counted apart,
+    once. ``retrying`` says why the counts stand still while rows wait to be sent again. The
+    rate is shown only when there is one (two answers or more: see ``Counts.rate``).
+    """
     if counts is None:
         return ""
     parts = [f"sent <b>{counts.sent}</b>", f"failed <b>{counts.failed}</b>",
              f"unknown <b>{counts.unknown}</b>", f"throttled <b>{counts.throttled}</b>"]
+    if counts.retrying:
+        parts.append(f"<span class='cams-retrying' style='color:{_WARN}'>retrying "
+                     f"<b>{counts.retrying}</b></span>")
     if counts.skipped:
         parts.append(f"<b>{counts.skipped}</b> done in an earlier run (not sent again)")
+    if counts.changed:
+        parts.append(f"<b>{counts.changed}</b> changed since an earlier run (not sent again)")
     if rate is not None:
         parts.append(f"{rate:.0f} msg/s")
     tail = f" <i>{_e(note)}</i>" if note else ""
     return f"<div class='cams-counts' style='font-size:13px'>{' · '.join(parts)}{tail}</div>"
+
+
+_RULE_TAG = re.compile(r" \[[a-z_]+\](?=;|$)")
+
+
+def _plain_error(error: object) -> str:
+    """A row's error as read: ``To: is required [required]`` -> ``To: is required`` (the
+    rule code stays in ``panel.result``, for code that sorts by it)."""
+    return _RULE_TAG.sub("", str(error))
 
 
 def outcome_html(result: pd.DataFrame, *, stopped: bool, resumable: bool,
@@ -141,7 +197,7 @@ def outcome_html(result: pd.DataFrame, *, stopped: bool, resumable: bool,
     unsent = result[result["status"].isin(["failed", "unknown", "invalid"])]
     shown: list[list[Any]] = [[_e(i), _e(r["status"]), _e(r["to"] if pd.notna(r["to"]) else ""),
                                _e(r["code"] if pd.notna(r["code"]) else ""),
-                               _e(r["error"] if pd.notna(r["error"]) else "")]
+                               _e(_plain_error(r["error"]) if pd.notna(r["error"]) else "")]
                               for i, r in unsent.head(limit).iterrows()]
     rows = _table(["row", "status", "to", "code", "error"], shown, "cams-unsent") if shown else ""
     more = (f"<div style='color:{_GREY};font-size:12px'>… and {len(unsent) - limit} more "

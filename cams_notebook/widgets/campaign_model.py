@@ -31,9 +31,11 @@ from ..campaigns.plan import FrameMapping
 from ..client import Client
 from ..content import MESSAGE_TYPES
 from ..errors import CamsError
+from ..models import WIRE_NAMES
 from ..templates import TEMPLATE_TYPES, Template, TemplateSummary
 from . import campaign_html as H
 from . import fields as F
+from . import labels as L
 from . import preview as P
 from .template_choices import TemplateChoices
 
@@ -41,6 +43,7 @@ __all__ = ["MAX_TEMPLATES", "CampaignModel"]
 
 MAX_TEMPLATES = 20
 """When templates come from columns, variables are listed for this many distinct ones."""
+_CHOICES = frozenset({"channel_type", "type", "template_code", "language", "message_type"})
 
 
 class CampaignModel:
@@ -59,6 +62,8 @@ class CampaignModel:
         """Failed look-ups by channel or (code, language): shown, and not retried."""
         self.dry: DryRun | None = None
         self.dry_error = ""
+        self.typed: set[str] = set()
+        """Fields and variables whose constant a person typed into (see :meth:`waiting`)."""
         self._remembered: dict[str, Source] = {}
         """Variable choices the user made, kept while another template is chosen."""
         self.mapping = CampaignMapping.auto(self.columns, defaults={"channel_type": "whatsapp",
@@ -76,6 +81,9 @@ class CampaignModel:
     def assign(self, key: str, source: Source) -> None:
         """Set the source of a field (``to``) or template variable (``name`` or ``$(name)``),
         then keep the rest consistent with it."""
+        if not isinstance(self.source(key) if key.startswith("$(") or key in self.mapping.fields
+                          else None, Constant):
+            self.typed.discard(key)  # a constant chosen anew waits to be typed
         if key in self.mapping.fields:
             if key == "template_code" and isinstance(source, Constant) and source.value:
                 source = Constant(self._template_code(source.value))
@@ -88,6 +96,26 @@ class CampaignModel:
                                 f"({', '.join(self.mapping.variables) or 'none'})")
             self.mapping.variables[var] = self._remembered[var] = source
         self.settle()
+
+    def waiting(self) -> dict[str, str]:
+        """Constants chosen but not typed yet, by key (``to``, ``$(name)``), each with the
+        field its problems name (``To``, ``TemplateParams.name``): the dry run waits for
+        them instead of calling every row an error. Choices (channel, template…) are not
+        typed, so never wait."""
+        found = {}
+        sources = [*((n, s) for n, s in self.mapping.fields.items() if self.mapping.applies(n)),
+                   *((f"$({v})", s) for v, s in self.mapping.variables.items())]
+        for key, source in sources:
+            if (isinstance(source, Constant) and source.value == "" and key not in self.typed
+                    and key not in _CHOICES):
+                found[key] = (f"TemplateParams.{key[2:-1]}" if key.startswith("$(")
+                              else WIRE_NAMES.get(key, key))
+        return found
+
+    def reveal(self) -> None:
+        """The constants waiting for a value are errors now (the confirmation step was asked
+        for); one chosen afterwards waits again until it is typed."""
+        self.typed.update(self.waiting())
 
     def choice(self, name: str) -> str | None:
         """The constant of a field ("" when not chosen yet); None when it is not a constant."""
@@ -113,6 +141,9 @@ class CampaignModel:
         and the variables those of the template(s) in use."""
         mapping = self.mapping
         channel = mapping.constant("channel_type")
+        kinds = [k for _, k in L.kinds(channel)] if channel else []
+        if kinds and self.choice("type") not in (None, *kinds):  # Messenger has no templates
+            mapping.fields["type"] = Constant(kinds[0])
         types = MESSAGE_TYPES.get(channel or "", ())
         if types and self.choice("message_type") is not None and \
                 self.choice("message_type") not in types:
@@ -197,9 +228,13 @@ class CampaignModel:
         match = next((s.template_code for s in summaries
                       if wanted in (s.template_code, s.template_name)), None)
         if match is None:
-            channel = self.mapping.constant("channel_type") or "any"
-            raise ValueError(f"template {wanted!r} is not among this account's {channel} "
-                             f"templates")
+            channel = self.mapping.constant("channel_type")
+            for name in [channel] if channel else list(TEMPLATE_TYPES):
+                cause = self.templates.errors.get(name)
+                if cause is not None:  # the listing failed (credentials…): say that
+                    raise cause
+            raise ValueError(f"template {wanted!r} is not among this account's "
+                             f"{L.channel_name(channel) if channel else 'any'} templates")
         return match
 
     # -- the dry run and the preview ---------------------------------------------------------
@@ -226,6 +261,8 @@ class CampaignModel:
             yield H.row_html("-", None, P.template_bubble("plain", None), [str(exc)])
             return
         problems = self.dry.problems if self.dry is not None else None
+        if problems is not None:
+            problems = problems[~problems["field"].isin(list(self.waiting().values()))]
         for label, *values in head.itertuples(index=True, name=None):
             try:
                 fields = mapping.fields_for(values)
@@ -258,9 +295,9 @@ def choice_options(model: CampaignModel, name: str) -> list[tuple[str, str]] | N
     """Options of a field's constant when it is a choice (channel, template…), else None."""
     channel = model.mapping.constant("channel_type")
     if name == "channel_type":
-        return [(P.CHANNEL_NAMES.get(c, c), c) for c in MESSAGE_TYPES]
+        return L.channel_choices()
     if name == "type":
-        return [("template", "template"), ("free-form message", "message")]
+        return L.kinds(channel) if channel else L.kinds("whatsapp")
     if name == "template_code":
         return F.template_choices(model.summaries(channel))
     if name == "language":

@@ -5,10 +5,17 @@ frame, a constant, or not set) and, for a constant, its input. The rows show the
 :class:`~.campaign_model.CampaignModel`; a user's change of a source or constant goes to
 ``on_edit(key, source)``. Widget events caused by showing the model are not user edits, and
 are ignored.
+
+A constant applies as it is typed, like the composer's inputs: each keystroke reaches the
+kernel (``continuous_update``), and the edit is applied once typing pauses for
+:data:`TYPING_PAUSE` seconds (debounced, so a fast typist does not run one dry run of the
+whole frame per key). Without a running event loop (a script, a test) an edit applies at once.
+Rows are labelled in plain words (:mod:`.labels`), the wire name in the tooltip.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -16,12 +23,17 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..campaigns.mapping import FIELD_LABELS, FIELDS, CampaignMapping, Column, Constant, Source
+from ..campaigns.mapping import FIELDS, CampaignMapping, Column, Constant, Source
+from ..models import WIRE_NAMES
 from . import fields as F
+from . import labels as L
 from .campaign_model import CampaignModel, choice_options
 from .looks import Looks, css_hook, set_options
 
-__all__ = ["MappingRows"]
+__all__ = ["TYPING_PAUSE", "MappingRows"]
+
+TYPING_PAUSE = 0.3
+"""Seconds of no typing after which a typed constant is applied (and the dry run runs)."""
 
 _UNSET, _CONSTANT, _COLUMN = "", "=", "col:"
 _CHOICE_FIELDS = ("channel_type", "type", "template_code", "language", "message_type")
@@ -37,6 +49,7 @@ class MappingRows:
         self._columns: list[Hashable] = list(model.columns)
         self._shown_variables: list[str] | None = None
         self._hold = 0
+        self._pending: dict[str, asyncio.TimerHandle] = {}
         self._label_layout = W.Layout(width="190px")
         self._source_layout = W.Layout(width="230px")
         self._value_layout = W.Layout(width="340px")
@@ -52,8 +65,8 @@ class MappingRows:
         for name in FIELDS:
             layout = self._value_layout
             value = (W.Dropdown(layout=layout, style=looks.choice) if name in _CHOICE_FIELDS
-                     else W.Text(continuous_update=False, layout=layout, style=looks.text))
-            self._row(FIELD_LABELS[name], name, value)
+                     else W.Text(continuous_update=True, layout=layout, style=looks.text))
+            self._row(_label(name), name, value, tooltip=L.tooltip(WIRE_NAMES[name]))
         self.fields_box = W.VBox()
         self.vars_box, self.vars_note = W.VBox(), looks.html_view()
         for key in self.sources:
@@ -75,13 +88,14 @@ class MappingRows:
 
     # -- building and wiring -----------------------------------------------------------------
 
-    def _row(self, label: str, key: str, value: W.ValueWidget) -> W.HBox:
+    def _row(self, label: str, key: str, value: W.ValueWidget, *, tooltip: str = "") -> W.HBox:
         options = [(f"column: {c}", f"{_COLUMN}{i}") for i, c in enumerate(self._columns)]
         source = W.Dropdown(options=[*options, ("constant", _CONSTANT), ("(not set)", _UNSET)],
                             layout=self._source_layout, style=self.looks.choice)
         self.sources[key], self.values[key] = source, value
         self.labels[key] = self.looks.html_view(self._label_layout)
-        self.labels[key].value = f"<b>{html.escape(label)}</b>"
+        self.labels[key].value = (f"<b title='{html.escape(tooltip, quote=True)}'>"
+                                  f"{html.escape(label)}</b>")
         self.rows[key] = W.HBox([self.labels[key], source, value], layout=self._row_layout)
         return self.rows[key].add_class(css_hook("map", key))
 
@@ -90,12 +104,37 @@ class MappingRows:
             if not self._hold:
                 self._on_source(key, change["new"])
 
-        def on_value(change: dict[str, Any]) -> None:
+        def on_value(_change: dict[str, Any]) -> None:
             if not self._hold and isinstance(self.model.source(key), Constant):
-                self._on_edit(key, Constant("" if change["new"] is None else str(change["new"])))
+                self._typed(key)
 
         self.sources[key].observe(on_source, names="value")
         self.values[key].observe(on_value, names="value")
+
+    def _typed(self, key: str) -> None:
+        """A person typed (or chose) a constant: apply it now, or once typing pauses."""
+        if isinstance(self.values[key], W.Dropdown):
+            self._apply(key)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._apply(key)
+            return
+        waiting = self._pending.pop(key, None)
+        if waiting is not None:
+            waiting.cancel()
+        self._pending[key] = loop.call_later(TYPING_PAUSE, self._apply, key)
+
+    def _apply(self, key: str) -> None:
+        """The constant as it reads now (typing may have gone on), into the model."""
+        self._pending.pop(key, None)
+        if key not in self.values or not isinstance(self.model.source(key), Constant):
+            return  # the row is gone (another template), or its source changed meanwhile
+        value = self.values[key].value
+        if not isinstance(self.values[key], W.Dropdown):
+            self.model.typed.add(key)
+        self._on_edit(key, Constant("" if value is None else str(value)))
 
     def _on_source(self, key: str, token: str) -> None:
         if token == _CONSTANT:
@@ -159,9 +198,9 @@ class MappingRows:
         rows = []
         for var in names:
             key = f"$({var})"
-            text = W.Text(continuous_update=False, placeholder=examples.get(var, ""),
+            text = W.Text(continuous_update=True, placeholder=examples.get(var, ""),
                           layout=self._value_layout, style=self.looks.text)
-            rows.append(self._row(key, key, text))
+            rows.append(self._row(key, key, text, tooltip=L.tooltip(f"TemplateParams.{var}")))
             self._wire(key)
         self.vars_box.children = rows
         self._shown_variables = names
@@ -176,3 +215,10 @@ class MappingRows:
         if isinstance(source, Column):
             return f"{_COLUMN}{self._columns.index(source.name)}"
         return _CONSTANT if isinstance(source, Constant) else _UNSET
+
+
+def _label(name: str) -> str:
+    """A field's row label in plain words."""
+    if name == "template_params":
+        return L.label("TemplateParams")
+    return L.label(WIRE_NAMES[name])

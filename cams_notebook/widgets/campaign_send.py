@@ -29,6 +29,7 @@ from ..campaigns.engine import CampaignEngine, Counts, run_in_thread
 from ..campaigns.mapping import DryRun
 from ..campaigns.result import CampaignResult
 from . import campaign_html as H
+from .campaign_left import Left, left_to_send_now
 from .campaign_model import CampaignModel
 from .looks import show
 
@@ -93,19 +94,35 @@ class CampaignSending:
     # -- the confirmation step ---------------------------------------------------------------
 
     def review(self) -> str:
-        """The confirmation step (Review and send…): a fresh dry run, then what Send will do."""
+        """The confirmation step (Review and send…): a fresh dry run, then what Send will do,
+        counting only the rows that would really go out (the journal knows the others)."""
         if self.sending:
             raise RuntimeError("a send is in progress")
+        self.model.reveal()  # asked to send: a constant still empty is an error now
         dry = self._check()
-        ready = dry is not None and dry.valid > 0
-        text = self._confirmation()
+        left = self.left()
+        count = left.send if left is not None else 0
+        ready = dry is not None and dry.valid > 0 and count > 0
+        text = H.confirmation_text(dry, self.qps, left) if dry is not None \
+            else self._confirmation()  # the journal asked once
         self.views.confirm_view.value = H.confirmation_html(text, ready)
-        count = dry.valid if dry is not None else 0
-        self.views.send_button.description = f"Send {count} message{'s' if count != 1 else ''}"
+        self.views.send_button.description = (
+            f"Send {count} message{'s' if count != 1 else ''}" if count else "Nothing to send")
         self.views.send_button.disabled = not ready
+        self.views.send_button.button_style = "danger" if ready else ""
         show(self.views.confirm_box, True)
         show(self.views.review_button, False)
         return text
+
+    def left(self) -> Left | None:
+        """What a Send would send now (the journal asked), or None before a dry run."""
+        dry = self.model.dry
+        if dry is None or not dry.valid:
+            return None
+        args = self.model.mapping.frame_args(self.model.frame)
+        account = self.model.client.account
+        return left_to_send_now(args, dry, journal=self.journal,
+                                account=(str(account[0]), str(account[1])))
 
     def cancel_review(self) -> None:
         show(self.views.confirm_box, False)
@@ -166,7 +183,9 @@ class CampaignSending:
         self.sending, self._stopping, self.state = True, False, "sending"
         self.result, self.error = None, None
         progress = self.views.progress
-        progress.max, progress.value, progress.bar_style = dry.valid, 0, ""
+        left = self.left()  # rows replayed from the journal are not this run's progress
+        progress.max = max(left.send if left is not None else dry.valid, 1)
+        progress.value, progress.bar_style = 0, ""
         self.views.stop_button.disabled, self.views.stop_button.description = False, "Stop"
         self.views.counts_view.value = "<i>Checking the rows…</i>"
         self.views.outcome_view.value = ""

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import ipywidgets as W
 
 from .. import _config as cfg
+from ..campaigns.dry_run import window_check
 from ..client import Client
 from ..models import WIRE_NAMES, Message
 from ..problems import Problem
@@ -34,6 +35,8 @@ from ..receipts.queue import ReceiptQueue
 from ..receipts.store import ReceiptStore
 from . import fields as F
 from . import preview as P
+from . import status_html as S
+from .copy_button import CopyButton
 from .form import TOP, Form
 from .looks import Looks, make_widget
 from .looks import show as _show
@@ -64,10 +67,15 @@ class Composer:
     ``Composer()`` without a client uses ``Client.from_env()``: the real service. For the local
     sandbox say so: ``Composer(Client.sandbox())``. ``receipts=`` (a ``ReceiptQueue``, or a
     ``ReceiptStore`` filled elsewhere) shows the delivery receipts of each message it sends.
+    ``inbound=`` (a ``ReceiptStore`` fed from the ChatAppInbound queue, or a function of the
+    number, as for ``send_frame``) tells whose WhatsApp 24-hour window is open, so a free-form
+    message to a closed window is warned about before Send; without it, the ``receipts=``
+    store is asked once it holds inbound messages.
     """
 
     def __init__(self, client: Client | None = None, *,
-                 receipts: ReceiptQueue | ReceiptStore | None = None) -> None:
+                 receipts: ReceiptQueue | ReceiptStore | None = None,
+                 inbound: Any = None) -> None:
         if client is not None and inspect.iscoroutinefunction(getattr(client, "send", None)):
             raise TypeError("Composer needs a blocking cams_notebook.Client (it lists templates "
                             "as you type, and sends in the background itself), not an AsyncClient")
@@ -80,6 +88,9 @@ class Composer:
         self._build()
         watch = (ReceiptWatch(receipts, self.receipt_view, self.stop_button)
                  if receipts is not None else None)
+        self._inbound = window_check(inbound) if inbound is not None else None
+        """number -> whether its WhatsApp 24-hour window is open: the campaign dry run's
+        check (``window_check``), over ``inbound=``."""
         self._sender = Sending(client, current=lambda: (self._message, self._problems),
                                button=self.send_button, result_view=self.result_view,
                                watch=watch)
@@ -126,7 +137,7 @@ class Composer:
             return None
         client = self._sender.given
         sandbox = client is not None and not self._sender.from_env and _is_sandbox(client)
-        return P.message_code(self._data, sandbox=sandbox)
+        return S.message_code(self._data, sandbox=sandbox)
 
     @property
     def client(self) -> Client:
@@ -174,10 +185,14 @@ class Composer:
         MissingCredentialsError (its text shown in the result line too) when there is no
         client and no credentials to make one.
         """
+        if self._message is None:
+            self._reveal()
         return self._sender.send()
 
     async def send_async(self) -> Result:
         """The asyncio twin of :meth:`send`: the blocking call runs in a worker thread."""
+        if self._message is None:
+            self._reveal()
         return await self._sender.send_async()
 
     async def watch_receipts(self, message_id: str, *, interval: float = RECEIPT_POLL_INTERVAL,
@@ -188,7 +203,8 @@ class Composer:
         return await self._watch.watch(message_id, interval=interval, timeout=timeout)
 
     def stop(self) -> None:
-        """Stop watching receipts (the Stop button)."""
+        """Stop watching receipts (the "Stop watching receipts" button); it does not recall
+        the message, which CAMS has already accepted."""
         if self._watch is not None:
             self._watch.stop()
 
@@ -222,16 +238,22 @@ class Composer:
         self.summary, self.general, self.preview = (looks.html_view() for _ in range(3))
         self.send_button = W.Button(description="Send", button_style="primary",
                                     icon="paper-plane")
-        self.code_button = W.Button(description="Copy as code", icon="code")
-        self.stop_button = W.Button(description="Stop", icon="stop", layout=W.Layout(
-            display="none"))
+        self.code_button = CopyButton(description="Copy as code",
+                                      tooltip="Copy Python that builds and sends this message")
+        self.stop_button = W.Button(description="Stop watching receipts", icon="eye-slash",
+                                    layout=W.Layout(display="none", width="auto"),
+                                    tooltip="The message is sent already; this only stops "
+                                            "following its delivery")
         self.result_view, self.receipt_view = looks.html_view(), looks.html_view()
+        self.window_view, self.copy_note = looks.html_view(), looks.html_view()
         self.code_view = looks.html_view(W.Layout(display="none"))
         # stable hooks for the browser tests and for user CSS
         for widget, name in ((self.preview, "preview-pane"), (self.send_button, "send"),
                              (self.stop_button, "stop"), (self.code_button, "copy-code"),
                              (self.result_view, "result-view"),
-                             (self.receipt_view, "receipt-view"), (self.summary, "summary-view")):
+                             (self.receipt_view, "receipt-view"), (self.summary, "summary-view"),
+                             (self.window_view, "window-view"), (self.code_view, "code-view"),
+                             (self.copy_note, "copy-note")):
             widget.add_class(f"cams-{name}")
 
     def _layout(self) -> W.Box:
@@ -239,11 +261,16 @@ class Composer:
         self.advanced = W.Accordion(
             children=[W.VBox([rows[WIRE_NAMES[n]] for n in F.ADVANCED])], titles=("Advanced",))
         form = W.VBox([*(rows[WIRE_NAMES[n]] for n in TOP), self.template_box,
-                       self.message_box, self.advanced, self.summary, self.general,
-                       W.HBox([self.send_button, self.code_button, self.stop_button]),
+                       self.message_box, self.advanced, self.summary, self.window_view,
+                       self.general,
+                       W.HBox([self.send_button, self.code_button, self.stop_button,
+                               self.copy_note], layout=W.Layout(flex_flow="row wrap",
+                                                                align_items="center")),
                        self.result_view, self.receipt_view, self.code_view],
                       layout=W.Layout(flex="1 1 55%", min_width="360px"))
-        side = W.VBox([self.preview], layout=W.Layout(flex="1 1 45%", padding="0 0 0 12px"))
+        # min_width 0: the preview column may shrink; its wide blocks wrap or scroll inside
+        side = W.VBox([self.preview], layout=W.Layout(flex="1 1 45%", min_width="0",
+                                                      padding="0 0 0 12px"))
         return W.HBox([form, side], layout=W.Layout(flex_flow="row wrap")).add_class(
             "cams-composer")
 
@@ -263,29 +290,38 @@ class Composer:
         self._show_problems(problems)
         self._render(data, message)
         self.send_button.disabled = message is None or self._sender.busy
-        self.code_button.disabled = message is None
-        if message is None:
+        self.window_view.value = self._window_note(message)
+        self._show_result(message)
+        code = self.code or ""
+        if code != self.code_button.text:  # another message: what was copied is not this one
+            self.code_button.text, self.code_button.copied = code, ""
+            self.copy_note.value = ""
             _show(self.code_view, False)
-        elif self.code_view.layout.display != "none":
-            self._on_code_click(None)
+        self.code_button.disabled = message is None
         if message is not None and message != self._notified:
             self._notified = message
             for callback in list(self._observers):
                 callback(message)
 
     def _show_problems(self, problems: list[Problem]) -> None:
+        """Each problem under its input, once that input was touched (or a send was tried):
+        a form just opened, or a template just picked, shows what is left, not red errors."""
         placed: dict[str, list[Problem]] = {}
         general: list[Problem] = []
+        touched = self._form.touched
         for p in problems:
             key = self._form.key_for(p.field)
             if key is None:
                 general.append(p)
-            else:
+            elif key in touched:
                 placed.setdefault(key, []).append(p)
         for key, view in self.errors.items():
-            view.value = P.problems_html(placed.get(key, []))
-        self.general.value = P.problems_html(general)
-        self.summary.value = P.summary_html(problems)
+            view.value = S.problems_html(placed.get(key, []))
+        self.general.value = S.problems_html(general)
+        warning = ("the recipient's 24-hour window is closed (see below)"
+                   if self._window_closed() else "")
+        self.summary.value = S.summary_html(problems, shown=bool(placed or general),
+                                            warning=warning)
         advanced = {WIRE_NAMES[n] for n in F.ADVANCED}
         if placed.keys() & advanced:
             self.advanced.selected_index = 0  # open it so the problem is seen; never close it
@@ -306,12 +342,54 @@ class Composer:
                 view.value = P.count_html(len(self.fields[key].value or ""),
                                           form.specs[key].limit)
 
-    def _on_code_click(self, _button: W.Button | None) -> None:
+    def _reveal(self) -> None:
+        """A send was tried: every problem is shown from now on."""
+        self._form.touch_all()
+        self._show_problems(self._problems)
+
+    def _free_form_whatsapp(self, message: Message | None) -> bool:
+        return (message is not None and message.channel_type == "whatsapp"
+                and message.type == "message")
+
+    def _window_open(self, number: str) -> bool | None:
+        """Whether ``number``'s 24-hour window is open; None when nothing here can tell."""
+        if self._inbound is not None:
+            return self._inbound(number)
+        store = self._watch.store if self._watch is not None else None
+        if store is not None and store.inbound():  # it is fed with inbound messages too
+            return store.window_open(number)
+        return None
+
+    def _window_closed(self) -> bool:
+        """Whether the current message is a free-form WhatsApp one to a closed 24-hour
+        window: CAMS would accept it, then fail it with 131047."""
+        message = self._message
+        if message is None or not self._free_form_whatsapp(message):
+            return False
+        return self._window_open(message.to) is False
+
+    def _window_note(self, message: Message | None) -> str:
+        if message is None or not self._free_form_whatsapp(message):
+            return ""
+        return S.window_html(self._window_open(message.to))
+
+    def _show_result(self, message: Message | None) -> None:
+        """The last send's card, marked as the previous message once the form has changed."""
+        sender = self._sender
+        if sender.busy or sender.result is None or sender.sent is None:
+            return
+        self.result_view.value = S.result_html(sender.result,
+                                               previous=message != sender.sent)
+
+    def _on_code_click(self, button: CopyButton | None) -> None:
+        """After a copy in the browser: show the code under the buttons, and what became of
+        the copy (the browser may refuse the clipboard; the code shown can be selected)."""
         code = self.code
         if code is None:
             return
-        self.code_view.value = P.code_html(code)
+        self.code_view.value = S.code_html(code)
         _show(self.code_view, True)
+        self.copy_note.value = S.copied_html(button.copied if button is not None else "")
 
 
 def _is_sandbox(client: Client) -> bool:

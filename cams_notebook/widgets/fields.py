@@ -9,8 +9,8 @@ the model stays the source of truth and the composer only turns specs into widge
 >>> from cams_notebook.content import ViberTextButton
 >>> specs = content_specs(ViberTextButton)
 >>> [(s.key, s.kind, s.label) for s in specs]  # doctest: +NORMALIZE_WHITESPACE
-[('text', 'textarea', 'text'), ('caption', 'text', 'caption (button label)'),
- ('action', 'text', 'action (button URL)')]
+[('text', 'textarea', 'Text'), ('caption', 'text', 'Caption (button label)'),
+ ('action', 'text', 'Action (button URL)')]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pydantic.fields import FieldInfo
 from ..content import ContentType, PassThroughContent
 from ..models import FIELD_RANGES, VIBER_ONLY_FIELDS, Message
 from ..templates import TemplateSummary
+from . import labels as L
 
 __all__ = [
     "ADVANCED",
@@ -101,12 +102,13 @@ _PLACEHOLDERS: dict[str, str] = {
     "CustSpaceId": "ISV sub-customer SpaceId or instance ID",
 }
 _VIBER_BUTTON = {
-    "caption": ("caption (button label)", "Open"),
-    "action": ("action (button URL)", "https://example.com"),
+    "caption": ("Caption (button label)", "Open"),
+    "action": ("Action (button URL)", "https://example.com"),
 }
 _PARTIES: dict[str, tuple[str, str]] = {
-    "whatsapp": ("your WhatsApp number, digits only", "phone number with country code"),
-    "viber": ("your Viber Service ID", "phone number with country code"),
+    "whatsapp": ("your WhatsApp business number: country code and digits only",
+                 "country code and number, e.g. +1 555 010 0001"),
+    "viber": ("your Viber Service ID", "country code and number, e.g. +1 555 010 0001"),
     "messenger": ("your Facebook Page ID", "Page-scoped user ID (PSID)"),
     "instagram": ("your Instagram account ID", "Instagram user ID"),
     "telegram": ("your bot ID", "chat ID"),
@@ -161,7 +163,7 @@ def widget_spec(name: str, field: FieldInfo, *, owner: type[BaseModel] | None = 
     limit = next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None)
     if limit is None and name == "text" and owner is not None:
         limit = getattr(owner, "_limit", None)
-    label, placeholder = key, _PLACEHOLDERS.get(key, "")
+    label, placeholder = L.label(key), _PLACEHOLDERS.get(key, "")
     if getattr(owner, "channel", "") == "viber" and key in _VIBER_BUTTON:
         label, placeholder = _VIBER_BUTTON[key]
     kind: Kind

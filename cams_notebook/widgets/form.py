@@ -23,8 +23,9 @@ from ..models import WIRE_NAMES, Message
 from ..problems import Problem, problem
 from ..templates import Template, normalise_language
 from . import fields as F
-from . import preview as P
-from .looks import Looks, css_hook, make_widget, set_options, show
+from . import labels as L
+from . import status_html as S
+from .looks import Looks, css_hook, describe, make_widget, set_options, show
 from .template_choices import TemplateChoices
 
 __all__ = ["SETTABLE", "TEMPLATE_FIELDS", "TOP", "Form"]
@@ -57,6 +58,9 @@ class Form:
         self.var_values: dict[str, str] = {}
         """Template variables as typed; kept when another template or language is chosen."""
         self.hold = 0
+        self.touched: set[str] = set()
+        """Inputs a person edited (or ``set()`` filled): their problems are shown; the others'
+        only once a send is tried (:meth:`touch_all`)."""
         self._content_for: tuple[str, str] | None = None
         self._vars_for: object = None
         self._build()
@@ -64,16 +68,16 @@ class Form:
     def _build(self) -> None:
         looks = self.looks
         for name in TOP:
-            self._add(F.message_spec(name))
+            self._add(F.message_spec(name, options=L.OFFERED_CHANNELS
+                                     if name == "channel_type" else None))
         self._add(F.message_spec("message_type", options=MESSAGE_TYPES["whatsapp"]))
-        self._row("TemplateCode", W.Dropdown(description="Template", style=looks.choice,
-                                             layout=looks.wide))
-        self._row("Language", W.Dropdown(description="Language", style=looks.choice,
-                                         layout=looks.plain))
+        for key, layout in (("TemplateCode", looks.wide), ("Language", looks.plain)):
+            self._row(key, describe(W.Dropdown(style=looks.choice, layout=layout),
+                                    L.label(key), key))
         for name in F.ADVANCED:
             self._add(F.message_spec(name))
-        for widget in self.fields.values():
-            widget.observe(self._changed, names="value")
+        for key, widget in self.fields.items():
+            self._watch(key, widget)
         self.template_note = looks.html_view()
         self.vars_box = W.VBox()
         self.content_box = W.VBox()
@@ -102,8 +106,13 @@ class Form:
         for part in (self.rows.pop(key), self.fields.pop(key), self.errors.pop(key)):
             part.close()
 
-    def _changed(self, _change: Mapping[str, Any]) -> None:
-        self._on_change()
+    def _watch(self, key: str, widget: W.ValueWidget) -> None:
+        def changed(_change: Mapping[str, Any]) -> None:
+            if not self.hold:  # a person's edit; the form's own updates come while it holds
+                self.touched.add(key)
+            self._on_change()
+
+        widget.observe(changed, names="value")
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -121,6 +130,9 @@ class Form:
     def sync(self) -> None:
         """Show the inputs that apply to the current channel, type and MessageType."""
         channel, kind = self.fields["ChannelType"].value, self.fields["Type"].value
+        kinds = L.kinds(channel)  # offer only what the channel can send
+        set_options(self.fields["Type"], kinds, kind, kinds[0][1] if kinds else None)
+        kind = self.fields["Type"].value
         show(self.template_box, kind == "template")
         show(self.message_box, kind == "message")
         sender, recipient = F.party_placeholders(channel)
@@ -148,9 +160,10 @@ class Form:
                 self._drop(key)
             if key not in self.fields:
                 self._add(spec, key)
-                self.fields[key].observe(self._changed, names="value")
+                self._watch(key, self.fields[key])
             widget = self.fields[key]
-            widget.description, widget.placeholder = spec.label, spec.placeholder
+            widget.placeholder = spec.placeholder
+            describe(widget, spec.label, f"Content.{spec.key}" if key != "Content" else key)
             self.specs[key] = spec
             keys.append(key)
         self.content_keys = keys
@@ -169,7 +182,7 @@ class Form:
         code, language = picker.value, chooser.value
         self.template = self.templates.template(code, language) if code and language else None
         self._sync_vars(self.template)
-        self.template_note.value = P.template_note_html(
+        self.template_note.value = S.template_note_html(
             self.template, self.templates.note(channel, code, language))
 
     def _sync_vars(self, template: Template | None) -> None:
@@ -183,8 +196,9 @@ class Form:
         rows = []
         for var in names:
             example = template.example.get(var, "") if template is not None else ""
-            widget = W.Text(value=self.var_values.get(var, ""), description=var,
-                            placeholder=example, style=self.looks.text, layout=self.looks.wide)
+            widget = describe(W.Text(value=self.var_values.get(var, ""), placeholder=example,
+                                     style=self.looks.text, layout=self.looks.wide),
+                              var, f"TemplateParams.{var}")
             widget.observe(lambda change, var=var: self._on_var(var, change["new"]),
                            names="value")
             rows.append(self._row(f"TemplateParams.{var}", widget))
@@ -192,7 +206,13 @@ class Form:
 
     def _on_var(self, var: str, value: str) -> None:
         self.var_values[var] = value
+        if not self.hold:
+            self.touched.add(f"TemplateParams.{var}")
         self._on_change()
+
+    def touch_all(self) -> None:
+        """Show every problem from now on (a send was tried)."""
+        self.touched.update(self.errors)
 
     def key_for(self, field: str) -> str | None:
         """The shown input a problem of a ``Message`` field belongs under, if any."""
@@ -308,13 +328,17 @@ class Form:
         match = [s for s in self.templates.summaries(channel) if s.template_code == code or (
             code is None and s.template_name == name)]
         if not match:
+            cause = self.templates.errors.get(channel)
+            if cause is not None:  # the listing failed: that is the news, not a missing template
+                raise cause
             raise ValueError(f"template {code or name!r} is not among this account's "
-                             f"{channel} templates")
+                             f"{L.channel_name(channel)} templates")
         self._put("TemplateCode", match[0].template_code)
         self.sync()
 
     def _put(self, key: str, value: Any) -> None:
         widget = self.fields[key]
+        self.touched.add(key)
         text = "" if value is None else value if isinstance(value, str) else str(value)
         try:
             widget.value = text
@@ -329,6 +353,7 @@ class Form:
         if not isinstance(params, Mapping):
             raise TypeError(f"template_params must be a dict, not {type(params).__name__}")
         self.var_values.update({str(k): "" if v is None else str(v) for k, v in params.items()})
+        self.touched.update(f"TemplateParams.{k}" for k in params)
         for var in params:
             widget = self.fields.get(f"TemplateParams.{var}")
             if widget is not None:
@@ -356,6 +381,7 @@ class Form:
                              f"expected: {expected}")
         for key in self.content_keys:
             self.fields[key].value = ""
+            self.touched.add(key)
         for name, value in content.items():
             self._put(lookup[name], value)
 

@@ -7,6 +7,7 @@ and keeps the number of layout/style models small.
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -17,8 +18,9 @@ from ipywidgets.widgets.widget_description import (
 from ipywidgets.widgets.widget_string import HTMLStyle, TextStyle
 
 from . import fields as F
+from . import labels as L
 
-__all__ = ["Looks", "css_hook", "make_widget", "set_options", "show"]
+__all__ = ["Looks", "css_hook", "describe", "make_widget", "set_options", "show"]
 
 
 class Looks:
@@ -41,16 +43,33 @@ class Looks:
 
 
 def make_widget(spec: F.WidgetSpec, looks: Looks) -> W.ValueWidget:
-    """The ipywidget for a spec: a dropdown, a text area or a line of text."""
-    common: dict[str, Any] = {"description": spec.label, "layout": looks.wide}
+    """The ipywidget for a spec: a dropdown, a text area or a line of text, labelled in plain
+    words with the wire name as its tooltip (:mod:`.labels`)."""
+    common: dict[str, Any] = {"layout": looks.wide}
+    widget: W.ValueWidget
     if spec.kind == "choice":
-        return W.Dropdown(options=[(o or "(not set)", o) for o in spec.options],
-                          value=spec.options[0] if spec.options else None, style=looks.choice,
-                          **common)
-    if spec.kind in ("textarea", "json"):
-        return W.Textarea(placeholder=spec.placeholder, rows=6 if spec.kind == "json" else 3,
-                          style=looks.text, **common)
-    return W.Text(placeholder=spec.placeholder, style=looks.text, **common)
+        widget = W.Dropdown(options=[(L.option_label(spec.key, o), o) for o in spec.options],
+                            value=spec.options[0] if spec.options else None,
+                            style=looks.choice, **common)
+    elif spec.kind in ("textarea", "json"):
+        widget = W.Textarea(placeholder=spec.placeholder, rows=6 if spec.kind == "json" else 3,
+                            style=looks.text, **common)
+    else:
+        widget = W.Text(placeholder=spec.placeholder, style=looks.text, **common)
+    return describe(widget, spec.label, spec.key)
+
+
+def describe(widget: W.ValueWidget, label: str, wire: str) -> W.ValueWidget:
+    """Label ``widget`` in words, the wire name as the label's hover hint.
+
+    ipywidgets 8 puts a ``tooltip`` on the input only while there is no description, so the
+    hint is a ``title`` on the description itself (``description_allow_html``); the text is
+    escaped, and ``tooltip`` is set too for whoever reads it in Python."""
+    widget.description_allow_html = True
+    widget.description = (f"<span title='{html.escape(L.tooltip(wire), quote=True)}'>"
+                          f"{html.escape(label)}</span>")
+    widget.tooltip = L.tooltip(wire)
+    return widget
 
 
 def css_hook(kind: str, key: str) -> str:

@@ -1,9 +1,10 @@
-"""The composer's HTML: chat bubbles, the fallback SMS, the wire parameters, problems, results.
+"""The composer's preview column as HTML: chat bubbles, the fallback SMS, the wire parameters.
 
 Pure functions from values to HTML strings, no widgets and no I/O, so every look can be
-tested as text. Every value that came from a user, a template or the service goes through
-:func:`html.escape`; links are only made clickable for http(s) URLs. Nothing here loads a
-remote resource (media appear as cards with their link, not as ``<img>``), so a preview is
+tested as text (problems, results and receipts are :mod:`.status_html`). Every value that
+came from a user, a template or the service goes through :func:`html.escape`; links are only
+made clickable for http(s) URLs. Nothing here loads a remote resource (media appear as cards
+with their link, not as ``<img>``), so a preview is
 the same on every run and never calls out.
 
 >>> "cams-whatsapp" in content_bubble("whatsapp", "text", {"text": "Hi <b>"})
@@ -15,34 +16,21 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..models import Message
-from ..problems import Problem
-from ..templates import RenderedButton, RenderedHeader, RenderedTemplate, Template
+from ..templates import RenderedButton, RenderedHeader, RenderedTemplate
+from .labels import channel_name
 from .sms import sms_info, ucs2_characters
 
 __all__ = [
-    "CHANNEL_NAMES",
-    "code_html",
     "content_bubble",
     "count_html",
-    "message_code",
     "page_html",
-    "problem_text",
-    "problems_html",
-    "receipts_html",
-    "result_html",
     "sms_html",
-    "summary_html",
     "template_bubble",
-    "template_note_html",
     "wire_html",
 ]
-
-CHANNEL_NAMES = {"whatsapp": "WhatsApp", "viber": "Viber", "messenger": "Messenger",
-                 "instagram": "Instagram", "telegram": "Telegram", "line": "LINE"}
 
 # (chat background, bubble background, text colour, bubble corners, button style)
 _LOOKS: dict[str, tuple[str, str, str, str, str]] = {
@@ -58,7 +46,6 @@ _ICONS = {"image": "🖼️", "video": "🎬", "audio": "🎵", "document": "�
 _BUTTON_ICONS = {"URL": "↗", "PHONE_NUMBER": "📞", "QUICK_REPLY": "↩", "COPY_CODE": "⧉"}
 _VARIABLE = re.compile(r"\$\([A-Za-z0-9_]+\)")
 _ERROR = "#b00020"
-_OK = "#1b7f3b"
 
 
 def _e(value: object) -> str:
@@ -107,7 +94,7 @@ def _size(value: object) -> str:
 def _bubble(channel: str, inner: str, after: str = "") -> str:
     chat, bg, fg, corners, _ = _look(channel)
     kind = channel if channel in _LOOKS else "plain"
-    name = CHANNEL_NAMES.get(channel, channel)
+    name = channel_name(channel)
     return (f"<div class='cams-preview cams-{_e(kind)}' style='background:{chat};padding:10px;"
             f"border-radius:6px;max-width:360px'>"
             f"<div style='font-size:11px;color:#667781;margin-bottom:4px'>{_e(name)}</div>"
@@ -254,178 +241,23 @@ def sms_html(text: str | None, fallback_id: str | None = None) -> str:
 
 
 def wire_html(query: Mapping[str, str] | None) -> str:
-    """The exact wire parameters, as JSON in a ``<pre>``; they never include credentials."""
+    """The exact wire parameters, as JSON in a ``<pre>``; they never include credentials.
+
+    The block keeps to the column's width: long values wrap at the end of a word where they
+    can (``overflow-wrap:anywhere`` only breaks a word that cannot fit otherwise), and a tall
+    request scrolls inside the block instead of stretching the page.
+    """
     if query is None:
         return ("<div class='cams-wire' style='color:#667781;font-size:12px'>"
                 "Wire parameters appear once the message is valid.</div>")
     text = json.dumps(dict(query), ensure_ascii=False, indent=2)
-    return (f"<div class='cams-wire'><b>Wire parameters</b><pre style='font-size:12px;"
-            f"white-space:pre-wrap;word-break:break-all'>{_e(text)}</pre></div>")
+    return (f"<div class='cams-wire' style='max-width:100%;min-width:0'><b>Wire parameters</b>"
+            f"<pre class='cams-wire-json' style='font-size:12px;line-height:1.4;margin:4px 0;"
+            f"padding:6px 8px;background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;"
+            f"white-space:pre-wrap;overflow-wrap:anywhere;word-break:normal;max-width:100%;"
+            f"box-sizing:border-box;max-height:320px;overflow:auto'>{_e(text)}</pre></div>")
 
 
 def page_html(bubble: str, sms: str, wire: str) -> str:
     """The whole preview column."""
     return f"<div class='cams-page'>{bubble}{sms}{wire}</div>"
-
-
-# -- problems, in plain words ------------------------------------------------------------------
-
-_REQUIRED_TEXT = {
-    "ChannelType": "Choose a channel.",
-    "Type": "Choose template or free-form message.",
-    "From": "Enter the sender.",
-    "To": "Enter the recipient.",
-    "TemplateCode": "Choose a template.",
-    "Language": "Choose the template's language.",
-    "MessageType": "Choose a message type.",
-    "Content": "Fill in the message content.",
-}
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
-
-
-def problem_text(problem: Problem) -> str:
-    """What is wrong, in words a non-engineer understands (the field name is shown beside it)."""
-    field, rule, message = problem.field, problem.rule, problem.message
-    if problem.code.startswith("InvalidParameter.TemplateParams") or field in ("body", "header"):
-        return message  # template checks already speak in full sentences
-    if rule == "required":
-        if message.startswith("is missing"):
-            return _sentence(f"The JSON {message}")
-        return _REQUIRED_TEXT.get(field, "This is required for this message type.")
-    if rule == "digits_only":
-        if field == "From":
-            return ("Use digits only: your sender number with its country code, "
-                    "without + or spaces.")
-        got = message[message.find("(got"):] if "(got" in message else ""
-        return _sentence(f"Enter a phone number with its country code, digits only, "
-                         f"e.g. 8613900000000 {got}")
-    if rule == "bad_url":
-        return "Enter a web address that starts with https:// or http://."
-    if rule == "wrong_type":
-        return "Enter a number." if re.search(r"number|integer|float", message) else _sentence(
-            f"This has the wrong kind of value: {message}")
-    if rule == "blank":
-        return "This contains only spaces; type some text."
-    if rule == "placeholder":
-        return ("Remove the {{1}}-style placeholders: CAMS refuses text that contains them "
-                "(write the actual words instead).")
-    if rule == "invalid_json":
-        return _sentence(f"This {message}; check the brackets, quotes and commas")
-    if rule == "one_of":
-        return "Choose one of the offered values."
-    if rule == "not_allowed":
-        return _sentence(f"This field {message}" if message.startswith("is ") else message)
-    if rule == "too_long" and message.startswith("is "):
-        return _sentence(f"Too long: this {message}")
-    if rule == "out_of_range" and message.startswith("must "):
-        return _sentence(f"This {message}")
-    return _sentence(message)
-
-
-def problems_html(problems: Iterable[Problem]) -> str:
-    """One line per problem, under its field: ``⚠ To: Enter a phone number…``."""
-    return "".join(
-        f"<div class='cams-problem' style='color:{_ERROR};font-size:12px'>⚠ "
-        f"<b>{_e(p.field)}</b>: {_e(problem_text(p))}</div>" for p in problems)
-
-
-def summary_html(problems: list[Problem]) -> str:
-    """Ready to send, or how many things to fix and where."""
-    if not problems:
-        return f"<div class='cams-summary' style='color:{_OK}'>✓ Ready to send.</div>"
-    fields = ", ".join(dict.fromkeys(p.field for p in problems))
-    n = len(problems)
-    what = "1 thing" if n == 1 else f"{n} things"
-    return (f"<div class='cams-summary' style='color:{_ERROR}'>✗ {what} to fix before sending: "
-            f"{_e(fields)}</div>")
-
-
-# -- results ----------------------------------------------------------------------------------
-
-
-def result_html(result: object) -> str:
-    """A send's outcome: MessageId, Code, RequestId; or the error's class, code and message."""
-    if result is None:
-        return ""
-    if isinstance(result, BaseException):
-        code = getattr(result, "code", None)
-        request_id = getattr(result, "request_id", None)
-        message = getattr(result, "message", None) or str(result)
-        rows = [("Error", type(result).__name__), ("Code", code), ("Message", message),
-                ("RequestId", request_id)]
-        colour, title = _ERROR, "Not sent"
-    else:
-        rows = [("MessageId", getattr(result, "message_id", None)),
-                ("Code", getattr(result, "code", None)),
-                ("RequestId", getattr(result, "request_id", None))]
-        colour, title = _OK, "Sent"
-    cells = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{_e(k)}</th>"
-                    f"<td style='text-align:left'><code>{_e(v)}</code></td></tr>"
-                    for k, v in rows if v is not None)
-    return (f"<div class='cams-result' style='border-left:3px solid {colour};padding-left:8px'>"
-            f"<b style='color:{colour}'>{title}</b><table>{cells}</table></div>")
-
-
-def receipts_html(events: Sequence[Mapping[str, Any]], state: str = "") -> str:
-    """Delivery status as it changed (``Sent → Delivered → Read``), and why a failure failed.
-
-    ``state`` says how watching goes: ``watching``, ``stopped``, ``timeout`` or ``""`` (done).
-    """
-    statuses = list(dict.fromkeys(str(e.get("Status")) for e in events))
-    trail = " → ".join(statuses) if statuses else "no receipt yet"
-    failed = next((e for e in events if e.get("Status") == "Failed"), None)
-    detail = ""
-    if failed is not None:
-        detail = (f"<div style='color:{_ERROR}'>Failed with code {_e(failed.get('ErrorCode'))}: "
-                  f"{_e(failed.get('ErrorDescription') or '')}</div>")
-    notes = {"watching": " (watching…)", "stopped": " (stopped watching)",
-             "timeout": " (stopped waiting)"}
-    return (f"<div class='cams-receipts'><b>Delivery</b>: <span class='cams-status'>"
-            f"{_e(trail)}</span>{_e(notes.get(state, ''))}{detail}</div>")
-
-
-def template_note_html(template: Template | None, error: str = "") -> str:
-    """A line under the picker: category, approval and quality, or why templates are missing."""
-    if error:
-        return f"<div style='color:{_ERROR};font-size:12px'>{_e(error)}</div>"
-    if template is None:
-        return ""
-    status = "approved" if template.approved else str(template.audit_status or "not approved")
-    bits = [template.category, status,
-            f"quality {template.quality_score}" if template.quality_score else None]
-    reason = f"<br>{_e(template.reason)}" if template.reason else ""
-    return (f"<div class='cams-note' style='font-size:12px;color:#667781'>"
-            f"{_e(' · '.join(b for b in bits if b))}{reason}</div>")
-
-
-# -- copy as code ---------------------------------------------------------------------------
-
-
-def message_code(data: Mapping[str, Any], *, sandbox: bool = False) -> str:
-    """Python that builds the same ``Message`` from its keyword arguments and sends it.
-
-    Field order follows the model; values are Python literals (``repr``), so ``exec`` of the
-    text builds an equal message. No key is written: the client is ``Client.from_env()``
-    (the real service, with the environment's credentials), or ``Client.sandbox()`` when the
-    widget talks to the sandbox (``sandbox=True``), so the code works where it was copied.
-    """
-    args = "".join(f"    {name}={data[name]!r},\n" for name in Message.model_fields
-                   if data.get(name) is not None)
-    client = ("Client.sandbox()  # the local sandbox; Client.from_env() for CAMS" if sandbox
-              else "Client.from_env()  # ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET from the environment")
-    return ("from cams_notebook import Client, Message\n\n"
-            f"message = Message(\n{args})\n"
-            f"client = {client}\n"
-            "result = client.send(message)\n")
-
-
-def code_html(code: str) -> str:
-    return (f"<div class='cams-code'><b>Python</b><pre style='font-size:12px;"
-            f"background:#f6f8fa;padding:6px'>{_e(code)}</pre></div>")

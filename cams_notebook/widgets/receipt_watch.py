@@ -18,7 +18,7 @@ import ipywidgets as W
 
 from ..receipts.queue import ReceiptQueue
 from ..receipts.store import ReceiptStore
-from . import preview as P
+from . import status_html as S
 from .looks import show
 
 __all__ = ["RECEIPT_POLL_INTERVAL", "RECEIPT_POLL_TIMEOUT", "ReceiptWatch"]
@@ -67,7 +67,7 @@ class ReceiptWatch:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.poll()
-            self.view.value = P.receipts_html(self.receipts_for(message_id))
+            self.view.value = S.receipts_html(self.receipts_for(message_id))
             return
         self.task = loop.create_task(self.watch(message_id))
 
@@ -91,18 +91,18 @@ class ReceiptWatch:
                 if loop.time() >= deadline:
                     state = "timeout"
                     break
-                self.view.value = P.receipts_html(events, "watching")
+                self.view.value = S.receipts_html(events, "watching")
                 await asyncio.sleep(interval)
         finally:
             if polling is not None and not polling.done():
                 await asyncio.wait([polling])  # what it took is stored: show it
             events = self.receipts_for(message_id)
-            self.view.value = P.receipts_html(events, state)
+            self.view.value = S.receipts_html(events, state)
             show(self.stop_button, False)
         return str(events[-1].get("Status")) if events else None
 
     def stop(self) -> None:
-        """Stop watching (the Stop button)."""
+        """Stop watching (the "Stop watching receipts" button); the message stays sent."""
         if self.task is not None and not self.task.done():
             self.task.cancel()
 

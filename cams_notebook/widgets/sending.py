@@ -23,7 +23,7 @@ from ..client import Client
 from ..errors import CamsError, MissingCredentialsError
 from ..models import Message, SendResult
 from ..problems import Problem
-from . import preview as P
+from . import status_html as S
 from .receipt_watch import ReceiptWatch
 
 __all__ = ["COMPOSER_SANDBOX_HINT", "Result", "Sending"]
@@ -51,6 +51,8 @@ class Sending:
         self.button, self.result_view, self.watch = button, result_view, watch
         self.busy = False
         self.result: Result | None = None
+        self.sent: Message | None = None
+        """The message of the last send (its result is :attr:`result`)."""
         self.task: asyncio.Task[Result] | None = None
 
     @property
@@ -113,11 +115,12 @@ class Sending:
             raise RuntimeError("a send is already in progress")
         message, problems = self._current()
         if message is None:
-            raise ValueError("the message is not ready to send: " +
-                             "; ".join(str(p) for p in problems))
+            raise ValueError("the message is not ready to send: " + " ".join(
+                f"{S.field_label(p.field)}: {S.problem_text(p)}" for p in problems))
         client = self._client_or_show_why()
         if self.watch is not None:
             self.watch.clear()
+        self.sent = message
         self.busy = True
         self.button.disabled = True
         self.result_view.value = "<i>Sending…</i>"
@@ -131,13 +134,13 @@ class Sending:
         except MissingCredentialsError as exc:
             if self.watch is not None:
                 self.watch.clear()
-            self.result_view.value = P.result_html(exc)
+            self.result_view.value = S.result_html(exc)
             raise
 
     def _finish(self, result: Result | BaseException) -> None:
         self.busy = False
         self.button.disabled = self._current()[0] is None
-        self.result_view.value = P.result_html(result)
+        self.result_view.value = S.result_html(result)
         if not isinstance(result, (SendResult, CamsError)):
             return
         self.result = result

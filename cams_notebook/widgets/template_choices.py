@@ -30,6 +30,9 @@ class TemplateChoices:
         self._catalogue: TemplateCatalogue | None = None
         self.failures: dict[object, str] = {}
         """Failed look-ups by channel or (code, language): shown, and not retried."""
+        self.errors: dict[object, Exception] = {}
+        """What each failed look-up raised (an ``AuthError`` for a refused signature…), so a
+        caller that needs a template can raise the real cause, not "no such template"."""
 
     @property
     def catalogue(self) -> TemplateCatalogue:
@@ -46,7 +49,8 @@ class TemplateChoices:
         try:
             return self.catalogue.summaries(TEMPLATE_TYPES[channel])
         except (CamsError, MissingCredentialsError) as exc:
-            self.failures[channel] = f"Could not list templates: {exc}"
+            self.failures[channel] = f"Could not list templates: {type(exc).__name__}: {exc}"
+            self.errors[channel] = exc
             return []
 
     def template(self, code: str, language: str,
@@ -60,6 +64,7 @@ class TemplateChoices:
             template = self.catalogue.get(code, language, template_type)
         except (CamsError, MissingCredentialsError) as exc:
             error = exc
+            self.errors[key] = exc
         else:
             if template is not None:
                 return template

@@ -254,6 +254,16 @@ def test_the_html_display_leads_with_the_summary(sandbox: Sandbox) -> None:
     html = result._repr_html_()
     assert html.startswith("<div><b>Campaign result</b>: 3 rows: 3 sent</div>")
     assert html.index("rows") < html.index(result["message_id"].iloc[0])
+    assert "NaN" not in html and "None" not in html  # empty cells are blank (error, code...)
+
+
+def test_the_html_display_of_a_big_result_is_cut_as_pandas_cuts_its_own(
+        sandbox: Sandbox) -> None:
+    result = send_frame(recipients(150), client=sandbox.client(), progress=False, **SHIPPED)
+    with pd.option_context("display.max_rows", 60, "display.min_rows", 10):
+        html = result._repr_html_()
+    assert html.count("<tr>") < 20  # 10 rows, the header, the counts: not 150
+    assert "150 rows × " in html
 
 
 # -- the journal -------------------------------------------------------------------------------

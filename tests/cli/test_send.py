@@ -4,6 +4,9 @@ A scheduled job runs the console script with the bare environment cron gives it.
 credentials it must fail at once (exit 2, one line naming what to set), leaving no journal and
 no output behind; the local sandbox is used only when ``--sandbox`` asks for it; ``--endpoint``
 is never ignored. The cron-like runs are real subprocesses; the rest call ``main()``.
+Errors as one line with their exit codes are in ``test_one_line_errors.py``; what a run
+prints (flags in messages, a field missing everywhere, the summary, ``--help``) in
+``test_send_output.py``.
 """
 
 from __future__ import annotations
@@ -162,16 +165,16 @@ def test_a_bad_endpoint_with_credentials_is_one_usage_line(
     assert "loopback" in one_line(capsys.readouterr().err) and nothing_written(work)
 
 
-def test_campaign_and_on_changed_pass_through_to_send_frame(
+def test_campaign_and_on_changed_pass_through_to_the_campaign(
         work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, Any]] = []
-    real = frames_module.send_frame
+    real = frames_module.Campaign
 
     def spy(frame: Any, **kwargs: Any) -> Any:
         seen.append(kwargs)
         return real(frame, **kwargs)
 
-    monkeypatch.setattr(frames_module, "send_frame", spy)
+    monkeypatch.setattr(frames_module, "Campaign", spy)
     assert main(send_args(work, "--sandbox")) == 0
     assert main(send_args(work, "--sandbox", "--campaign", "spring-sale",
                           "--on-changed", "send")) == 0
@@ -226,7 +229,7 @@ def test_a_sandbox_rehearsal_journal_never_makes_the_real_run_skip_rows(
     url, service = server
     real = cron(work, "--endpoint", url, ALIBABA_CLOUD_ACCESS_KEY_ID=KEY_ID,
                 ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET)
-    assert real.returncode == 2
+    assert real.returncode == 5  # the journal's exit code (cams_notebook/cli/exits.py)
     assert "in-process sandbox" in real.stderr and url in real.stderr
     assert "Nothing was sent" in real.stderr and "already in this campaign" not in real.stdout
     assert SECRET not in real.stderr + real.stdout

@@ -162,8 +162,8 @@ def test_a_10000_row_campaign_under_harsh_faults_ends_true_and_sends_nothing_twi
     frame = recipients(ROWS)
     journal = str(tmp_path / "send.db")
     send_kwargs: dict[str, Any] = dict(qps=QPS, progress=False, **CAMPAIGN)
-    with sandbox_process("--faults", "harsh", "--seed", "11", "--qps", str(QPS)) as url:
-        client = client_for(url, TIMEOUT)
+    with sandbox_process("--faults", "harsh", "--seed", "11", "--qps", str(QPS)) as url, \
+            client_for(url, TIMEOUT) as client:
         result, elapsed = send_watched(frame, url, client=client, journal=journal, **send_kwargs)
         assert set(result["status"]) <= {"sent", "failed", "unknown"}
         accepted = inspect(url, "messages")
@@ -230,9 +230,9 @@ def test_campaigns_killed_at_random_moments_end_true_and_send_nothing_twice(
         result = pd.read_pickle(out)
         cut_off = result["error"].fillna("").str.contains("before the previous run stopped")
         assert cut_off.any()  # some kills caught requests in flight: the case to reconcile
-        client = client_for(server.url, KILL_TIMEOUT)
-        final = settle(frame, result, client, str(journal), qps=KILL_QPS, progress=False,
-                       **CAMPAIGN)[-1]
+        with client_for(server.url, KILL_TIMEOUT) as client:
+            final = settle(frame, result, client, str(journal), qps=KILL_QPS, progress=False,
+                           **CAMPAIGN)[-1]
         accepted = sandbox.messages()
     finally:
         sandbox.stop()
@@ -251,9 +251,9 @@ def check_a_truncated_copy_is_refused(journal: Path, tmp_path: Path, rng: random
     cut.write_bytes(data[:rng.randrange(len(data))])
     # its own campaign name, so its TaskIds tell its messages from the killed run's, some of
     # which are still on their way to the sandbox
-    with pytest.raises(JournalError):
-        send_frame(frame, client=client_for(sandbox.serve().url, KILL_TIMEOUT), qps=KILL_QPS,
-                   journal=str(cut), progress=False, campaign="refused", **CAMPAIGN)
+    with client_for(sandbox.serve().url, KILL_TIMEOUT) as client, pytest.raises(JournalError):
+        send_frame(frame, client=client, qps=KILL_QPS, journal=str(cut), progress=False,
+                   campaign="refused", **CAMPAIGN)
     assert not [m for m in sandbox.messages() if m["task_id"].startswith("cn-refused-")]
 
 

@@ -97,7 +97,8 @@ def test_duplicated_and_out_of_order_pushes_give_the_right_final_status(
 @pytest.mark.parametrize("body, status", [
     (b"not json", 400),
     (b'{"MessageId": "m1", "Status": "Read"}', 400),  # an object, not an array
-    (b'[{"MessageId": "m1", "Status": "Read"}, {"Unrelated": 1}]', 400),
+    (b'[{"Unrelated": 1}, {"MessageId": "m1"}]', 400),  # no valid event at all
+    (b"[" * 5000 + b"]" * 5000, 400),  # nested too deeply to decode: never a 503
     (b'["text"]', 400),
     (b"\xff\xfe\x00", 400),
     (b"[" + b" " * 70_000 + b"]", 413),

@@ -316,6 +316,21 @@ def test_inspection_routes(clock: FakeClock) -> None:
     assert http.get("/_sandbox/messages").json() == []
 
 
+def test_the_in_process_inbound_route_refuses_what_the_served_one_refuses(
+        clock: FakeClock) -> None:
+    """A null ``From`` once opened the window of a number called "None" in-process."""
+    sb = sandbox_at(clock)
+    http = httpx.Client(transport=sb.transport, base_url="http://sandbox")
+    for body, field in ((b'{"From": null}', "From"), (b'{"From": "555-CALL-NOW"}', "From"),
+                        (b'{"From": "15550100002", "Message": 7}', "Message"),
+                        (b"[" * 100_000 + b"]" * 100_000, "body")):
+        answer = http.post("/_sandbox/inbound", content=body)
+        assert (answer.status_code, answer.json()["Field"]) == (400, field)
+    assert not sb.core.window_open("None")
+    assert not sb.core.window_open("15550100002")
+    assert http.get("/_sandbox/messages").json() == []
+
+
 def listing(client: Client, **params: str) -> dict[str, object]:
     query = {"ChannelType": "whatsapp", "CustSpaceId": DEFAULT_CUST_SPACE_ID,
              "BusinessNumber": SENDER, "Page": '{"Index":1,"Size":10}', **params}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Iterator
+from typing import Any
 
 import ipywidgets as W
 import pandas as pd
@@ -149,8 +150,9 @@ def test_choosing_another_template_lists_its_variables_and_remembers_choices(
     assert panel.variables == ("clinic", "name", "date", "time")
     assert panel.mapping.variables["name"] == Column("name")  # matched by name again
     assert panel.values["$(clinic)"].placeholder == "Riverside Clinic"  # the example
-    assert [c.children[0].value for c in panel.vars_box.children] == [
-        "<b>$(clinic)</b>", "<b>$(name)</b>", "<b>$(date)</b>", "<b>$(time)</b>"]
+    assert [html.unescape(c.children[0].value) for c in panel.vars_box.children] == [
+        f"<b title='TemplateParams.{v} (the request parameter)'>$({v})</b>"
+        for v in ("clinic", "name", "date", "time")]
     panel.set(template_code="order_shipped")  # by name
     assert panel.mapping.variables["order_id"] == Constant("X-1")  # the earlier choice
 
@@ -185,7 +187,7 @@ def test_map_and_set_reject_what_is_not_there(client: Client) -> None:
         panel.map(to="mobile")
     with pytest.raises(TypeError, match="neither a field .* nor a variable"):
         panel.set(colour="red")
-    with pytest.raises(ValueError, match="'nope' is not among this account's whatsapp"):
+    with pytest.raises(ValueError, match="'nope' is not among this account's WhatsApp"):
         panel.set(template_code="nope")
 
 
@@ -337,6 +339,115 @@ def test_sending_again_sends_nothing_twice(sandbox: Sandbox) -> None:
     assert panel.counts is not None and panel.counts.skipped == 3
 
 
+def test_review_after_a_finished_send_offers_nothing_to_send(sandbox: Sandbox) -> None:
+    panel = CampaignPanel(recipients(3), sandbox.client()).set(from_=SENDER)
+    panel.send()
+    text_ = panel.review()
+    assert text_.startswith("Nothing left to send: all 3 valid rows of 3 were done in an "
+                            "earlier run")
+    assert panel.send_button.disabled and panel.send_button.button_style == ""
+    assert panel.send_button.description == "Nothing to send"
+    assert "#b00020" not in panel.confirm_view.value
+
+
+def test_review_offers_again_a_row_whose_send_took_no_effect_and_says_so(
+        sandbox: Sandbox) -> None:
+    frame = recipients(3)
+    frame.loc[1, "Phone"] = "15550100008"  # the sandbox answers it with a 503, every time
+    panel = CampaignPanel(frame, sandbox.client()).set(from_=SENDER)
+    assert panel.send()["status"].tolist() == ["sent", "failed", "sent"]
+    assert panel.review().startswith(
+        "Send 1 message (1 WhatsApp) from 3 rows; 1 of them is tried again (failed in an "
+        "earlier run without taking effect, or changed since); 2 rows done in an earlier run "
+        "are not sent again; no invalid rows")
+    assert panel.send_button.description == "Send 1 message"
+    panel.send()
+    assert len(sandbox.messages()) == 2  # the sent rows were not sent twice
+
+
+def test_a_bigger_frame_is_offered_only_its_new_rows(sandbox: Sandbox) -> None:
+    client = sandbox.client()
+    CampaignPanel(recipients(2), client).set(from_=SENDER).send()
+    panel = CampaignPanel(recipients(5), client).set(from_=SENDER)  # the edited CSV, re-run
+    assert panel.review().startswith("Send 3 messages (3 WhatsApp) from 5 rows; 2 rows done "
+                                     "in an earlier run are not sent again; no invalid rows")
+    assert panel.send()["status"].tolist() == ["sent"] * 5
+    assert len(sandbox.messages()) == 5
+    counts = panel.counts
+    assert counts is not None and (counts.sent, counts.skipped) == (3, 2)  # each row once
+    shown = panel.counts_view.value
+    assert "sent <b>3</b>" in shown and "<b>2</b> done in an earlier run" in shown
+
+
+def test_a_re_run_with_nothing_to_send_shows_no_rate(sandbox: Sandbox) -> None:
+    panel = CampaignPanel(recipients(3), sandbox.client()).set(from_=SENDER)
+    panel.send()
+    panel.send()
+    assert panel.counts is not None and panel.counts.sent == 0 and panel.counts.skipped == 3
+    assert panel.counts.rate(panel.counts.started_at + 0.001) is None
+    assert "msg/s" not in panel.counts_view.value
+    assert "sent <b>0</b>" in panel.counts_view.value
+
+
+def test_a_review_with_a_journal_file_asks_the_file(sandbox: Sandbox, tmp_path: Any) -> None:
+    journal = tmp_path / "send.db"
+    CampaignPanel(recipients(2), sandbox.client(), journal=journal).set(from_=SENDER).send()
+    panel = CampaignPanel(recipients(4), sandbox.client(), journal=journal).set(from_=SENDER)
+    assert panel.review().startswith("Send 2 messages")
+    assert panel.send()["status"].tolist() == ["sent"] * 4  # the look-up let the file go
+    assert len(sandbox.messages()) == 4
+
+
+def test_a_constant_waits_for_a_value_instead_of_failing_every_row(client: Client) -> None:
+    panel = CampaignPanel(recipients(4), client).set(from_=SENDER)
+    panel.sources["$(name)"].value = "="
+    shown = text(panel.dry_view.value)
+    assert "Type a value for $(name)" in shown and "with errors" not in shown
+    assert "⚠" not in text(panel.preview_view.value)
+    panel.values["$(name)"].value = "Friend"  # no loop here: applies at once
+    assert panel.mapping.variables["name"] == Constant("Friend")
+    assert "4 of 4 rows ready to send" in text(panel.dry_view.value)
+    assert "Hi Friend" in text(panel.preview_view.value)
+    panel.values["$(name)"].value = ""  # typed, then emptied: now it is an error
+    assert "4 rows with errors" in text(panel.dry_view.value)
+
+
+def test_an_untyped_constant_is_an_error_once_review_is_asked(client: Client) -> None:
+    panel = CampaignPanel(recipients(2), client).set(from_=SENDER)
+    panel.sources["$(name)"].value = "="
+    assert panel.review().startswith("Nothing to send: all 2 rows have errors")
+    assert "2 rows with errors" in text(panel.dry_view.value)
+
+
+def test_typing_a_constant_applies_once_typing_pauses(client: Client,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from cams_notebook.widgets import campaign_rows
+
+    monkeypatch.setattr(campaign_rows, "TYPING_PAUSE", 0.05)
+    panel = CampaignPanel(recipients(2), client).set(from_=SENDER)
+    panel.sources["$(name)"].value = "="
+    checks: list[int] = []
+    original = panel.check
+
+    def counted() -> Any:
+        checks.append(1)
+        return original()
+
+    panel.check = counted  # type: ignore[method-assign]
+
+    async def type_keys() -> None:
+        for typed in ("F", "Fr", "Fri"):  # a keystroke each, as continuous_update sends them
+            panel.values["$(name)"].value = typed
+        assert panel.mapping.variables["name"] == Constant("")  # not yet: typing goes on
+        while panel.mapping.variables["name"] != Constant("Fri"):
+            await asyncio.sleep(0.01)
+
+    asyncio.run(asyncio.wait_for(type_keys(), timeout=10))
+    assert len(checks) == 1  # one dry run for three keystrokes
+    assert "Hi Fri" in text(panel.preview_view.value)
+    assert panel.values["$(name)"].continuous_update
+
+
 def test_stop_ends_an_async_send_early_and_loses_no_row() -> None:
     sandbox = Sandbox(seed=1, receipt_delay=0, latency_ms=(50, 0))
     rows = 40
@@ -366,6 +477,14 @@ def test_stop_ends_an_async_send_early_and_loses_no_row() -> None:
     assert "<b>Stopped</b>" in panel.outcome_view.value
     assert "send the rest" in panel.outcome_view.value
     assert panel.review_button.layout.display is None  # ready for another go
+
+    # the confirmation offers only what is left (the journal knows what was done)
+    left = rows - statuses["sent"] - statuses.get("unknown", 0)
+    review = panel.review()
+    assert review.startswith(f"Send {left} message{'s' if left != 1 else ''} ")
+    assert f"{rows - left} rows done in an earlier run are not sent again" in review
+    assert panel.send_button.description == f"Send {left} message{'s' if left != 1 else ''}"
+    panel.cancel_button.click()
 
     # the rest goes out on the next send; the journal keeps the first ones from going twice
     rest = panel.send()
@@ -438,3 +557,46 @@ def test_css_hooks_name_the_parts() -> None:
     assert "cams-campaign" in panel.widget._dom_classes
     assert "cams-map-to" in panel.rows["to"]._dom_classes
     assert "cams-send" in panel.send_button._dom_classes
+
+
+def test_wrong_credentials_are_named_not_taken_for_a_missing_template(sandbox: Sandbox) -> None:
+    from cams_notebook.errors import AuthError
+
+    panel = CampaignPanel(recipients(2), sandbox.client(access_key_secret="not-the-secret"))
+    with pytest.raises(AuthError) as caught:
+        panel.set(template_code="order_shipped")
+    assert caught.value.code == "SignatureDoesNotMatch"
+    assert "SignatureDoesNotMatch" in panel.vars_note.value
+
+
+def test_counts_say_retrying_and_count_earlier_rows_once() -> None:
+    from cams_notebook.campaigns.bookkeeping import Counts
+    from cams_notebook.widgets.campaign_html import counts_html
+
+    out = counts_html(Counts(sent=10, throttled=4, retrying=2, skipped=5), 12.4)
+    assert "retrying <b>2</b>" in out and "<b>5</b> done in an earlier run" in out
+    assert "12 msg/s" in out and out.count("msg/s") == 1
+    assert "retrying" not in counts_html(Counts(sent=3), None)
+    assert "msg/s" not in counts_html(Counts(skipped=294), None)
+
+
+def test_channels_are_offered_by_name_and_only_what_each_can_send(client: Client) -> None:
+    panel = CampaignPanel(recipients(2), client)
+    assert panel.values["channel_type"].options == (
+        ("WhatsApp", "whatsapp"), ("Viber", "viber"), ("Messenger", "messenger"),
+        ("Instagram", "instagram"))
+    panel.set(channel_type="messenger")
+    assert panel.values["type"].options == (("free-form message", "message"),)
+    assert panel.mapping.fields["type"] == Constant("message")  # no templates on Messenger
+    assert "title='ChannelType" in panel.labels["channel_type"].value
+    assert ">Channel</b>" in panel.labels["channel_type"].value
+
+
+def test_the_outcome_reads_errors_without_their_rule_codes(client: Client) -> None:
+    frame = recipients(2)
+    frame.loc[1, "Phone"] = None
+    panel = CampaignPanel(frame, client).set(from_=SENDER)
+    result = panel.send()
+    assert result.loc[1, "error"].endswith("[required]")  # the result keeps the rule
+    shown = text(panel.outcome_view.value)
+    assert "To: is required" in shown and "[required]" not in shown

@@ -18,6 +18,7 @@ from cams_notebook.receipts.store import ReceiptStore
 from cams_notebook.sandbox import Sandbox
 from cams_notebook.widgets import Composer
 from cams_notebook.widgets.fields import content_specs, is_pass_through
+from cams_notebook.widgets.labels import OFFERED_CHANNELS
 
 TEMPLATE = "830174529611842305"  # order_shipped: en, es, pt_BR; variables name, order_id
 SENDER = "8613800000000"
@@ -106,7 +107,8 @@ def walk(widget: W.Widget, seen: set[str]) -> Iterator[W.Widget]:
 # -- free-form: every channel and MessageType ---------------------------------------------
 
 
-@pytest.mark.parametrize("key", sorted(CONTENT_MODELS, key=str), ids=lambda k: "-".join(k))
+@pytest.mark.parametrize("key", sorted((k for k in CONTENT_MODELS if k[0] in OFFERED_CHANNELS),
+                                        key=str), ids=lambda k: "-".join(k))
 def test_each_message_type_shows_its_fields_and_builds_the_same_message(
         shared: Composer, key: tuple[str, str]) -> None:
     channel, message_type = key
@@ -142,9 +144,31 @@ def test_message_types_follow_the_channel(composer: Composer) -> None:
     composer.fields["Type"].value = "message"
     composer.fields["ChannelType"].value = "viber"
     assert "text_video_button" in [v for _, v in composer.fields["MessageType"].options]
-    composer.fields["ChannelType"].value = "line"
-    assert composer.fields["MessageType"].value == "text"  # viber's choice was not a LINE type
-    assert content_shown(composer) == ["Content"]
+    composer.fields["MessageType"].value = "text_video_button"
+    composer.fields["ChannelType"].value = "messenger"
+    assert composer.fields["MessageType"].value == "text"  # not a Messenger type: the first one
+    assert content_shown(composer) == ["Content.text"]
+
+
+def test_only_the_four_channels_of_the_readme_are_offered_by_name(composer: Composer) -> None:
+    assert composer.fields["ChannelType"].options == (
+        ("WhatsApp", "whatsapp"), ("Viber", "viber"), ("Messenger", "messenger"),
+        ("Instagram", "instagram"))
+    with pytest.raises(ValueError, match=r"ChannelType: 'line' is not one of \['whatsapp'"):
+        composer.set(channel_type="line")
+
+
+def test_a_channel_offers_only_what_it_can_send(composer: Composer) -> None:
+    composer.set(template_code=TEMPLATE)
+    for channel in ("messenger", "instagram"):
+        composer.fields["ChannelType"].value = channel
+        assert composer.fields["Type"].options == (("free-form message", "message"),)
+        assert composer.fields["Type"].value == "message" and shown(composer.message_box)
+        assert not shown(composer.template_box)
+    composer.fields["ChannelType"].value = "viber"
+    assert [v for _, v in composer.fields["Type"].options] == ["template", "message"]
+    with pytest.raises(ValueError, match="Type: 'template' is not one of"):
+        composer.set(channel_type="messenger", type="template")
 
 
 def test_viber_only_settings_show_for_viber_only(composer: Composer) -> None:
@@ -177,7 +201,8 @@ def test_a_bad_number_disables_send_and_is_explained_next_to_the_field(composer:
     composer.fields["To"].value = "call me"
     assert composer.send_button.disabled and composer.message is None and composer.value == {}
     line = html.unescape(composer.errors["To"].value)
-    assert "To</b>: Enter a phone number with its country code, digits only" in line
+    assert "To</b>: Enter a phone number with its country code, e.g. +1 555 010 0001" in line
+    assert "digits only" not in line
     assert "To" in composer.summary.value and "1 thing to fix" in composer.summary.value
     assert composer.errors["From"].value == ""
 
@@ -191,10 +216,17 @@ def test_too_long_text_and_a_bad_link_are_shown_under_their_fields(composer: Com
     assert composer.send_button.disabled
 
 
-def test_missing_required_content_is_shown_per_field(composer: Composer) -> None:
+def test_missing_required_content_is_shown_per_field_once_a_send_is_tried(
+        composer: Composer) -> None:
     composer.set(from_=SENDER, to=READ, message_type="document")
+    assert composer.errors["Content.fileName"].value == ""  # nothing typed there yet
+    assert "fill in: File name, Link" in composer.summary.value
+    assert "#b00020" not in composer.summary.value
+    with pytest.raises(ValueError, match="not ready to send: File name: This is required"):
+        composer.send()
     assert "required" in composer.errors["Content.fileName"].value
     assert "required" in composer.errors["Content.link"].value
+    assert "2 things to fix" in composer.summary.value
 
 
 def test_a_blank_template_variable_is_explained_next_to_it(composer: Composer) -> None:
@@ -214,7 +246,7 @@ def test_an_advanced_problem_opens_the_advanced_section(composer: Composer) -> N
 
 
 def test_invalid_json_content_is_reported(composer: Composer) -> None:
-    composer.set(channel_type="telegram", from_="bot", to="chat", message_type="interactive",
+    composer.set(channel_type="messenger", from_="page", to="psid", message_type="interactive",
                  content='{"type": ')
     assert "not valid JSON" in composer.errors["Content"].value
 
@@ -469,9 +501,10 @@ def test_copy_as_code_round_trips_a_template_message(composer: Composer) -> None
      "fall_back_content": "Hi by SMS"},
     {"channel_type": "whatsapp", "from_": SENDER, "to": READ, "message_type": "location",
      "content": {"latitude": 30.27, "longitude": 120, "name": "HQ"}, "task_id": "T-1"},
-    {"channel_type": "line", "from_": "chan", "to": "user", "message_type": "flex",
-     "content": {"altText": "Hi", "contents": {"type": "bubble"}}},
-], ids=["viber-button", "whatsapp-location", "line-json"])
+    {"channel_type": "messenger", "from_": "page", "to": "psid", "message_type": "quickReply",
+     "content": {"text": "Pick", "quick_replies": [{"content_type": "text", "title": "A",
+                                                    "payload": "a"}]}},
+], ids=["viber-button", "whatsapp-location", "messenger-json"])
 def test_copy_as_code_round_trips_free_form_messages(composer: Composer,
                                                      fields: dict[str, Any]) -> None:
     composer.set(**fields)
@@ -595,3 +628,113 @@ def test_copy_as_code_of_a_loopback_sandbox_names_the_sandbox() -> None:
     finally:
         client.close()
         sandbox.stop()
+
+
+# -- issue #15: words, errors only once touched, the window, the previous message, copying ------
+
+
+def test_inputs_are_labelled_in_words_with_the_wire_name_as_tooltip(composer: Composer) -> None:
+    for key, words in (("ChannelType", "Channel"), ("TemplateCode", "Template"),
+                       ("CustSpaceId", "Space ID"), ("FallBackContent", "Fallback SMS text")):
+        label = composer.fields[key].description  # HTML: the wire name is its hover hint
+        assert label == f"<span title='{key} (the request parameter)'>{words}</span>"
+        assert composer.fields[key].description_allow_html
+    composer.set(template_code=TEMPLATE)
+    assert composer.fields["TemplateParams.name"].tooltip.startswith("TemplateParams.name")
+
+
+def test_the_recipient_hint_says_what_is_accepted(composer: Composer) -> None:
+    assert "+1 555 010 0001" in composer.fields["To"].placeholder
+    assert "digits only" not in composer.fields["To"].placeholder
+    fill_template(composer, to="+1 555 010 0001")
+    assert composer.message is not None and composer.message.to == "15550100001"
+
+
+def test_picking_a_template_shows_no_error_before_a_variable_is_typed(composer: Composer) -> None:
+    composer.set(from_=SENDER, to=READ)
+    composer.fields["TemplateCode"].value = TEMPLATE  # as a person picks it
+    assert composer.errors["TemplateParams.name"].value == ""
+    assert composer.errors["TemplateParams.order_id"].value == ""
+    assert "fill in: name, order_id" in composer.summary.value
+    assert "#b00020" not in composer.summary.value and composer.send_button.disabled
+    composer.fields["TemplateParams.name"].value = "Ada"
+    composer.fields["TemplateParams.name"].value = ""  # typed, then emptied
+    assert composer.errors["TemplateParams.name"].value != ""
+    assert composer.errors["TemplateParams.order_id"].value == ""  # still untouched
+
+
+def test_send_of_an_unfinished_message_shows_every_problem_in_words(composer: Composer) -> None:
+    composer.set(template_code=TEMPLATE)
+    with pytest.raises(ValueError) as caught:
+        composer.send()
+    assert "[required]" not in str(caught.value)
+    assert "To: Enter the recipient." in str(caught.value)
+    assert "Enter the recipient" in composer.errors["To"].value
+    assert composer.errors["TemplateParams.name"].value != ""
+
+
+def test_a_free_form_whatsapp_message_to_a_closed_window_is_warned_before_send() -> None:
+    sandbox = Sandbox(seed=1, receipt_delay=0)
+    client = sandbox.client()
+    sandbox.record_inbound("8613900000001")
+    with ReceiptQueue(client, message_type="ChatAppInbound", store=":memory:") as inbound:
+        inbound.drain(wait_seconds=0)
+        composer = Composer(client, inbound=inbound.store)
+        composer.set(type="message", from_=SENDER, to="8613900000002", message_type="text",
+                     content={"text": "Hi"})
+        assert "Ready to send" not in composer.summary.value
+        assert "24-hour window is closed" in html.unescape(composer.summary.value)
+        assert "131047" in composer.window_view.value
+        composer.set(to="+86 139 0000 0001")  # wrote in lately: the window is open
+        assert "Ready to send" in composer.summary.value and composer.window_view.value == ""
+        composer.set(type="template", template_code=TEMPLATE, template_params={
+            "name": "Ada", "order_id": "A-1"}, language="en")
+        assert composer.window_view.value == ""  # templates are not bound to the window
+
+
+def test_without_inbound_the_window_is_mentioned_not_guessed(composer: Composer) -> None:
+    composer.set(type="message", from_=SENDER, to=READ, message_type="text",
+                 content={"text": "Hi"})
+    assert "Ready to send" in composer.summary.value
+    assert "inbound=" in composer.window_view.value and "#8a5a00" not in composer.window_view.value
+
+
+def test_the_stop_button_says_it_stops_watching_receipts(watched: Composer) -> None:
+    assert watched.stop_button.description == "Stop watching receipts"
+    assert "sent already" in watched.stop_button.tooltip
+
+
+def test_the_sent_card_becomes_the_previous_message_once_the_form_changes(
+        composer: Composer) -> None:
+    fill_template(composer)
+    result = composer.send()
+    assert "<b style='color:#1b7f3b'>Sent</b>" in composer.result_view.value
+    composer.fields["To"].value = "not a number"  # a new, still invalid message
+    card = composer.result_view.value
+    assert "Previous message: sent" in card and "cams-previous" in card
+    assert getattr(result, "message_id", "") in card
+    composer.fields["To"].value = READ  # back to the message that was sent
+    assert "Previous" not in composer.result_view.value
+
+
+def test_wrong_credentials_are_named_not_taken_for_a_missing_template() -> None:
+    from cams_notebook.errors import AuthError
+
+    composer = Composer(Sandbox(seed=1).client(access_key_secret="not-the-secret"))
+    with pytest.raises(AuthError) as caught:
+        composer.set(template_code=TEMPLATE)
+    assert caught.value.code == "SignatureDoesNotMatch"
+    assert "AuthError: SignatureDoesNotMatch" in composer.template_note.value
+
+
+def test_copy_as_code_puts_the_code_on_the_button_for_the_browser(composer: Composer) -> None:
+    assert composer.code_button.disabled and composer.code_button.text == ""
+    fill_template(composer)
+    assert composer.code_button.text == composer.code and not composer.code_button.disabled
+    composer.code_button.copied = "failed"  # as the browser reports a refused clipboard
+    composer.code_button.clicks += 1
+    assert shown(composer.code_view) and "message = Message(" in composer.code_view.value
+    assert "select the code below" in composer.copy_note.value
+    composer.fields["TemplateParams.name"].value = "Bo"  # another message: not what was copied
+    assert composer.code_button.text == composer.code and "Bo" in composer.code_button.text
+    assert not shown(composer.code_view) and composer.copy_note.value == ""

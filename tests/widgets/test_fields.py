@@ -61,9 +61,9 @@ def test_message_text_is_a_text_area_with_the_channel_limit(channel: str,
 def test_viber_button_fields_are_labelled_as_the_button() -> None:
     specs = {s.key: s for s in content_specs(CONTENT_MODELS[("viber", "text_video_button")])}
     assert [*specs] == ["text", "link", "thumbnail", "fileSize", "duration", "caption", "action"]
-    assert specs["caption"].label == "caption (button label)"
+    assert specs["caption"].label == "Caption (button label)"
     assert specs["caption"].limit == 30
-    assert specs["action"].label == "action (button URL)"
+    assert specs["action"].label == "Action (button URL)"
     assert specs["fileSize"].kind == specs["duration"].kind == "number"
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import html
 
-from cams_notebook.errors import InvalidRequestError
-from cams_notebook.models import SendResult
-from cams_notebook.problems import Problem, problem
 from cams_notebook.sandbox import catalogue
 from cams_notebook.templates import Template
 from cams_notebook.widgets import preview as P
@@ -114,60 +111,9 @@ def test_wire_parameters_are_json_in_a_pre() -> None:
     assert "appear once the message is valid" in P.wire_html(None)
 
 
-def test_problems_are_in_plain_words_and_keep_the_field_name() -> None:
-    to = problem("To", "digits_only", "must be a phone number in international form (got 'abc')")
-    line = html.unescape(P.problems_html([to]))
-    assert "To</b>: Enter a phone number with its country code, digits only" in line
-    assert "(got 'abc')" in line
-    assert P.problem_text(problem("Content.link", "bad_url", "must be an http:// or https:// "
-                                  "URL")) == "Enter a web address that starts with https:// or http://."
-    assert (P.problem_text(problem("TemplateCode", "required", "is required"))
-            == "Choose a template.")
-    assert P.problem_text(problem("Content.text", "too_long", "is 4097 characters long; the "
-                                  "limit is 4096")) == ("Too long: this is 4097 characters long; "
-                                                        "the limit is 4096.")
-    assert P.problem_text(problem("Ttl", "wrong_type", "Input should be a valid integer")) == (
-        "Enter a number.")
-    assert P.problem_text(problem("Label", "not_allowed", "is for Viber only")) == (
-        "This field is for Viber only.")
-
-
-def test_template_problems_keep_their_sentences() -> None:
-    (p,) = [q for q in order_shipped().check_params({"name": "Ada"})]
-    assert P.problem_text(p) == p.message
-
-
-def test_summary_counts_what_to_fix() -> None:
-    assert "Ready to send" in P.summary_html([])
-    two = [Problem("To", "required", "x", "MissingTo"), Problem("From", "required", "x")]
-    assert "2 things to fix before sending: To, From" in P.summary_html(two)
-
-
-def test_result_shows_ids_or_the_error() -> None:
-    ok = P.result_html(SendResult(RequestId="R-1", Code="OK", MessageId="M-1"))
-    assert "M-1" in ok and "R-1" in ok and "Sent" in ok
-    error = InvalidRequestError("bad To", code="InvalidParameter.To", request_id="R-2")
-    out = P.result_html(error)
-    assert "InvalidRequestError" in out and "InvalidParameter.To" in out and "bad To" in out
-    assert "R-2" in out and "Not sent" in out
-
-
-def test_receipts_trail_and_failure_code() -> None:
-    events = [{"Status": "Sent"}, {"Status": "Sent"}, {"Status": "Failed", "ErrorCode": "131026",
-                                                       "ErrorDescription": "Undeliverable"}]
-    out = html.unescape(P.receipts_html(events))
-    assert "Sent → Failed" in out and "131026: Undeliverable" in out
-    assert "watching" in P.receipts_html([], "watching")
-    assert "no receipt yet" in P.receipts_html([])
-
-
-def test_copied_code_names_the_client_the_widget_talks_to_and_no_key() -> None:
-    data = {"channel_type": "whatsapp", "type": "message", "from_": "8613800000000",
-            "to": "8613900000001", "message_type": "text", "content": {"text": "Hi"}}
-    real, sandbox = P.message_code(data), P.message_code(data, sandbox=True)
-    assert "\nclient = Client.from_env()" in real and "Client.sandbox()" not in real
-    assert "\nclient = Client.sandbox()" in sandbox
-    for code in (real, sandbox):
-        compile(code, "<copied>", "exec")
-        assert "access_key" not in code
-
+def test_wire_parameters_wrap_between_words_and_scroll_within_the_column() -> None:
+    out = P.wire_html({"Content": '{"text":"' + "word " * 200 + '"}'})
+    style = out[out.index("<pre"):out.index(">", out.index("<pre"))]
+    assert "white-space:pre-wrap" in style and "overflow-wrap:anywhere" in style
+    assert "break-all" not in out  # that breaks in the middle of a value
+    assert "max-width:100%" in style and "overflow:auto" in style and "max-height" in style
