@@ -164,6 +164,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random seed, for reproducible latency, faults and receipts (default %(default)s)",
     )
     parser.add_argument(
+        "--tier",
+        default="TIER_UNLIMITED",  # number_health.DEFAULT_TIER; not imported: the CLI starts fast
+        metavar="TIER",
+        help="every sender's MessagingLimitTier: TIER_250, TIER_2K, TIER_10K, TIER_100K or "
+        "TIER_UNLIMITED (default %(default)s; the core checks it)",
+    )
+    parser.add_argument(
         "--callback-url",
         type=_callback_url,
         metavar="URL",
@@ -182,6 +189,7 @@ def build_core(args: argparse.Namespace) -> SandboxCoreLike:
         faults=args.faults,
         seed=args.seed,
         callback_url=args.callback_url,
+        tier=args.tier,
     )
     return core
 
@@ -221,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         core = build_core(args)
-    except ValueError as exc:  # e.g. an unknown fault profile
+    except ValueError as exc:  # e.g. an unknown fault profile or tier
         print(f"{args.prog}: {exc}", file=sys.stderr)
         return ExitCode.USAGE
 

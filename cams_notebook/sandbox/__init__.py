@@ -31,7 +31,8 @@ from .._config import SANDBOX_URL
 from . import catalogue, outcomes
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from .core import DEFAULT_CUST_SPACE_ID, SandboxCore
-from .outcomes import MAGIC_NUMBERS
+from .number_health import DEFAULT_TIER, TIERS
+from .outcomes import MAGIC_NUMBERS, MAGIC_SENDERS
 from .transport import SandboxTransport
 
 # The magic numbers and fault profiles are documented once, in outcomes.py.
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     from .server import SandboxServer
 
 __all__ = ["DEFAULT_ACCESS_KEY_ID", "DEFAULT_ACCESS_KEY_SECRET", "DEFAULT_CUST_SPACE_ID",
-           "MAGIC_NUMBERS", "Sandbox", "SandboxCore", "SandboxTransport", "default_sandbox"]
+           "DEFAULT_TIER", "MAGIC_NUMBERS", "MAGIC_SENDERS", "TIERS", "Sandbox", "SandboxCore",
+           "SandboxTransport", "default_sandbox"]
 
 
 class Sandbox:
@@ -61,20 +63,25 @@ class Sandbox:
         clock: Callable[[], float] = time.time,
         receipt_delay: float = 1.0,
         receipt_order: str = "due",
+        tier: str = DEFAULT_TIER,
         core: SandboxCore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``sleep``/``asleep`` are how the in-process transport waits out the simulated
         latency, hangs and slow answers (sync and async clients); a fake clock's own (see
-        :class:`cams_notebook.testing.FakeClock`) makes those waits free and moves that clock."""
+        :class:`cams_notebook.testing.FakeClock`) makes those waits free and moves that clock.
+
+        ``tier`` is every sender number's ``MessagingLimitTier`` (``TIER_250`` up to
+        ``TIER_UNLIMITED``), but for the magic senders that have their own
+        (:mod:`.number_health`)."""
         self.access_key_id = access_key_id
         self._secret = access_key_secret
         self.core = core or SandboxCore(
             keys={access_key_id: access_key_secret}, qps=qps,
             latency=(latency_ms[0] / 1000.0, latency_ms[1] / 1000.0), faults=faults, seed=seed,
             callback_url=callback_url, clock=clock, receipt_delay=receipt_delay,
-            receipt_order=receipt_order)
+            receipt_order=receipt_order, tier=tier)
         self._transport = SandboxTransport(self.core, sleep=sleep, async_sleep=asleep)
         self._server: SandboxServer | None = None
 

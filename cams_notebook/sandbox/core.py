@@ -46,6 +46,7 @@ from ._wire import Push, WireRequest, WireResponse
 from .gateway import GatewayError, NonceCache, authenticate
 from .inbound_check import inbound_refusal
 from .message_log import PAGE_SIZE_MAX, MessageLog, parse_listing  # noqa: F401 - as before
+from .number_health import DEFAULT_TIER, check_tier, health_status, phone_numbers, template_detail
 from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
 from .queue_service import DYBASEAPI_VERSION, SandboxMns
 from .receipt_timeline import ReceiptTimeline
@@ -90,6 +91,7 @@ class SandboxCore:
         receipt_delay: float = 1.0,
         duplicate_rate: float = 0.03,
         receipt_order: str = "due",
+        tier: str = DEFAULT_TIER,
     ) -> None:
         if faults not in FAULT_PROFILES:
             raise ValueError(f"faults must be one of {', '.join(FAULT_PROFILES)}, not {faults!r}")
@@ -107,6 +109,8 @@ class SandboxCore:
         self.receipt_delay = receipt_delay
         """Scale of the simulated delivery timeline (0 makes every receipt due at once)."""
         self.duplicate_rate = duplicate_rate
+        self.tier = check_tier(tier)
+        """Every sender's ``MessagingLimitTier`` but a magic one's (:mod:`.number_health`)."""
         self.receipt_order = receipt_order
         """``"due"``: receipts in the order they fall due; ``"shuffled"``: each batch that falls
         due together in a seeded random order, as CAMS may deliver them (at least once, in any
@@ -321,7 +325,8 @@ class SandboxCore:
             return self._error(400, "DetailError.TemplateNotExist", "The template does not exist.",
                                request_id)
         return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "SUCCESS",
-                                    "Success": True, "Data": entry}, delay=self._latency())
+                                    "Success": True, "Data": template_detail(entry)},
+                              delay=self._latency())
 
     def _list_messages(self, key_id: str, params: dict[str, str], now: float,
                        request_id: str) -> WireResponse:
@@ -354,16 +359,6 @@ class SandboxCore:
             return self._reject("InvalidParameter", str(exc), request_id)
         return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
                                     "MessageTokenDTO": token})
-
-    def _phone_numbers(self, key_id: str, params: dict[str, str], now: float,
-                       request_id: str) -> WireResponse:
-        """QueryChatappPhoneNumbers: the sender numbers seen, with their receipt queue names."""
-        rows = [{"PhoneNumber": number, "Status": "CONNECTED", "QualityRating": "GREEN",
-                 "VerifiedName": "Sandbox", "StatusQueue": self.mns.queue_name("ChatAppStatus"),
-                 "UpQueue": self.mns.queue_name("ChatAppInbound"), "StatusCallbackUrl": "",
-                 "UpCallbackUrl": ""} for number in sorted(self._senders)]
-        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
-                                    "Success": True, "PhoneNumbers": rows})
 
     # -- inspection endpoints ---------------------------------------------------------------
 
@@ -427,5 +422,6 @@ _ACTIONS: dict[str, _Handler] = {
     "GetChatappTemplateDetail": SandboxCore._template_detail,
     "ListChatappMessage": SandboxCore._list_messages,
     "QueryTokenForMnsQueue": SandboxCore._mns_token,
-    "QueryChatappPhoneNumbers": SandboxCore._phone_numbers,
+    "QueryChatappPhoneNumbers": phone_numbers,  # with health: number_health.py
+    "GetWhatsappHealthStatus": health_status,
 }

@@ -19,6 +19,20 @@ follows the seeded default mix (90 % read, 6 % delivered but not read, 3 % faile
 ``15550100009``   accepted, but the answer comes after 30 s (the client's outcome is unknown)
 ================  ======================================================================
 
+Magic sender numbers (``From``) carry a health of their own (:mod:`.number_health`), as
+``QueryChatappPhoneNumbers`` and ``GetWhatsappHealthStatus`` report it; sends from them are
+answered like any other. Every other sender is ``CONNECTED``, ``GREEN``, 80 messages/s, at the
+sandbox's tier (``Sandbox(tier=...)``, ``--tier``; default ``TIER_UNLIMITED``).
+
+=================  =====================================================================
+``From``           health
+=================  =====================================================================
+``8613800000901``  ``FLAGGED``, quality ``RED``; CanSendMessage ``LIMITED``
+``8613800000902``  ``BANNED`` (account locked, 131031); CanSendMessage ``BLOCKED``
+``8613800000903``  ``CONNECTED``, quality ``YELLOW``, tier ``TIER_250`` whatever the default
+``8613800000904``  ``CONNECTED``, ``GREEN``, coexistence: 20 messages/s instead of 80
+=================  =====================================================================
+
 The 24-hour rule: a free-form (``Type=message``) WhatsApp message to a number that sent no
 inbound message in the last 24 hours is accepted (the service hands it to Meta) and then
 fails with receipt 131047, which is how WhatsApp reports it.
@@ -45,7 +59,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FAULT_PROFILES", "MAGIC_NUMBERS", "Fate", "Fault", "draw_fault", "fate_for"]
+__all__ = ["FAULT_PROFILES", "MAGIC_NUMBERS", "MAGIC_SENDERS", "Fate", "Fault", "draw_fault",
+           "fate_for"]
 
 Fault = Literal["server_error", "reset_before", "reset_after", "timeout_after", "throttle", "slow"]
 
@@ -98,6 +113,14 @@ MAGIC_NUMBERS: dict[str, str] = {
     "15550100009": "slow",
 }
 """Recipient number -> outcome name (see the module docstring)."""
+
+MAGIC_SENDERS: dict[str, str] = {
+    "8613800000901": "red",
+    "8613800000902": "blocked",
+    "8613800000903": "yellow_250",
+    "8613800000904": "coexistence",
+}
+"""Sender number -> health profile name (``number_health.SENDER_PROFILES``)."""
 
 _MAGIC_FATES = {
     "read": READ,
