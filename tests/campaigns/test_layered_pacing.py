@@ -23,19 +23,7 @@ from cams_notebook.campaigns.layered_pacing import (
     PlannedRow,
 )
 from cams_notebook.campaigns.pacing import WindowPacer
-
-SERVICE_WINDOW = 1.0
-
-
-def busiest_second(starts: list[float]) -> int:
-    """The most starts in any half-open one-second window."""
-    ordered = sorted(starts)
-    most, low = 0, 0
-    for high, t in enumerate(ordered):
-        while ordered[low] <= t - SERVICE_WINDOW:
-            low += 1
-        most = max(most, high - low + 1)
-    return most
+from tests.campaigns.test_pacing import busiest_second
 
 
 def pair_rule_broken(times: list[float], interval: float = 6.0, burst: int = 1) -> str | None:
