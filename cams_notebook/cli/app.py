@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .._config import DEFAULT_QPS, LOOPBACK_HOSTS
+from . import arg_types
 from .send import add_client_arguments, client_from_args
 
 if TYPE_CHECKING:
@@ -77,30 +78,14 @@ KERNEL_NAME = "cams-notebook-app"
 _PREFIX = "cams-notebook app:"
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
-    return value
 
 
-def _qps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"qps must be a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"qps must be greater than 0, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", help="CSV file, one recipient per row, loaded into "
                         "the campaign panel (without it, the page takes one by upload)")
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
+    parser.add_argument("--port", type=arg_types.port(1), default=DEFAULT_PORT,
                         help="TCP port (default %(default)s)")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help="address to bind (default %(default)s: this machine only; any "
@@ -109,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SQLite journal of every send (default: next to the CSV, "
                         "<name>.journal.sqlite, or <name>.sandbox.journal.sqlite with "
                         "--sandbox); running the app again never sends a row twice")
-    parser.add_argument("--qps", type=_qps, default=DEFAULT_QPS,
+    parser.add_argument("--qps", type=arg_types.qps, default=DEFAULT_QPS,
                         help="requests per second of a send (default %(default)s)")
     parser.add_argument("--receipts", metavar="STORE",
                         help="receipt store (SQLite) that `cams-notebook receipts` fills: the "

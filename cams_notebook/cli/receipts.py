@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING
 from ..receipts.server import DEFAULT_MAX_BODY
 from ..receipts.store import DEFAULT_STORE
 from ..smq import MAX_WAIT_SECONDS
+from . import arg_types
 from .client_flags import add_client_arguments, make_client
 from .exits import ExitCode
 from .failures import CommandError
@@ -71,14 +72,6 @@ SECRET_ENV = "CAMS_RECEIPTS_SECRET"
 _PREFIX = "cams-notebook receipts:"
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
-    return value
 
 
 def _positive(text: str) -> int:
@@ -97,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     push = parser.add_argument_group("HTTP push receiver (the default)")
     push.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default 127.0.0.1)")
-    push.add_argument("--port", type=_port, default=DEFAULT_PORT,
+    push.add_argument("--port", type=arg_types.port(), default=DEFAULT_PORT,
                       help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
     push.add_argument("--path", default="/", help="callback path (default /)")
     push.add_argument("--secret-file", metavar="FILE",

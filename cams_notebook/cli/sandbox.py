@@ -36,6 +36,7 @@ from ..sandbox._defaults import (
     DEFAULT_PORT,
     DEFAULT_SEED,
 )
+from . import arg_types
 from .exits import ExitCode, epilog
 
 if TYPE_CHECKING:
@@ -68,24 +69,8 @@ def _non_negative(text: str, what: str) -> float:
     return value
 
 
-def _qps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"qps must be a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"qps must be greater than 0, got {value}")
-    return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
-    return value
 
 
 def _seed(text: str) -> int:
@@ -119,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=_port,
+        type=arg_types.port(),
         default=DEFAULT_PORT,
         help="TCP port, 0 = any free (default %(default)s)",
     )
@@ -139,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--qps",
-        type=_qps,
+        type=arg_types.qps,
         default=DEFAULT_QPS,
         help="SendChatappMessage requests per second before throttling (default %(default)s)",
     )
