@@ -2,7 +2,8 @@
 against a plain loop over the official SDK, measured in the same run.
 
 1. 5,000 messages through ``send_frame`` to the loopback sandbox (a separate process,
-   250 requests/s limit, 80 ms mean latency): achieved rate as a fraction of the limit
+   250 requests/s limit, 80 ms mean latency; one sender with no per-sender limit, so the
+   account's quota sets the pace): achieved rate as a fraction of the limit
    (target >= 0.97), throttle answers received (target 0), the largest number of requests
    the sandbox accepted in any one-second window (must be <= 250), and the CPU time this
    process spent per message and as a fraction of one core at the limit (target <= 0.5).
@@ -75,8 +76,10 @@ def campaign(url: str) -> dict[str, float]:
     frame = recipients(ROWS)
     httpx.post(url + "/_sandbox/reset")
     cpu0, wall0 = time.process_time(), time.perf_counter()
+    # the account's pacing is measured here: one sender number with no limit of its own (an
+    # upgraded number); benchmarks/platform_limits.py measures the per-sender limits
     result = send_frame(frame, client=client, qps=QPS, journal=False, progress=False,
-                        params=["name", "order_id"], **TEMPLATE)
+                        sender_mps=None, params=["name", "order_id"], **TEMPLATE)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     accepted = httpx.get(url + "/_sandbox/messages").json()
     stats = httpx.get(url + "/_sandbox/stats").json()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .campaigns.frames import (
         Campaign,
         CampaignResult,
+        HealthGateError,
         InvalidFrameError,
         asend_frame,
         preview_frame,
@@ -63,6 +64,7 @@ _LAZY: dict[str, str] = {
     "Campaign": "cams_notebook.campaigns.frames",
     "CampaignResult": "cams_notebook.campaigns.frames",
     "InvalidFrameError": "cams_notebook.campaigns.frames",
+    "HealthGateError": "cams_notebook.campaigns.frames",
     "asend_frame": "cams_notebook.campaigns.frames",
     "preview_frame": "cams_notebook.campaigns.frames",
     "send_frame": "cams_notebook.campaigns.frames",
@@ -80,8 +82,9 @@ _LAZY: dict[str, str] = {
 # literal, so static tools (mypy, pyright, IDEs) see what is public; tests/test_init.py pins it
 __all__ = ["API_VERSION", "AcsV3Auth", "ApiError", "AsyncClient", "AuthError", "Campaign",
     "CampaignPanel", "CampaignResult", "CamsError", "Client", "Composer", "DEFAULT_ENDPOINT",
-    "DEFAULT_QPS", "DEFAULT_REGION", "FlowAction", "InvalidFrameError", "InvalidRequestError",
-    "Message", "MissingCredentialsError", "NotSubscribedError", "OutcomeUnknownError", "Problem",
+    "DEFAULT_QPS", "DEFAULT_REGION", "FlowAction", "HealthGateError", "InvalidFrameError",
+    "InvalidRequestError", "Message", "MissingCredentialsError", "NotSubscribedError",
+    "OutcomeUnknownError", "Problem",
     "ProductAction", "ReceiptQueue", "ReceiptServer", "ReceiptStore", "RequestNotSentError",
     "Sandbox", "SendResult", "ServerError", "ThrottledError", "TransportError", "__version__",
     "asend_frame", "connect", "join_receipts", "preview_frame", "reconcile", "resend",

@@ -44,6 +44,7 @@ __all__ = [
     "MissingCredentialsError",
     "NotSubscribedError",
     "OutcomeUnknownError",
+    "PlatformStopError",
     "RequestNotSentError",
     "ServerError",
     "ThrottledError",
@@ -61,6 +62,11 @@ class CamsError(Exception):
     def __init__(self, message: str, *, row: Hashable | None = None) -> None:
         super().__init__(message)
         self.row = row
+
+
+class PlatformStopError(CamsError):
+    """The platform said to stop sending (a sender number rated RED or flagged, a template
+    paused or disabled), in a ChatAppAudit event that came in while a campaign ran."""
 
 
 class ApiError(CamsError):

@@ -5,7 +5,7 @@
                                                     print its URL, wait until it stops
 
 Why copies: running a notebook saves its outputs into the file, so opening ``notebooks/``
-itself would leave all six notebooks modified in git after a first look around, and the
+itself would leave all seven notebooks modified in git after a first look around, and the
 committed outputs are what nbval checks. The copies live in ``my-notebooks/`` (git-ignored;
 ``CAMS_NOTEBOOK_LAB_DIR`` picks another folder), are made once and then left alone: your
 edits, outputs and databases stay yours. A notebook that changed in ``notebooks/`` since its

@@ -35,7 +35,8 @@ def client_for(url: str, timeout: float) -> Client:
 
 
 def main(url: str, journal: str, rows: int, qps: int, timeout: float, out: str | None) -> None:
-    result = send_frame(recipients(rows), client=client_for(url, timeout), qps=qps, journal=journal,
+    result = send_frame(recipients(rows), client=client_for(url, timeout), qps=qps, sender_mps=None,
+                        journal=journal,
                         progress=False, **CAMPAIGN)
     if out:
         result.to_pickle(out)

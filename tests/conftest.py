@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import cams_notebook.campaigns.campaign as campaign_module
+import cams_notebook.campaigns.campaign_run as campaign_module
 import cams_notebook.client as client_module
 import cams_notebook.sandbox as sandbox_module
 from cams_notebook.sandbox import Sandbox

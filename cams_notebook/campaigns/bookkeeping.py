@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import ApiError, AuthError, CamsError, NotSubscribedError
 from .journal import INTENT, Journal, JournalRow, encode_index
 from .plan import RowPlan
 
-__all__ = ["Counts", "RowBook", "left_to_send", "sends_again"]
+__all__ = ["WAITING", "Counts", "RowBook", "eligible", "left_to_send", "sends_again"]
 
 
 @dataclass
@@ -41,6 +42,12 @@ class Counts:
     retrying: int = 0
     skipped: int = 0
     changed: int = 0
+    deferred: int = 0
+    """Rows beyond a sender's unique-user allowance, left for a later run."""
+    capped: int = 0
+    """Rows Meta's per-user marketing cap held back (131049): for a run 24 h later."""
+    refused: int = 0
+    """Refusals by the platform after acceptance (130429, 131056): those rows go again."""
     done: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
@@ -57,34 +64,58 @@ class Counts:
         return self.answered / max(now - self.started_at, 1e-3)
 
 
-def sends_again(record: JournalRow, digest: str | None, on_changed: str) -> bool:
+def sends_again(record: JournalRow, digest: str | None, on_changed: str,
+                now: float | None = None) -> bool:
     """Whether a row the journal knows goes out (again): when it failed without taking effect
     (``retry_safe``: it never reached the service, the service failed before accepting it, or
-    refused the credentials), so the person surely got nothing and a later run may try again;
-    or when its message changed since (``digest``) and it either failed or
+    refused the credentials; or the platform refused it after acceptance, 130429 or 131056),
+    so the person surely got nothing and a later run may try again; when it was ``deferred``
+    or ``capped`` and its ``eligible_at`` has come by ``now`` (Unix seconds; default the
+    current time); or when its message changed since (``digest``) and it either failed or
     ``on_changed="send"``."""
     if record.status == "failed" and record.retry_safe:
         return True
+    if record.status in WAITING:
+        return eligible(record, time.time() if now is None else now)
     if record.digest is None or record.digest == digest:
         return False
     return record.status == "failed" or (record.status == "sent" and on_changed == "send")
 
 
+WAITING = ("deferred", "capped")
+"""Statuses of rows that wait for their ``eligible_at`` and are sent by a later run."""
+
+
+def eligible(record: JournalRow, now: float) -> bool:
+    """Whether a waiting row's ``eligible_at`` has come by ``now`` (Unix seconds); a waiting
+    row without one (or with one that cannot be read) goes."""
+    if not record.eligible_at:
+        return True
+    try:
+        at = datetime.fromisoformat(record.eligible_at)
+    except ValueError:
+        return True
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.timestamp() <= now
+
+
 def left_to_send(plans: Iterable[RowPlan], known: Mapping[str, JournalRow], *,
-                 on_changed: str = "skip") -> list[RowPlan]:
+                 on_changed: str = "skip", now: float | None = None) -> list[RowPlan]:
     """The ``plans`` (valid ones) a run would send, given the journal's records ``known`` by
     row key: rows the journal knows are replayed instead (see :func:`sends_again`)."""
     return [plan for plan in plans
             if (record := known.get(plan.key)) is None
-            or sends_again(record, plan.digest, on_changed)]
+            or sends_again(record, plan.digest, on_changed, now)]
 
 
 class RowBook:
     """The journal records, results and counts of one engine's rows."""
 
     def __init__(self, ledger: Journal, counts: Counts, *, campaign: str | None,
-                 on_changed: str, on_progress: Callable[[Counts], None] | None) -> None:
-        self.ledger, self.counts = ledger, counts
+                 on_changed: str, on_progress: Callable[[Counts], None] | None,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.ledger, self.counts, self.wall = ledger, counts, wall
         self.campaign, self.on_changed, self.on_progress = campaign, on_changed, on_progress
         self.results: dict[str, tuple[Hashable, JournalRow]] = {}
         self.previous: dict[str, JournalRow] = {}
@@ -151,7 +182,7 @@ class RowBook:
 
     def sends_again(self, plan: RowPlan, record: JournalRow) -> bool:
         """Whether a row the journal knows goes out (again): see :func:`sends_again`."""
-        return sends_again(record, plan.digest, self.on_changed)
+        return sends_again(record, plan.digest, self.on_changed, self.wall())
 
     def replay(self, plan: RowPlan, row: JournalRow) -> None:
         """A row the journal already knows: report it, never send it again."""
@@ -172,6 +203,25 @@ class RowBook:
             return
         self.counts.skipped += 1
         self.finish(plan, row, journal=False)
+
+    def revise(self, plan: RowPlan, row: JournalRow, *, again: bool) -> None:
+        """A row finished as ``sent`` is revised from its receipts (the platform refused or
+        capped it): journal ``row``; when ``again``, it goes out once more and counts as
+        ``retrying`` until then, else ``row`` is its result."""
+        self.ledger.outcome(row)
+        counts = self.counts
+        counts.sent -= 1
+        if again:
+            counts.refused += 1
+            counts.done -= 1
+            self._retrying.add(plan.key)
+            counts.retrying = len(self._retrying)
+            counts.retries += 1
+        else:
+            self.results[plan.key] = (plan.index, row)
+            self._count(row.status)
+        if self.on_progress is not None:
+            self.on_progress(counts)
 
     def finish(self, plan: RowPlan, row: JournalRow, journal: bool = True) -> None:
         """``row`` is the result of ``plan``: journal it (unless ``journal`` is False), keep it,
@@ -202,3 +252,7 @@ class RowBook:
             counts.failed += 1
         elif status == "unknown":
             counts.unknown += 1
+        elif status == "deferred":
+            counts.deferred += 1
+        elif status == "capped":
+            counts.capped += 1

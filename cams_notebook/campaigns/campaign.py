@@ -18,221 +18,21 @@ not sent, unless ``on_changed="send"``. See :mod:`cams_notebook.campaigns.plan` 
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
-import threading
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from .._config import DEFAULT_QPS
 from ..client import AsyncClient, Client
-from ..display import notice
-from ..templates import TemplateCatalogue
-from .dry_run import (
-    InvalidFrameError,
-    afetch_templates,
-    plan_chunks,
-    problem_rows,
-    problems_frame,
-    validate_frame,
-    window_check,
-)
+from .campaign_run import limits_for, run_campaign, session_journal
+from .dry_run import validate_frame
 from .engine import CampaignEngine, Counts, run_in_thread
-from .journal import (
-    CampaignIdentity,
-    Journal,
-    JournalBusyError,
-    JournalRow,
-    MemoryJournal,
-    SqliteJournal,
-)
-from .plan import FrameMapping, RowPlan, check_plans
-from .progress_bar import ProgressBar as _Progress
-from .result import CampaignResult, result_frame
+from .layered_pacing import DEFAULT_SENDER_MPS, SenderLimits
+from .result import CampaignResult
 
 __all__ = ["Campaign", "asend_frame", "send_frame", "session_journal"]
-
-_SESSION_JOURNALS: dict[tuple[str, str, str], MemoryJournal] = {}
-"""The default in-memory journals of this process, by (endpoint, AccessKeyId, campaign)."""
-_RUNNING: set[int] = set()
-"""ids of the journals a run in this process is using right now."""
-_RUNNING_LOCK = threading.Lock()
-
-def _account(client: Any) -> tuple[str, str]:
-    """(endpoint, AccessKeyId) of the account ``client`` sends from; never the secret."""
-    account = getattr(client, "account", None)
-    if account is not None:
-        return (str(account[0]), str(account[1]))
-    return (str(getattr(client, "base_url", "")), str(getattr(client, "access_key_id", "")))
-
-
-def _ledger(journal: Any, identity: CampaignIdentity) -> Journal:
-    if journal is None:
-        return _SESSION_JOURNALS.setdefault(
-            (identity.endpoint, identity.access_key_id, identity.campaign), MemoryJournal())
-    if journal is False:
-        return MemoryJournal()
-    if isinstance(journal, Journal):
-        return journal
-    return SqliteJournal(journal)
-
-
-def session_journal(result: pd.DataFrame) -> Journal | None:
-    """The default in-memory journal that wrote ``result`` (a :class:`CampaignResult`), if any."""
-    campaign, account = getattr(result, "campaign", None), getattr(result, "account", None)
-    if not campaign or not account:
-        return None
-    return _SESSION_JOURNALS.get((account[0], account[1], campaign))
-
-
-class _InUse:
-    """One run at a time per journal in this process (another process is kept out by the
-    journal file's own lock): two cells sending with one journal would each send every row."""
-
-    def __init__(self, ledger: Journal, where: str) -> None:
-        self.ledger, self.where = ledger, where
-
-    def __enter__(self) -> None:
-        with _RUNNING_LOCK:
-            if id(self.ledger) in _RUNNING:
-                raise JournalBusyError(self.where, {
-                    "pid": f"{os.getpid()} (this process: another campaign run)",
-                    "host": socket.gethostname(), "since": "now"})
-            _RUNNING.add(id(self.ledger))
-
-    def __exit__(self, *exc: object) -> None:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(id(self.ledger))
-
-
-def _announce(text: str) -> None:
-    """Say what the campaign is doing: a quiet line in a notebook (it is not an error), stderr
-    in a terminal, where stdout may carry a command's data."""
-    notice(text, stream=sys.stderr)
-
-
-def _prepare(frame: Any, client: Any, constants: Mapping[str, Any], params: Any, key: Any,
-             campaign: str | None, on_invalid: str
-             ) -> tuple[str, Iterator[list[RowPlan]], list[Hashable], FrameMapping]:
-    if on_invalid not in ("raise", "skip"):
-        raise ValueError("on_invalid must be 'raise' or 'skip'")
-    if client is None:
-        raise TypeError("send_frame needs client=: Client.from_env() (the real service), "
-                        "Client.sandbox() (the local sandbox) or Client(...)")
-    return plan_chunks(frame, constants, params, key, campaign)
-
-def _summary_line(plans: list[RowPlan], qps: int, identity: CampaignIdentity) -> str:
-    valid = [p for p in plans if p.valid]
-    channels = pd.Series([p.message.channel_type for p in valid if p.message]).value_counts()
-    per = ", ".join(f"{n} {c}" for c, n in channels.items()) or "none"
-    seconds = len(valid) / (qps / 1.025) if qps else 0.0
-    return (f"campaign {identity.name!r}: {len(plans)} rows, {len(valid)} valid ({per}), "
-            f"{len(plans) - len(valid)} invalid; about {seconds:.0f} s at {qps}/s")
-
-
-def _identity(campaign_id: str, campaign: str | None, client: Any, mapping: FrameMapping,
-              constants: Mapping[str, Any]) -> CampaignIdentity:
-    endpoint, key_id = _account(client)
-    space = constants.get("cust_space_id", constants.get("CustSpaceId"))
-    return CampaignIdentity(campaign=campaign_id, name=campaign or campaign_id, endpoint=endpoint,
-                            access_key_id=key_id, fingerprint=mapping.signature,
-                            cust_space_id=None if space is None else str(space))
-
-
-async def _run(frame: Any, client: AsyncClient, *, qps: int, journal: Any, progress: bool,
-               on_invalid: str, params: Any, key: Any, campaign: str | None,
-               concurrency: int | None, constants: Mapping[str, Any], on_changed: str = "skip",
-               inbound: Any = None, engine_box: dict[str, Any] | None = None) -> CampaignResult:
-    if on_changed not in ("skip", "send"):
-        raise ValueError("on_changed must be 'skip' (report the row as 'changed') or 'send'")
-    campaign_id, chunks, index_names, mapping = _prepare(frame, client, constants, params, key,
-                                                         campaign, on_invalid)
-    identity = _identity(campaign_id, campaign, client, mapping, constants)
-    catalogue, window = TemplateCatalogue(client), window_check(inbound)
-    seen: dict[tuple[str, str], Hashable] = {}
-    is_frame = isinstance(frame, pd.DataFrame)
-    order: list[tuple[Hashable, str, JournalRow | None]] = []
-
-    async def checked(plans: list[RowPlan]) -> list[RowPlan]:
-        check_plans(plans, await afetch_templates(catalogue, plans), window, seen)
-        bad = problem_rows(p for p in plans if p.problems)
-        if bad and on_invalid == "raise":
-            raise InvalidFrameError(problems_frame(problem_rows(plans)))
-        for plan in plans:
-            invalid = None
-            if not plan.valid:
-                to = plan.fields.get("to")
-                invalid = JournalRow(key=plan.key, status="invalid",
-                                     to=None if to is None else str(to),
-                                     error="; ".join(str(p) for p in plan.problems))
-            order.append((plan.index, plan.key, invalid))
-        return plans
-
-    first: list[list[RowPlan]] = []
-    if is_frame:  # the whole frame is checked before anything is sent
-        first = [await checked(p) for p in chunks]
-    ledger = _ledger(journal, identity)
-    owned = not isinstance(journal, Journal) and journal not in (None, False)
-    try:
-        with _InUse(ledger, str(journal) if owned else "(this campaign's journal)"):
-            ledger.bind(identity)
-            return await _send(frame, client, identity, ledger, first, chunks, checked, order,
-                               index_names, qps=qps, progress=progress, concurrency=concurrency,
-                               on_changed=on_changed, engine_box=engine_box)
-    finally:
-        if owned:
-            ledger.close()
-
-
-async def _send(frame: Any, client: AsyncClient, identity: CampaignIdentity, ledger: Journal,
-                first: list[list[RowPlan]], chunks: Iterator[list[RowPlan]], checked: Any,
-                order: list[tuple[Hashable, str, JournalRow | None]],
-                index_names: list[Hashable], *, qps: int, progress: bool,
-                concurrency: int | None, on_changed: str,
-                engine_box: dict[str, Any] | None) -> CampaignResult:
-    is_frame = isinstance(frame, pd.DataFrame)
-    total = sum(p.valid for c in first for p in c) if is_frame else None
-    if progress and is_frame:
-        _announce(_summary_line([p for c in first for p in c], qps, identity))
-    bar = _Progress(total, progress)
-    engine = CampaignEngine(client, qps=qps, ledger=ledger, concurrency=concurrency,
-                            on_progress=bar, campaign=identity.campaign, on_changed=on_changed)
-    if engine_box is not None:
-        engine_box["engine"] = engine
-        if engine_box.get("interrupted"):  # Ctrl-C came during the dry run: send nothing
-            engine.stop()
-
-    async def stream() -> Any:
-        for plans in first:
-            yield plans
-        if not is_frame:
-            for plans in chunks:
-                yield await checked(plans)
-
-    try:
-        # chunks are checked as the engine pulls them, so memory stays bounded by a chunk or two
-        results = await engine.run(first if is_frame else stream())
-    except InvalidFrameError as error:  # a later chunk: say what the earlier ones did
-        if not engine.counts.sent:
-            raise
-        raise InvalidFrameError(error.problems, sent=engine.counts.sent) from None
-    finally:
-        bar.close(engine.counts)
-    if engine.counts.skipped and progress:
-        _announce(f"{engine.counts.skipped} row(s) were already in this campaign's journal and "
-                  "were not sent again (pass journal=False to send them anyway).")
-    if engine.counts.changed and progress:
-        _announce(f"{engine.counts.changed} row(s) were already sent in this campaign with a "
-                  "different message and were not sent again (status 'changed'; pass "
-                  "on_changed='send' to send the new version).")
-    if engine.stop_reason is not None:
-        _announce(f"campaign stopped early: {engine.stop_reason}")
-    return result_frame(order, results, identity.campaign,
-                         (identity.endpoint, identity.access_key_id), index_names)
-
 
 class Campaign:
     """One campaign, from its input to its result: plan, run, stop, and watch it while it runs.
@@ -240,13 +40,16 @@ class Campaign:
     What to send (a frame, or an iterable of chunks, and the request fields as keyword
     constants, ``params`` and ``key``), from where (``client``) and how (``qps``, ``journal``,
     ``on_invalid``, ``on_changed``, ``campaign``, ``concurrency``, ``inbound``: who wrote in
-    lately, for the 24-hour window check) are given once, as to
-    :func:`send_frame`, which is ``Campaign(...).run()``. :meth:`stop` is thread-safe and may
-    come before the run starts (the run then sends nothing); while it runs, :attr:`engine`
-    and :attr:`counts` show its progress; afterwards :attr:`result` holds what it did.
+    lately, for the 24-hour window check) are given once, as to :func:`send_frame`, which is
+    ``Campaign(...).run()``. So are the platform's limits (see :func:`send_frame`):
+    ``sender_mps``, ``health_check``, ``allowance``, ``receipts``, ``follow_for`` and
+    ``wall``. :meth:`stop` is thread-safe and may come before the run starts (the run then
+    sends nothing); while it runs, :attr:`engine` and :attr:`counts` show its progress;
+    afterwards :attr:`result` holds what it did.
 
     >>> campaign = Campaign(frame, client=client, journal="send.db", **fields)  # doctest: +SKIP
     >>> campaign.validate()          # the dry run: one row per problem       # doctest: +SKIP
+    >>> campaign.limits()            # the plan per sender: tier, left, later  # doctest: +SKIP
     >>> result = campaign.run()      # Ctrl-C stops it and keeps what was done  # doctest: +SKIP
     """
 
@@ -255,11 +58,16 @@ class Campaign:
                  progress: bool = True, on_invalid: str = "raise", on_changed: str = "skip",
                  params: Sequence[str] | Mapping[str, str] | None = None, key: str | None = None,
                  campaign: str | None = None, concurrency: int | None = None,
-                 inbound: Any = None, **constants: Any) -> None:
+                 inbound: Any = None, sender_mps: SenderLimits = DEFAULT_SENDER_MPS,
+                 health_check: bool = True, allowance: bool = True, receipts: Any = None,
+                 follow_for: float = 30.0, wall: Callable[[], float] = time.time,
+                 **constants: Any) -> None:
         self.frame, self.client, self.qps, self.journal = frame, client, qps, journal
         self.inbound = inbound
         self.progress, self.on_invalid, self.on_changed = progress, on_invalid, on_changed
         self.params, self.key, self.name, self.concurrency = params, key, campaign, concurrency
+        self.sender_mps, self.health_check, self.allowance = sender_mps, health_check, allowance
+        self.receipts, self.follow_for, self.wall = receipts, follow_for, wall
         self.constants = constants
         self.result: CampaignResult | None = None
         """What the last run did: one row per input row (None before a run has ended)."""
@@ -292,18 +100,29 @@ class Campaign:
         return validate_frame(self.frame, client=client, params=self.params, key=self.key,
                               inbound=self.inbound, **self.constants)
 
+    def limits(self) -> pd.DataFrame:
+        """The platform's plan for this campaign, per sender number, without sending: its
+        health and tier, the unique users it reached in the last 24 hours, how many of this
+        campaign's rows go now and how many are deferred, until when (see
+        :mod:`.platform_checks`)."""
+        return run_in_thread(self._alimits, lambda: None)
+
+    async def _alimits(self) -> pd.DataFrame:
+        client = self.client
+        async_client = client if isinstance(client, AsyncClient) else client.async_twin()
+        try:
+            return await limits_for(self, async_client)
+        finally:
+            if async_client is not client:
+                await async_client.aclose()
+
     async def arun(self) -> CampaignResult:
         """Run on the caller's event loop (what ``await asend_frame(...)`` does)."""
         client = self.client
         async_client = client if isinstance(client, AsyncClient) else client.async_twin()
         self._box = {"interrupted": True} if self._box.get("interrupted") else {}
         try:
-            self.result = await _run(
-                self.frame, async_client, qps=self.qps, journal=self.journal,
-                progress=self.progress, on_invalid=self.on_invalid, params=self.params,
-                key=self.key, campaign=self.name, concurrency=self.concurrency,
-                constants=self.constants, on_changed=self.on_changed, inbound=self.inbound,
-                engine_box=self._box)
+            self.result = await run_campaign(self, async_client, engine_box=self._box)
         finally:
             self._box.pop("interrupted", None)  # a stop ends this run, not the next one
             if async_client is not client:
@@ -320,8 +139,12 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
                qps: int = DEFAULT_QPS, journal: Any = None, progress: bool = True,
                on_invalid: str = "raise", params: Sequence[str] | Mapping[str, str] | None = None,
                key: str | None = None, campaign: str | None = None, concurrency: int | None = None,
-               on_changed: str = "skip", inbound: Any = None, **constants: Any) -> CampaignResult:
-    """Send one message per row, paced at ``qps``; return one result row per input row.
+               on_changed: str = "skip", inbound: Any = None,
+               sender_mps: SenderLimits = DEFAULT_SENDER_MPS, health_check: bool = True,
+               allowance: bool = True, receipts: Any = None, follow_for: float = 30.0,
+               wall: Callable[[], float] = time.time, **constants: Any) -> CampaignResult:
+    """Send one message per row, paced within every limit that applies; return one result row
+    per input row.
 
     Works in a script and in a notebook cell alike (the engine runs on a private loop in a
     worker thread). Ctrl-C or a kernel interrupt stops issuing requests and returns what
@@ -336,11 +159,32 @@ def send_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: Client |
     process gets :class:`~.journal.JournalBusyError`, another endpoint or AccessKeyId
     :class:`~.journal.JournalAccountError`, and nothing is sent. ``Campaign(...)`` takes the
     same arguments, for a campaign to stop or watch from elsewhere.
+
+    The platform's limits (``shared/reference/platform_rules.md``):
+
+    - ``qps``: the account's quota (all its AccessKeys and spaces together), default 250/s;
+    - ``sender_mps``: each WhatsApp sender number's messages per second, default 80; a
+      number, ``None`` (no limit of its own: an upgraded number) or a mapping per sender
+      (``{"8613800000904": 20}`` for a coexistence number); the pair rate (one message to
+      the same person about every 6 s) always holds: such a row waits, it is not refused;
+    - ``health_check``: before the first request, each WhatsApp sender's status, quality and
+      tier and each template's approval are checked once: a BLOCKED or disconnected number
+      or a template that may not be sent stops the campaign before it starts
+      (:class:`~.health_gate.HealthGateError`); LIMITED or YELLOW is a warning;
+    - ``allowance``: template rows beyond a sender's unique users per 24 hours (its tier,
+      minus whom it reached lately) are ``deferred`` with ``eligible_at``; a later run of
+      the same campaign sends them once eligible;
+    - ``receipts``: a receipt store that a running queue or receiver fills; the campaign
+      then follows its rows to delivery (refusals 130429 and 131056 sent again, 131049
+      ``capped`` for 24 h, bad news such as a number going RED stops it), for up to
+      ``follow_for`` seconds after its last request;
+    - ``wall``: the wall clock (Unix seconds) the allowance and the journal's times use.
     """
     return Campaign(frame, client=client, qps=qps, journal=journal, progress=progress,
                     on_invalid=on_invalid, params=params, key=key, campaign=campaign,
                     concurrency=concurrency, on_changed=on_changed, inbound=inbound,
-                    **constants).run()
+                    sender_mps=sender_mps, health_check=health_check, allowance=allowance,
+                    receipts=receipts, follow_for=follow_for, wall=wall, **constants).run()
 
 
 async def asend_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: AsyncClient | Client,
@@ -349,9 +193,14 @@ async def asend_frame(frame: pd.DataFrame | Iterable[pd.DataFrame], *, client: A
                       params: Sequence[str] | Mapping[str, str] | None = None,
                       key: str | None = None, campaign: str | None = None,
                       concurrency: int | None = None, on_changed: str = "skip",
-                      inbound: Any = None, **constants: Any) -> CampaignResult:
+                      inbound: Any = None, sender_mps: SenderLimits = DEFAULT_SENDER_MPS,
+                      health_check: bool = True, allowance: bool = True, receipts: Any = None,
+                      follow_for: float = 30.0, wall: Callable[[], float] = time.time,
+                      **constants: Any) -> CampaignResult:
     """``send_frame`` for async code: runs on the caller's event loop."""
     return await Campaign(frame, client=client, qps=qps, journal=journal, progress=progress,
                           on_invalid=on_invalid, params=params, key=key, campaign=campaign,
                           concurrency=concurrency, on_changed=on_changed, inbound=inbound,
-                          **constants).arun()
+                          sender_mps=sender_mps, health_check=health_check,
+                          allowance=allowance, receipts=receipts, follow_for=follow_for,
+                          wall=wall, **constants).arun()

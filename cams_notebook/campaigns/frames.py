@@ -11,8 +11,10 @@ from __future__ import annotations
 from .accessor import CamsAccessor
 from .campaign import Campaign, asend_frame, send_frame, session_journal
 from .dry_run import PROBLEM_COLUMNS, InvalidFrameError, preview_frame, validate_frame
+from .health_gate import HealthGateError
 from .result import RESULT_COLUMNS, STATUSES, CampaignResult, summarise
 
 __all__ = ["PROBLEM_COLUMNS", "RESULT_COLUMNS", "STATUSES", "Campaign", "CampaignResult",
-           "CamsAccessor", "InvalidFrameError", "asend_frame", "preview_frame", "send_frame",
+           "CamsAccessor", "HealthGateError", "InvalidFrameError", "asend_frame", "preview_frame",
+           "send_frame",
            "session_journal", "summarise", "validate_frame"]

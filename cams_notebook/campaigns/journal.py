@@ -33,9 +33,17 @@ see each other's half-made file. A journal that is not a readable SQLite databas
 example a copy truncated mid-write) raises :class:`JournalError` instead of being silently
 reused or overwritten.
 
+A journal file written before a column existed (``eligible_at`` came with the unique-user
+allowance) opens as it is and gains the column, NULL in its old rows: nothing is lost and the
+format stays the same, as older code reads the columns it knows by name.
+
+:meth:`Journal.reached_since` answers who each sender reached lately, over every campaign of
+the journal, for the unique-user allowance (the rule: :mod:`.journal_reach`).
+
 The parts: this module holds the interface and the two stores; :mod:`.journal_records` the
 record of a row, a campaign's identity and the errors (all re-exported here);
-:mod:`.journal_file` the file lock and the check for a file cut short.
+:mod:`.journal_file` the file lock and the check for a file cut short; :mod:`.journal_schema`
+the file's tables; :mod:`.journal_reach` who a sender reached.
 """
 
 from __future__ import annotations
@@ -44,11 +52,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
 from .journal_file import FileLock, damage
+from .journal_reach import REACH_QUERY, iso_utc, reach_of
 from .journal_records import (
     FORMAT,
     INTENT,
@@ -60,6 +69,10 @@ from .journal_records import (
     JournalRow,
     encode_index,
 )
+from .journal_schema import COLUMNS as _COLUMNS
+from .journal_schema import QUOTED as _QUOTED
+from .journal_schema import SCHEMA as _SCHEMA
+from .journal_schema import add_missing_columns
 
 __all__ = ["FORMAT", "INTENT", "SANDBOX_ENDPOINT", "CampaignIdentity", "Journal",
            "JournalAccountError", "JournalBusyError", "JournalError", "JournalRow", "MemoryJournal",
@@ -75,8 +88,6 @@ def _where(endpoint: str, key_id: str) -> str:
     return f"{place} with AccessKeyId {_mask(key_id)}"
 
 
-_COLUMNS = [f.name for f in fields(JournalRow)]
-_QUOTED = ",".join(f'"{c}"' for c in _COLUMNS)  # "index" is an SQL keyword
 _LOOKUP_CHUNK = 500
 """Keys per ``IN (...)`` query: well under SQLite's default limit of bound parameters."""
 
@@ -114,6 +125,16 @@ class Journal:
 
     def rows(self) -> list[JournalRow]:
         raise NotImplementedError
+
+    def reached_since(self, since: str) -> dict[str, dict[str, str]]:
+        """Per sender number, the recipients it messaged at or after ``since`` (ISO-8601 with
+        an offset), each with the latest such time, over every campaign of this journal.
+
+        A template message ``sent``, or that may have gone out (``intent``, ``unknown``),
+        counts; its time is ``sent_at``, else ``attempted_at`` (see :mod:`.journal_reach`).
+        The unique-user allowance asks it for the last 24 hours.
+        """
+        return reach_of(self.rows(), iso_utc(since))
 
     def close(self) -> None:
         pass
@@ -191,28 +212,6 @@ class MemoryJournal(Journal):
         return len(self._rows)
 
 
-def _sql_type(column: str) -> str:  # pragma: no mutate block (runs at import: no mutant is on)
-    # the schema is built when the module is imported, before mutmut switches a mutant on;
-    # test_typed_columns_read_back_as_their_types_after_a_reopen pins these types
-    if column in ("attempts", "retry_safe"):
-        return "INTEGER"
-    return "REAL" if column == "latency_ms" else "TEXT"
-
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS cams_rows (
-    key TEXT PRIMARY KEY,
-    {", ".join(f'"{c}" {_sql_type(c)}' for c in _COLUMNS if c != "key")}
-);
-CREATE INDEX IF NOT EXISTS cams_rows_to ON cams_rows ("to");
-CREATE TABLE IF NOT EXISTS cams_meta (name TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS cams_campaigns (
-    campaign TEXT PRIMARY KEY, name TEXT, fingerprint TEXT, cust_space_id TEXT,
-    first_run TEXT, last_run TEXT
-);
-"""
-
-
 class SqliteJournal(Journal):
     """A journal in a SQLite file (WAL mode; each write committed before the engine goes on).
 
@@ -270,6 +269,7 @@ class SqliteJournal(Journal):
             db.executescript(_SCHEMA)
             db.execute("INSERT OR IGNORE INTO cams_meta VALUES ('format', ?)", (FORMAT,))
             # pragma: no mutate end
+            add_missing_columns(db)  # a file from an earlier release gains the new columns
         except sqlite3.DatabaseError as exc:
             db.close()
             raise JournalError(self.path, str(exc)) from exc
@@ -370,6 +370,15 @@ class SqliteJournal(Journal):
         with self._lock:
             records = self._db.execute(f"SELECT {_QUOTED} FROM cams_rows").fetchall()
         return [_record(r) for r in records]
+
+    def reached_since(self, since: str) -> dict[str, dict[str, str]]:
+        # one grouped query over the partial index cams_rows_reach, not a scan of every row
+        with self._lock:
+            found = self._db.execute(REACH_QUERY, (iso_utc(since),)).fetchall()
+        reached: dict[str, dict[str, str]] = {}
+        for sender, to, when in found:
+            reached.setdefault(sender, {})[to] = when
+        return reached
 
     def close(self) -> None:
         with self._lock:

@@ -89,6 +89,9 @@ class JournalRow:
     """ISO-8601 UTC time the latest attempt started (written with the intent)."""
     digest: str | None = None
     """A hash of the request (its wire parameters but the TaskId)."""
+    eligible_at: str | None = None
+    """ISO-8601 UTC time from which a ``deferred`` row (beyond the sender's unique-user
+    allowance) or a ``capped`` row (131049, Meta's per-user marketing cap) may go out."""
 
 
 def encode_index(value: Any) -> str:

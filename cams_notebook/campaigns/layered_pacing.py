@@ -45,18 +45,12 @@ window" (see :mod:`.pacing`), and none of limits, pyrate-limiter or aiolimiter b
 limits at one time or plans a batch across keys; this is arithmetic on the existing
 ``WindowPacer`` plus a small debt rule, with time as an argument.
 
-Wiring (next step; nothing imports this yet). ``Engine.pacer_for`` keeps one
-``LayeredPacer`` per ``client.account`` (``(endpoint, access_key_id)``; the quota is the
-account's, not the CustSpaceId's) instead of a ``WindowPacer`` per ``(access_key_id,
-cust_space_id)``, built with ``account_limit=qps``, ``react_after=max(2, qps // 10)`` and
-the user's ``sender_mps`` (a new engine/Campaign/CLI setting next to ``--qps``). In
-``Engine._slot`` it passes the row's ``message.from_``, ``message.to`` and
-``message.channel_type``: first ``pair_ready(now, from_, to, channel)`` and, if later, sleeps
-until then holding no booking (the other workers go on); then ``start = reserve(now, from_,
-to, channel)``, sleeps until ``start``, then loops on ``admit(now, from_, channel)`` where it
-now calls ``WindowPacer.admit``. In ``_after_error`` a ``ThrottledError`` (the account's
-``System.LimitControl``) calls ``throttled(now, retry_after=error.retry_after)``; an answer
-or failed receipt carrying 130429 calls ``throttled(now, sender=from_, channel=channel)``.
+Wiring: the campaign engine keeps one ``LayeredPacer`` per run, for the client's account
+(the quota is the account's, not the CustSpaceId's or the AccessKey's), built with
+``account_limit=qps`` and the user's ``sender_mps``. Each row first waits for
+:meth:`~LayeredPacer.pair_ready` holding no booking, then :meth:`~LayeredPacer.reserve`,
+then :meth:`~LayeredPacer.admit` right before it leaves; ``System.LimitControl`` calls
+``throttled(now, retry_after=...)`` and a 130429 refusal ``throttled(now, sender=...)``.
 A whole frame can be planned up front with :meth:`~LayeredPacer.schedule` (the dry run's
 "how long will it take"), with ``PlannedRow(from_, to, channel_type)`` per row.
 """
@@ -138,7 +132,8 @@ class LayeredPacer:
                  sender_mps: SenderLimits = DEFAULT_SENDER_MPS,
                  limited_channels: Iterable[str] = ("whatsapp",),
                  pair_interval: float = DEFAULT_PAIR_INTERVAL,
-                 pair_burst: int = DEFAULT_PAIR_BURST,
+                 pair_burst: int = DEFAULT_PAIR_BURST, pair_margin: float = 0.0,
+                 sender_margin: float | None = None,
                  window: float = 1.0, margin: float = 0.025, cooldown: float = 5.0,
                  react_after: int = 1) -> None:
         if isinstance(sender_mps, int) and sender_mps < 1:
@@ -150,14 +145,20 @@ class LayeredPacer:
                                      f"second, or None for no limit (got {mps!r})")
         if pair_interval <= 0:
             raise ValueError("pair_interval must be a positive number of seconds")
+        if pair_margin < 0:
+            raise ValueError("pair_margin must be 0 or more seconds")
         if pair_burst < 1:
             raise ValueError("pair_burst must be at least 1 message")
         self._window, self._margin = window, margin
+        self._sender_margin = margin if sender_margin is None else sender_margin
         self._cooldown, self._react_after = cooldown, react_after
         self.account = self._new_window(account_limit)
         self.sender_mps = sender_mps
         self.limited_channels = frozenset(c.lower() for c in limited_channels)
         self.pair_interval = pair_interval
+        self._pair_step = pair_interval + pair_margin
+        """The debt one message adds: the interval, and ``pair_margin`` for the jitter between
+        our start and the platform's count (the engine asks for one; see engine.py)."""
         self.pair_burst = pair_burst
         self._senders: dict[str, _Window | None] = {}
         self._pairs: dict[tuple[str, str], _Pair] = {}
@@ -166,9 +167,19 @@ class LayeredPacer:
 
     # -- the layers -----------------------------------------------------------------------
 
-    def _new_window(self, limit: int) -> _Window:
-        return _Window(limit, window=self._window, margin=self._margin,
-                       cooldown=self._cooldown, react_after=self._react_after)
+    def _new_window(self, limit: int, react_after: int | None = None,
+                    margin: float | None = None) -> _Window:
+        margin = self._margin if margin is None else margin
+        return _Window(limit, window=self._window, margin=margin, cooldown=self._cooldown,
+                       react_after=self._react_after if react_after is None else react_after)
+
+    def _new_sender_window(self, limit: int) -> _Window:
+        """A sender number's window. Its refusals (130429) come back as receipts, a second or
+        more late, after the platform counted on its own clock: so it reacts to the first one
+        (the platform's word, not a gateway's stray hiccup), and its last check before a row
+        leaves counts the whole margin, which absorbs more of the jitter between our start
+        and the platform's count (a stalled event loop, a request held by its connection)."""
+        return self._new_window(limit, react_after=1, margin=self._sender_margin)
 
     def _limited(self, channel: str) -> bool:
         return channel.lower() in self.limited_channels
@@ -190,7 +201,7 @@ class LayeredPacer:
             mps = limits.get(sender, DEFAULT_SENDER_MPS)
         else:
             mps = limits
-        window = None if mps is None else self._new_window(int(mps))
+        window = None if mps is None else self._new_sender_window(int(mps))
         self._senders[sender] = window
         return window
 
@@ -211,11 +222,26 @@ class LayeredPacer:
         key = (sender, recipient)
         pair = self._pairs.get(key)
         if pair is None or start >= pair.repaid:
-            pair = self._pairs[key] = _Pair(start + self.pair_interval, start, 1)
+            pair = self._pairs[key] = _Pair(start + self._pair_step, start, 1)
         else:  # pair_ready() allowed it: the burst grows, and so does the debt
             pair.count += 1
-            pair.repaid += self.pair_interval
+            pair.repaid += self._pair_step
         self._expiry.append((pair.repaid, key))
+
+    def unbook_pair(self, sender: str, recipient: str, channel: str = "whatsapp") -> None:
+        """The last message booked to ``recipient`` from ``sender`` surely never reached the
+        platform (throttled by CAMS, refused before acceptance): it owes no pair debt, so
+        sending it again does not wait ``pair_interval`` behind itself."""
+        if not self._limited(channel):
+            return
+        key = (sender, recipient)
+        pair = self._pairs.get(key)
+        if pair is None:
+            return
+        pair.count -= 1
+        pair.repaid -= self._pair_step
+        if pair.count <= 0:
+            del self._pairs[key]
 
     def _prune(self, upto: float) -> None:
         """Forget pairs whose debt is repaid by ``upto``: no later start can be earlier, so
@@ -303,7 +329,7 @@ class LayeredPacer:
             return  # a channel without per-sender limits: the account's throttles cover it
         window = self._sender_on(sender, channel)
         if window is None:
-            window = self._senders[sender] = self._new_window(self.account.ceiling)
+            window = self._senders[sender] = self._new_sender_window(self.account.ceiling)
         window.throttled(now, retry_after)
 
     # -- planning a batch -----------------------------------------------------------------

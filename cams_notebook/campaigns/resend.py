@@ -8,6 +8,7 @@ person's message to another.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .bookkeeping import WAITING
+from .delivery_follow import REFUSED_CODES
 from .settling import bare_number
 
 __all__ = ["resend"]
@@ -60,9 +63,26 @@ def _alignment(frame: pd.DataFrame, result: pd.DataFrame) -> npt.NDArray[np.intp
     return np.asarray(result.index.get_indexer(frame.index))
 
 
+def _goes_again(result: pd.DataFrame, send_kwargs: dict[str, Any]) -> pd.Series:
+    """Which rows of ``result`` go again (see :func:`resend`)."""
+    status = result["status"]
+    codes = result["code"] if "code" in result else pd.Series(None, index=result.index)
+    refused = (status == "failed") & codes.isin(list(REFUSED_CODES))
+    waiting = status.isin(list(WAITING))
+    if "eligible_at" in result and waiting.any():
+        now = pd.Timestamp(send_kwargs.get("wall", time.time)(), unit="s", tz="UTC")
+        due = pd.to_datetime(result["eligible_at"], utc=True, format="ISO8601")
+        waiting &= due.isna() | (due <= now)
+    return (status == "not_sent") | refused | waiting
+
+
 def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.DataFrame:
-    """Send the rows of ``frame`` that are ``not_sent`` in ``result`` again; return the
-    combined result, in ``frame``'s order.
+    """Send the rows of ``frame`` that ``result`` says may go again; return the combined
+    result, in ``frame``'s order.
+
+    Those are the rows ``not_sent``; the rows the platform refused after accepting them
+    (``failed`` with 130429 or 131056: nobody got them); and the rows ``deferred`` or
+    ``capped`` whose ``eligible_at`` has come (by ``wall``, when given in ``send_kwargs``).
 
     Rows are matched by index label, so ``frame`` may be re-sorted since the campaign; labels
     missing on either side, or repeated labels in a different order, are a ``ValueError``
@@ -75,7 +95,7 @@ def resend(frame: pd.DataFrame, result: pd.DataFrame, **send_kwargs: Any) -> pd.
         raise ValueError(f"resend needs the campaign's frame and its result, one row for each "
                          f"row; got {len(frame)} and {len(result)} rows")
     order = _alignment(frame, result)
-    todo: npt.NDArray[np.bool_] = result["status"].to_numpy()[order] == "not_sent"
+    todo: npt.NDArray[np.bool_] = _goes_again(result, send_kwargs).to_numpy()[order]
     identity = bool((order == np.arange(len(order))).all())
     if not todo.any():
         return result if identity else result.iloc[order]

@@ -17,8 +17,11 @@ from .journal import JournalRow
 __all__ = ["RESULT_COLUMNS", "STATUSES", "CampaignResult", "result_frame", "summarise"]
 
 RESULT_COLUMNS = ["status", "message_id", "code", "message", "request_id", "attempts",
-                  "latency_ms", "sent_at", "error", "to", "task_id", "key"]
-STATUSES = ("sent", "failed", "invalid", "unknown", "not_sent", "changed", "skipped")
+                  "latency_ms", "sent_at", "error", "to", "task_id", "key", "eligible_at"]
+STATUSES = ("sent", "failed", "invalid", "unknown", "not_sent", "changed", "skipped", "deferred",
+            "capped")
+"""Every row status: ``deferred`` (beyond the sender's unique-user allowance) and ``capped``
+(Meta's per-user marketing cap, 131049) wait for ``eligible_at`` and go in a later run."""
 
 class CampaignResult(pd.DataFrame):
     """The outcome of a campaign, one row per input row, indexed like the input.
@@ -90,6 +93,7 @@ def result_frame(order: list[tuple[Hashable, str, JournalRow | None]],
         labels = pd.Index(index, name=names[0], tupleize_cols=False)
     result = CampaignResult(records, index=labels, columns=RESULT_COLUMNS)
     result["sent_at"] = pd.to_datetime(result["sent_at"], utc=True, format="ISO8601")
+    result["eligible_at"] = pd.to_datetime(result["eligible_at"], utc=True, format="ISO8601")
     result["attempts"] = result["attempts"].fillna(0).astype("int64")
     result["latency_ms"] = result["latency_ms"].astype("float64")
     result.campaign = campaign_id

@@ -26,7 +26,8 @@ class ExitCode(enum.IntEnum):
     """Done: every row sent (or, with ``--dry-run``, valid); a server stopped by Ctrl-C."""
     FAILED = 1
     """It ran, but not all of it succeeded: a row failed, is invalid, has an unknown outcome,
-    was not sent or is ``changed``; or a server (``sandbox``, ``receipts``) could not listen
+    was not sent, is ``changed``, or waits for a later run (``deferred``, ``capped``); or a
+    server (``sandbox``, ``receipts``) could not listen
     on its address or open its store."""
     USAGE = 2
     """Nothing was done: a bad flag, no credentials, an unreadable CSV, a field missing on
@@ -38,6 +39,10 @@ class ExitCode(enum.IntEnum):
     JOURNAL = 5
     """The journal cannot be used: in use by another run, bound to another account, damaged,
     or it cannot be created where ``--journal`` says."""
+    REFUSED = 6
+    """The health check refused the campaign before its first request (a sender number
+    BLOCKED, not connected or rated RED; a template not approved): nothing was sent. Also
+    ``send --limits`` when the plan it prints has refusals."""
     INTERNAL = 70
     """A bug in cams-notebook (``sysexits`` EX_SOFTWARE): run again with ``--debug`` and
     report the traceback."""
@@ -48,14 +53,16 @@ class ExitCode(enum.IntEnum):
 
 EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.OK: "done (every row sent, or valid with --dry-run)",
-    ExitCode.FAILED: "some rows failed, are invalid, unknown, not sent or changed; a server "
-                     "cannot listen or open its store",
+    ExitCode.FAILED: "some rows failed, are invalid, unknown, not sent, changed, deferred or "
+                     "capped; a server cannot listen or open its store",
     ExitCode.USAGE: "usage or configuration: bad flag, no credentials, unreadable CSV, a field "
                     "missing on every row; nothing was done",
     ExitCode.AUTH: "CAMS refused the credentials or permissions (or no subscription)",
     ExitCode.UNREACHABLE: "cannot reach the endpoint, or no answer from it",
     ExitCode.JOURNAL: "the journal is in use, bound to another account, damaged or cannot be "
                       "created; nothing was sent",
+    ExitCode.REFUSED: "the health check refused the campaign (a sender or template the "
+                      "platform would refuse); nothing was sent",
     ExitCode.INTERNAL: "a bug: run again with --debug and report the traceback",
     ExitCode.INTERRUPTED: "interrupted by Ctrl-C",
 }

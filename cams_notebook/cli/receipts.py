@@ -4,9 +4,9 @@
 
     cams-notebook receipts --host 127.0.0.1 --port 8788 [--path /] [--store FILE]
                            [--secret-file FILE] [--allow 10.0.0.0/8 ...]  # HTTP push receiver
-    cams-notebook receipts --pull [--message-type ChatAppStatus] [--queue NAME]
-                           [--preset intl|cn] [--store FILE] [--drain]  # queue consumer
-                           [--endpoint URL | --sandbox]
+    cams-notebook receipts --pull [--message-type ChatAppStatus|ChatAppInbound|ChatAppAudit]
+                           [--queue NAME] [--preset intl|cn] [--store FILE] [--drain]
+                           [--endpoint URL | --sandbox]                   # queue consumer
 
 The receiver answers each push only after storing it; the consumer deletes queue messages
 only after storing them. Both print a line per batch received, and run until Ctrl-C or
@@ -105,8 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pull = parser.add_argument_group("queue consumer (--pull)")
     pull.add_argument("--pull", action="store_true", help="pull from the SMQ (MNS) queue instead")
     pull.add_argument("--message-type", default="ChatAppStatus",
-                      choices=("ChatAppStatus", "ChatAppInbound"),
-                      help="which queue (default status)")
+                      choices=("ChatAppStatus", "ChatAppInbound", "ChatAppAudit"),
+                      help="which queue (default status; ChatAppAudit: number, template and "
+                      "account changes)")
     pull.add_argument("--queue", help="queue name (default: asked of QueryChatappPhoneNumbers)")
     pull.add_argument("--preset", choices=("intl", "cn"),
                       help="Dybaseapi/MNS endpoints (default: from the region)")
@@ -172,10 +173,12 @@ def _read_secret(path: str | None) -> str | None:
     return value.strip()
 
 
-def _summary(store: ReceiptStore, rejected: int | None) -> str:
-    counts = {k: store.count(k) for k in ("status", "inbound", "undecodable")}
+def _summary(store: ReceiptStore, rejected: int | None, *, audits: bool = False) -> str:
+    """What the store holds; audit events are listed when there are some (or ``audits``)."""
+    counts = {k: store.count(k) for k in ("status", "inbound", "audit", "undecodable")}
+    audit = (f"{counts['audit']} audit event(s), " if counts["audit"] or audits else "")
     line = (f"stored in {store.path}: {counts['status']} receipt(s), {counts['inbound']} "
-            f"inbound message(s), {counts['undecodable']} undecodable")
+            f"inbound message(s), {audit}{counts['undecodable']} undecodable")
     return line if rejected is None else f"{line}, {rejected} rejected event(s)"
 
 
@@ -234,7 +237,7 @@ def _run_pull(client: Client, args: argparse.Namespace) -> int:
     try:
         _pull(client, args, store, stop)  # a queue error goes up: main says it in one line
     finally:
-        line = _summary(store, None)
+        line = _summary(store, None, audits=args.message_type == "ChatAppAudit")
         store.close()
     print(line)
     return ExitCode.OK

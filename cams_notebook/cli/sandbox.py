@@ -4,6 +4,13 @@ The command lives with the others under :mod:`cams_notebook.cli`; ``python -m
 cams_notebook.sandbox`` calls :func:`main` here, so both entry points take the same flags::
 
     python -m cams_notebook.sandbox --port 8787 --latency-ms 80,20 --seed 1
+    python -m cams_notebook.sandbox --profile realistic --tier TIER_250
+
+Meta's limits after acceptance (all off unless asked for; ``--profile realistic`` switches
+them all on, and a flag given wins over the profile): ``--sender-mps N`` (0 = off),
+``--pair-rate`` / ``--no-pair-rate``, ``--pair-burst N``, ``--enforce-tiers`` /
+``--no-enforce-tiers``, ``--quality-drops`` / ``--no-quality-drops``
+(:mod:`cams_notebook.sandbox.meta_limits`).
 
 A bad flag exits 2 (argparse's line); a core configuration it refuses (an unknown fault
 profile) is one line, exit 2; an address it cannot listen on is one line saying why and what
@@ -71,6 +78,19 @@ def _non_negative(text: str, what: str) -> float:
 
 
 
+
+
+def _whole(low: int, what: str) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number >= {low}, "
+                                             f"got {text!r}")
+        return value
+    return parse
 
 
 def _seed(text: str) -> int:
@@ -156,6 +176,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "TIER_UNLIMITED (default %(default)s; the core checks it)",
     )
     parser.add_argument(
+        "--phone-numbers",
+        default="",
+        metavar="NUMBER,...",
+        help="the account's WhatsApp numbers besides the default and the magic senders, listed "
+        "by QueryChatappPhoneNumbers before they send (comma-separated)",
+    )
+    limits = parser.add_argument_group(
+        "Meta's limits after acceptance", "a message over one gets a Failed receipt with "
+        "Meta's code (off unless asked for)")
+    limits.add_argument(
+        "--profile", choices=("default", "realistic"), default="default",
+        help="realistic: --sender-mps 80, --pair-rate, --enforce-tiers and --quality-drops; "
+        "default: none of them; the flags below win over the profile")
+    limits.add_argument(
+        "--sender-mps", type=_whole(0, "--sender-mps"), metavar="N",
+        help="messages per second per sender number, else Failed 130429 (0 = off; a "
+        "coexistence number 20)")
+    limits.add_argument(
+        "--pair-rate", action=argparse.BooleanOptionalAction,
+        help="one message per 6 s per sender and recipient, else Failed 131056")
+    limits.add_argument(
+        "--pair-burst", type=_whole(1, "--pair-burst"), default=1, metavar="N",
+        help="messages a sender may send one recipient within 6 s (default %(default)s)")
+    limits.add_argument(
+        "--enforce-tiers", action=argparse.BooleanOptionalAction,
+        help="the tier's unique users per 24 h, else Failed 131048")
+    limits.add_argument(
+        "--quality-drops", action=argparse.BooleanOptionalAction,
+        help="a sender with 20%% refusals in 100 messages falls GREEN, YELLOW, RED")
+    parser.add_argument(
         "--callback-url",
         type=_callback_url,
         metavar="URL",
@@ -166,7 +216,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_core(args: argparse.Namespace) -> SandboxCoreLike:
     """Build the sandbox core from parsed flags (imported late: the CLI must start fast)."""
     from ..sandbox.core import SandboxCore
+    from ..sandbox.meta_limits import MetaLimits
 
+    limits = MetaLimits.resolve(
+        args.profile, sender_mps=args.sender_mps, pair_rate=args.pair_rate,
+        pair_burst=args.pair_burst, enforce_tiers=args.enforce_tiers,
+        quality_drops=args.quality_drops)
     core: SandboxCoreLike = SandboxCore(
         keys={args.access_key_id: args.access_key_secret},
         qps=args.qps,
@@ -175,6 +230,8 @@ def build_core(args: argparse.Namespace) -> SandboxCoreLike:
         seed=args.seed,
         callback_url=args.callback_url,
         tier=args.tier,
+        limits=limits,
+        phone_numbers=[n.strip() for n in args.phone_numbers.split(",") if n.strip()],
     )
     return core
 
@@ -227,6 +284,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"CAMS sandbox listening on {server.url} (AccessKeyId {args.access_key_id})", flush=True
         )
+        limits = getattr(core, "limits", None)
+        if limits is not None and limits.active:
+            print(f"Meta's limits: {limits.describe()}", flush=True)
 
     try:
         SandboxServer(core, host=args.host, port=args.port).serve_forever(ready)

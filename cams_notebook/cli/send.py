@@ -6,6 +6,8 @@
         --from 8613800000000 --template-code 830174529611842305 --language en \\
         --params name,order_id --journal send.db --out results.csv [--qps 250] [--dry-run]
         [--campaign NAME] [--on-changed skip|send] [--endpoint URL | --sandbox]
+        [--sender-mps N | --sender-mps NUMBER=N ...] [--no-health-check] [--no-allowance]
+        [--limits]
 
 Every request field can be given as a ``--kebab-case`` flag (``--cust-space-id``,
 ``--fall-back-id``...); columns of the CSV named after request fields supply them per row
@@ -20,8 +22,14 @@ exit code of its kind (:mod:`.exits`): 0 every row sent (or valid, with ``--dry-
 row failed, is invalid, unknown, not sent or ``changed``; 2 nothing could start (a bad flag,
 no credentials, a CSV that cannot be read, a field missing on every row, an ``--out`` that
 cannot be written); 3 CAMS refused the credentials; 4 the endpoint cannot be reached; 5 the
-journal is in use, bound to another account, damaged or cannot be created. The run ends with
-the counts by status and, when it sent something, the rate over the sending time.
+journal is in use, bound to another account, damaged or cannot be created; 6 the health check
+refused the campaign (nothing sent). The run ends with the counts by status and, when it sent
+something, the rate over the sending time; rows ``deferred`` or ``capped`` for a later run
+are said with the time they become eligible.
+
+The platform's limits (:mod:`.send_limits`): ``--sender-mps`` paces each WhatsApp sender
+number, ``--no-health-check`` and ``--no-allowance`` turn the two checks before the first
+request off, and ``--limits`` prints the plan per sender and sends nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +45,14 @@ from .client_flags import SANDBOX_FLAG_HINT, add_client_arguments, endpoint_of, 
 from .exits import ExitCode
 from .failures import CommandError, describe, file_path_problem
 from .send_args import add_arguments, constants_from_args
-from .send_report import invalid_rows_text, missing_everywhere, summary_line, this_run
+from .send_limits import gate_refusal, limits_exit, limits_text, sender_limits
+from .send_report import (
+    invalid_rows_text,
+    later_lines,
+    missing_everywhere,
+    summary_line,
+    this_run,
+)
 from .wording import flag_wording, translated_stderr
 
 if TYPE_CHECKING:
@@ -51,7 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["SANDBOX_FLAG_HINT", "add_arguments", "add_client_arguments", "client_from_args",
            "run"]
 
-_BAD = ("failed", "invalid", "unknown", "not_sent", "changed")
+_BAD = ("failed", "invalid", "unknown", "not_sent", "changed", "deferred", "capped")
 """Statuses that make the exit code 1."""
 
 
@@ -139,17 +154,39 @@ def _dry_run(args: argparse.Namespace, client: Client, frame: Any, constants: di
     return ExitCode.FAILED if len(errors) else ExitCode.OK
 
 
+def _campaign(args: argparse.Namespace, client: Client, frame: Any, constants: dict[str, Any],
+              inbound: Any) -> Campaign:
+    from ..campaigns.frames import Campaign
+    from ..campaigns.layered_pacing import DEFAULT_SENDER_MPS
+
+    return Campaign(frame, client=client, qps=args.qps, journal=args.journal,
+                    progress=not args.no_progress, on_invalid=args.on_invalid,
+                    params=_params(args.params), key=args.key, campaign=args.campaign,
+                    on_changed=args.on_changed, inbound=inbound,
+                    sender_mps=sender_limits(args.sender_mps, DEFAULT_SENDER_MPS),
+                    health_check=not args.no_health_check, allowance=not args.no_allowance,
+                    **constants)
+
+
+def _limits(args: argparse.Namespace, client: Client, frame: Any, constants: dict[str, Any],
+            inbound: Any) -> int:
+    """``--limits``: the plan per sender, refusals and warnings; nothing sent."""
+    plan = _campaign(args, client, frame, constants, inbound).limits()
+    print(limits_text(plan))
+    return limits_exit(plan)
+
+
 def _send(args: argparse.Namespace, client: Client, frame: Any, constants: dict[str, Any],
           inbound: Any) -> tuple[CampaignResult, Campaign]:
-    from ..campaigns.frames import Campaign, InvalidFrameError
+    from ..campaigns.frames import InvalidFrameError
+    from ..campaigns.health_gate import HealthGateError
 
-    campaign = Campaign(frame, client=client, qps=args.qps, journal=args.journal,
-                        progress=not args.no_progress, on_invalid=args.on_invalid,
-                        params=_params(args.params), key=args.key, campaign=args.campaign,
-                        on_changed=args.on_changed, inbound=inbound, **constants)
+    campaign = _campaign(args, client, frame, constants, inbound)
     try:
         with translated_stderr():
             return campaign.run(), campaign
+    except HealthGateError as exc:  # a ValueError, but not a usage error: exit 6
+        raise gate_refusal(exc) from exc
     except InvalidFrameError as exc:
         if not exc.sent:
             _refuse_missing(exc.problems, frame if not args.chunksize else None, args.file)
@@ -202,7 +239,14 @@ def _write_out(result: CampaignResult, path: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Send (or with ``--dry-run`` check) the CSV; return the exit code (:mod:`.exits`)."""
+    from ..campaigns.layered_pacing import DEFAULT_SENDER_MPS
+
     constants = constants_from_args(args)
+    sender_limits(args.sender_mps, DEFAULT_SENDER_MPS)  # a bad value: one line, before all else
+    if args.dry_run and args.limits:
+        raise CommandError(ExitCode.USAGE, "--dry-run and --limits: give one of them (each "
+                           "sends nothing: the dry run checks every row, --limits plans them "
+                           "per sender)")
     client = make_client(args)  # first: without one, nothing is read or written
     with contextlib.ExitStack() as held:  # the client, the inbound store, a chunked reader
         held.callback(client.close)
@@ -216,9 +260,10 @@ def run(args: argparse.Namespace) -> int:
         close = getattr(frame, "close", None)  # a chunked reader holds the file open
         if args.chunksize and callable(close):
             held.callback(close)
-        if args.dry_run:
+        if args.dry_run or args.limits:
+            look = _dry_run if args.dry_run else _limits
             try:
-                return _dry_run(args, client, frame, constants, inbound)
+                return look(args, client, frame, constants, inbound)
             except CommandError:
                 raise
             except Exception as exc:  # noqa: BLE001 - said in one line by its kind
@@ -227,8 +272,22 @@ def run(args: argparse.Namespace) -> int:
         result, campaign = _send(args, client, frame, constants, inbound)
     if args.out:
         _write_out(result, args.out)
+    _report(result, campaign, started, args.journal)
+    return _outcome(result, campaign, client, started, args.journal)
+
+
+def _report(result: CampaignResult, campaign: Campaign, started: float,
+            journal: str | None) -> None:
+    """The counts by status and code, the summary line, then what is left for later and why
+    the run stopped early, if it did."""
+    from ..errors import PlatformStopError
+
     print(result.summary().to_string(index=False))
-    counts = campaign.counts
+    counts, engine = campaign.counts, campaign.engine
     print(summary_line(result, started, skipped=counts.skipped if counts else 0,
                        changed=counts.changed if counts else 0))
-    return _outcome(result, campaign, client, started, args.journal)
+    reason = engine.stop_reason if engine is not None else None
+    for line in later_lines(result, journal=journal, refused=counts.refused if counts else 0,
+                            stop_reason=reason if isinstance(reason, PlatformStopError)
+                            else None):
+        print(line)

@@ -14,6 +14,7 @@ import typing
 from typing import Any
 
 from .._config import DEFAULT_QPS
+from ..campaigns.layered_pacing import DEFAULT_SENDER_MPS
 from ..models import WIRE_NAMES, Message
 from .client_flags import add_client_arguments
 from .wording import FIELD_METAVARS, flag_for
@@ -119,6 +120,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "version")
     pacing.add_argument("--chunksize", type=_positive, default=None, metavar="ROWS",
                         help="read the CSV in chunks of this many rows (bounded memory)")
+
+    platform = parser.add_argument_group("platform limits", _wrap(
+        "WhatsApp's own limits, kept before a request is made (docs/cli.md, 'Platform "
+        "limits'); the health check's refusals exit 6"))
+    platform.add_argument("--sender-mps", action="append", metavar="N|NUMBER=N",
+                          help=f"messages per second per WhatsApp sender number (default "
+                          f"{DEFAULT_SENDER_MPS}); 'none' for no limit of its own; repeat "
+                          "NUMBER=N (or NUMBER=none) to set it per sender, e.g. "
+                          "8613800000904=20 for a coexistence number")
+    platform.add_argument("--no-health-check", action="store_true",
+                          help="do not check the senders' status, quality and tier and the "
+                          "templates' approval before the first request")
+    platform.add_argument("--no-allowance", action="store_true",
+                          help="send every row now, even beyond a sender's unique users per "
+                          "24 hours (its messaging tier); by default those rows are 'deferred' "
+                          "to a later run")
+    platform.add_argument("--limits", action="store_true",
+                          help="print the plan per sender (health, tier, unique users used "
+                          "and left, rows now and deferred, until when) and send nothing; "
+                          "exit 6 when the health check would refuse the campaign")
 
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="FILE",

@@ -7,6 +7,9 @@
 * The run ends with one line of counts by status and, only when this run sent something, how
   long the sending took and the rate over that time (:func:`summary_line`): a re-run that
   sends nothing reports no rate.
+* Rows left for a later run (``deferred`` by the unique-user allowance, ``capped`` by Meta's
+  per-user marketing limit) are one line each saying until when, and what to run then; a run
+  the platform stopped (bad news on the receipts) says why (:func:`later_lines`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ import pandas as pd
 
 from ..campaigns.result import STATUSES
 from ..models import WIRE_NAMES
+from .send_limits import utc_text
 from .wording import FIELD_METAVARS, flag_for
 
-__all__ = ["invalid_rows_text", "missing_everywhere", "summary_line", "this_run"]
+__all__ = ["invalid_rows_text", "later_lines", "missing_everywhere", "summary_line", "this_run"]
 
 _SHOWN = 5
 """Invalid rows listed before "... and N more" (``--dry-run`` lists them all)."""
@@ -116,3 +120,46 @@ def summary_line(result: pd.DataFrame, started: float, skipped: int = 0,
     if known:
         line += f" ({known} row(s) were already in the journal)"
     return line
+
+
+_WAITING = {
+    "deferred": "beyond the sender's unique-user allowance (its messaging tier)",
+    "capped": "Meta's per-user marketing limit (131049)",
+}
+
+
+def _until(times: pd.Series) -> str:
+    first, last = times.min(), times.max()
+    if pd.isna(last):
+        return ""
+    text = f" until {utc_text(last.isoformat())}"
+    if first != last:
+        text += f" at the latest (the first from {utc_text(first.isoformat())})"
+    return text
+
+
+def later_lines(result: pd.DataFrame, *, journal: str | None, refused: int = 0,
+                stop_reason: BaseException | None = None) -> list[str]:
+    """What is left for a later run and why a run stopped early, a line each (none when
+    nothing is): ``250 row(s) deferred until 2026-12-03 18:00 UTC (...): run the same command
+    again then``. ``refused`` is how many times the platform refused a row after accepting
+    it (130429, 131056) and it was sent again; ``stop_reason`` the engine's, when it stopped
+    by itself."""
+    lines = []
+    again = ("run the same command again then: the journal sends only those rows" if journal
+             else "run again then with a --journal (without one, a re-run sends every row "
+                  "again)")
+    for status, why in _WAITING.items():
+        rows = result[result["status"] == status]
+        if len(rows):
+            times = pd.to_datetime(rows["eligible_at"], utc=True, errors="coerce") \
+                if "eligible_at" in rows else pd.Series(dtype="datetime64[ns, UTC]")
+            lines.append(f"{len(rows)} row(s) {status}{_until(times)} ({why}): {again}")
+    if refused:
+        lines.append(f"the platform refused {refused} accepted message(s) for its rate limits "
+                     "(130429, 131056); they were sent again at a lower rate")
+    if stop_reason is not None:
+        unsent = int((result["status"] == "not_sent").sum())
+        lines.append(f"stopped early: {stop_reason}; {unsent} row(s) not sent. Fix the cause "
+                     f"(or wait until it passes), then {again.replace(' then', '')}")
+    return lines

@@ -64,6 +64,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ..
     (re.compile(r"\btemplate variables given both by params= and as a constant"),
      "template variables given both by --params and --template-params"),
     (re.compile(r"\b(\w+) is given both as column ('[^']*') and as a constant"), _constant),
+    (re.compile(r"\bpass the campaign's cust_space_id\b"), "pass --cust-space-id ID"),
+    (re.compile(r"\bturn the health check off\b"), "pass --no-health-check"),
+    (re.compile(r"\brun the campaign again then\b"), "run the same command again then"),
     (re.compile(r"\bin the frame\b"), "in the CSV"),
 )
 

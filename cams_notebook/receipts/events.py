@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .audit import AuditEvent, is_audit
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -159,7 +161,10 @@ class InboundMessage(_Event):
 
 
 def classify(item: Mapping[str, Any]) -> str:
-    """``"status"``, ``"inbound"`` or ``"unknown"`` for one decoded event."""
+    """``"status"``, ``"inbound"``, ``"audit"`` (:mod:`.audit`) or ``"unknown"`` for one
+    decoded event. Audit first: a V2 phoneQualityUpdate has a ``Status`` too."""
+    if is_audit(item):
+        return "audit"
     if "Status" in item:
         return "status"
     # (mutmut: any NoticeType default other than "inbound" classifies the same)
@@ -169,15 +174,18 @@ def classify(item: Mapping[str, Any]) -> str:
     return "unknown"
 
 
-def parse_event(item: Any) -> Receipt | InboundMessage:
+def parse_event(item: Any) -> Receipt | InboundMessage | AuditEvent:
     """Validate one decoded event; raises :class:`BodyError` with the reason."""
     if not isinstance(item, Mapping):
         raise BodyError(f"an event must be a JSON object, not {type(item).__name__}")
     kind = classify(item)
     if kind == "unknown":
-        raise BodyError("an event needs Status (ChatAppStatus) or Message (ChatAppInbound)")
+        raise BodyError("an event needs Status (ChatAppStatus), Message (ChatAppInbound), or "
+                        "Type or AuditStatus with TemplateCode (ChatAppAudit)")
+    model: type[Receipt | InboundMessage | AuditEvent] = (
+        Receipt if kind == "status" else InboundMessage if kind == "inbound" else AuditEvent)
     try:
-        return (Receipt if kind == "status" else InboundMessage).model_validate(dict(item))
+        return model.model_validate(dict(item))
     except ValueError as exc:
         # (mutmut: model_validate raises only ValidationError, which always has errors())
         reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else exc  # pragma: no mutate
@@ -214,8 +222,11 @@ def decode_body(body: str | bytes, *, require_list: bool = False) -> list[Any]:
     return [value]
 
 
-def dedupe_key(event: Receipt | InboundMessage) -> str:
-    """``status|MessageId|status|Timestamp`` for receipts, ``inbound|MessageId`` for messages."""
+def dedupe_key(event: Receipt | InboundMessage | AuditEvent) -> str:
+    """``status|MessageId|status|Timestamp`` for receipts, ``inbound|MessageId`` for messages,
+    :meth:`.AuditEvent.dedupe_key` for audit events."""
+    if isinstance(event, AuditEvent):
+        return event.dedupe_key()
     if isinstance(event, Receipt):
         return f"status|{event.message_id}|{event.status.lower()}|{event.timestamp or ''}"
     return f"inbound|{event.message_id}"

@@ -4,7 +4,8 @@ No public URL is needed and nothing is lost while the notebook is closed: CAMS k
 receipts on an Alicom-owned queue for days. :class:`ReceiptQueue`
 
 1. finds the queue name itself (``QueryChatappPhoneNumbers`` -> ``StatusQueue``/``UpQueue``)
-   unless given one;
+   unless given one; no field names the ``ChatAppAudit`` queue, so its name is the status
+   queue's with the other message type (Alicom queues are ``Alicom-Queue-<uid>-<MessageType>``);
 2. gets temporary credentials for it with Dybaseapi ``QueryTokenForMnsQueue`` (signed with
    the CAMS client's key) and refreshes them two minutes before they expire;
 3. long-polls ``BatchReceiveMessage`` (16 per call, up to 30 s), decodes the bodies (raw or
@@ -54,8 +55,8 @@ if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at ru
 
     from ..client import Client
 
-__all__ = ["DYBASEAPI_VERSIONS", "MNS_PRESETS", "MnsPreset", "PollResult", "QueueToken",
-           "ReceiptQueue"]
+__all__ = ["DYBASEAPI_VERSIONS", "MESSAGE_TYPES", "MNS_PRESETS", "MnsPreset", "PollResult",
+           "QueueToken", "ReceiptQueue", "audit_queue_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ MNS_PRESETS = {
 }
 DYBASEAPI_VERSIONS = ("2017-05-25", "2018-05-01")
 """Tried in order: the intl SMS demo used 2018-05-01, the published SDK has only 2017-05-25."""
+MESSAGE_TYPES = ("ChatAppStatus", "ChatAppInbound", "ChatAppAudit")
+"""The receipt message types, one queue each: delivery statuses, inbound messages, and number,
+template and account changes (:mod:`.audit`)."""
+_QUEUE_COLUMNS = {"ChatAppStatus": "StatusQueue", "ChatAppInbound": "UpQueue"}
 REFRESH_MARGIN = 120.0
 """Seconds before expiry at which a token is renewed (as the Alicom demos do)."""
 _BACKOFF_MAX = 30.0
@@ -83,6 +88,18 @@ _BACKOFF_MAX = 30.0
 
 def preset_for_region(region: str) -> str:
     return "cn" if region.startswith("cn-") else "intl"
+
+
+def audit_queue_name(queue_name: str) -> str | None:
+    """The ChatAppAudit queue beside a status or inbound queue (None for another name).
+
+    >>> audit_queue_name("Alicom-Queue-1234567890123456-ChatAppStatus")
+    'Alicom-Queue-1234567890123456-ChatAppAudit'
+    """
+    for message_type in _QUEUE_COLUMNS:
+        if queue_name.endswith(f"-{message_type}"):
+            return queue_name[:-len(message_type)] + "ChatAppAudit"
+    return None
 
 
 @dataclass(frozen=True)
@@ -148,8 +165,9 @@ class ReceiptQueue:
                 not hasattr(client, "close") or hasattr(client, "aclose"):
             raise TypeError("ReceiptQueue needs a blocking cams_notebook.Client (it runs in its "
                             "own thread)")
-        if message_type not in ("ChatAppStatus", "ChatAppInbound"):
-            raise ValueError("message_type must be 'ChatAppStatus' or 'ChatAppInbound'")
+        if message_type not in MESSAGE_TYPES:
+            raise ValueError(f"message_type must be one of {', '.join(MESSAGE_TYPES)}, "
+                             f"not {message_type!r}")
         if preset is not None and preset not in MNS_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(MNS_PRESETS)}, not {preset!r}")
         if not 0 <= wait_seconds <= MAX_WAIT_SECONDS or not 1 <= batch_size <= MAX_BATCH:
@@ -198,14 +216,19 @@ class ReceiptQueue:
         """The queue's name; asked of QueryChatappPhoneNumbers the first time when not given."""
         if self._queue_name is None:
             data = self.client.call("QueryChatappPhoneNumbers", self._lookup)
-            column = "StatusQueue" if self.message_type == "ChatAppStatus" else "UpQueue"
+            column = _QUEUE_COLUMNS.get(self.message_type, "StatusQueue")
             numbers = data.get("PhoneNumbers") or []
             if self._phone_number:
                 numbers = [n for n in numbers if n.get("PhoneNumber") == self._phone_number]
             names = [n[column] for n in numbers if n.get(column)]
+            if self.message_type == "ChatAppAudit":
+                names = [a for a in map(audit_queue_name, names) if a]
             if not names:
+                what = (f"no {column} on any phone number" if self.message_type != "ChatAppAudit"
+                        else "no Alicom-Queue-<uid>-ChatAppStatus queue on any phone number to "
+                        "name the ChatAppAudit queue after")
                 raise InvalidRequestError(
-                    f"no {column} on any phone number: switch on the queue for "
+                    f"{what}: switch on the queue for "
                     f"{self.message_type} in the CAMS console (or UpdateAccountWebhook "
                     "QueueFlag=Y), or pass queue_name=",
                     code="QueueNotConfigured")

@@ -12,11 +12,11 @@ took in::
 
     sqlite3 cams-receipts.db "SELECT reason, raw FROM rejected_events"
 
-An event is rejected when it is not a receipt or inbound message the store can parse
-(:func:`~.events.parse_event`), when its ``Timestamp`` is not Unix milliseconds between
-1970 and 2200 (a larger number cannot be stored, nor shown as a date), or when it cannot be
-written back as JSON (nested too deeply). Each distinct event is kept once, however often
-CAMS resends it (``arrivals`` counts).
+An event is rejected when it is not a receipt, inbound message or audit event the store can
+parse (:func:`~.events.parse_event`), when its ``Timestamp`` (an audit event's ``EventTime``)
+is not Unix milliseconds between 1970 and 2200 (a larger number cannot be stored, nor
+shown as a date), or when it cannot be written back as JSON (nested too deeply). Each
+distinct event is kept once, however often CAMS resends it (``arrivals`` counts).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .audit import AuditEvent
 from .events import BodyError, parse_event
 
 __all__ = ["MAX_TIMESTAMP_MS", "Rejection", "RejectedEvents", "SortedPush", "sort_push"]
@@ -96,10 +97,11 @@ def _problem(item: Any) -> str | None:
         return str(exc)
     except RecursionError:
         return "event is nested too deeply to store"
-    timestamp = event.timestamp
+    name, timestamp = (("EventTime", event.event_time) if isinstance(event, AuditEvent)
+                       else ("Timestamp", event.timestamp))
     if timestamp is not None and not 0 <= timestamp <= MAX_TIMESTAMP_MS:
         shown = str(timestamp) if len(str(timestamp)) <= 20 else f"{str(timestamp)[:20]}..."
-        return (f"Timestamp must be Unix milliseconds from 0 to {MAX_TIMESTAMP_MS} "
+        return (f"{name} must be Unix milliseconds from 0 to {MAX_TIMESTAMP_MS} "
                 f"(year 2200), not {shown}")
     return None
 

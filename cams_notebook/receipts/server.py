@@ -1,5 +1,6 @@
-"""Take receipts by HTTP push: CAMS POSTs a JSON array of ChatAppStatus (or ChatAppInbound)
-events to a callback URL and wants an answer within 3 seconds (``smq_receipts.md`` 6).
+"""Take receipts by HTTP push: CAMS POSTs a JSON array of ChatAppStatus (or ChatAppInbound,
+or ChatAppAudit: :mod:`.audit`) events to a callback URL and wants an answer within 3
+seconds (``smq_receipts.md`` 6). Each kind goes where the store keeps it.
 
 :class:`ReceiptServer` answers ``200 {"code":0,"msg":"success"}`` only after the push is
 committed to its :class:`~.store.ReceiptStore`, so anything acknowledged survives a kill.

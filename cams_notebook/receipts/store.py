@@ -7,6 +7,8 @@ never a receipt; the de-duplication key absorbs the redelivery:
 
 * receipts: ``(MessageId, Status, Timestamp)``;
 * inbound messages: ``MessageId``;
+* ChatAppAudit events (their own table, :mod:`.audit_table`): every field that names the
+  change, with ``EventTime``;
 * queue messages that do not decode: the queue's own MessageId (kept, with the reason,
   rather than dropped: they are deleted from the queue like the others).
 
@@ -14,6 +16,8 @@ Every distinct event is kept as it arrived, with how often it arrived (``arrival
 the folded status can always be audited. A file store uses WAL with ``synchronous=FULL``:
 a commit is on disk before anyone is told "received". Thread-safe (one connection behind
 a lock); other processes may read the file while it is written.
+
+What a running campaign asks while a consumer writes is in :mod:`.store_queries`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .audit import AuditEvent
+from .audit_table import AUDIT_COLUMNS, AUDIT_SCHEMA, audit_frame, audit_row
 from .events import (
     BodyError,
     DeliveryState,
@@ -37,6 +43,7 @@ from .events import (
     dedupe_key,
     parse_event,
 )
+from .store_queries import CampaignQueries
 
 if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at runtime
     import pandas as pd
@@ -45,6 +52,8 @@ if TYPE_CHECKING:  # typing.Self is 3.11+; annotations are never evaluated at ru
     from .funnel import Funnel, FunnelWidget
 
 __all__ = ["DEFAULT_STORE", "AddResult", "ReceiptStore"]
+
+_Event = Receipt | InboundMessage | AuditEvent
 
 DEFAULT_STORE = "cams-receipts.db"
 """The store file the receiver and the queue consumer use when given none."""
@@ -104,8 +113,9 @@ def normalise_number(number: str) -> str:
     ).replace(" ", "").replace("-", "")
 
 
-class ReceiptStore:
-    """Receipts and inbound messages, de-duplicated, in SQLite (``":memory:"`` or a file).
+class ReceiptStore(CampaignQueries):
+    """Receipts, inbound messages and audit events, de-duplicated, in SQLite (``":memory:"``
+    or a file).
 
     >>> store = ReceiptStore()
     >>> store.add([{"MessageId": "m1", "Status": "Sent", "Timestamp": 1000},
@@ -130,11 +140,10 @@ class ReceiptStore:
         if self.path != ":memory:":  # pragma: no mutate (see above)
             self._db.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate (SQL case)
             self._db.execute("PRAGMA synchronous=FULL")  # pragma: no mutate (SQL case)
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + AUDIT_SCHEMA)
         self._states: dict[str, DeliveryState] = {}
         self._inbound_last: dict[str, int] = {}
-        self.version = 0
-        """Bumped by every write that stored something new (the live funnel watches it)."""
+        self._version = 0
         self._load()
 
     def _load(self) -> None:
@@ -159,10 +168,14 @@ class ReceiptStore:
         return self.count()
 
     def count(self, kind: str | None = None) -> int:
-        """Distinct events stored, of one kind (``status``, ``inbound``, ``undecodable``) or all."""
+        """Distinct events stored, of one kind (``status``, ``inbound``, ``audit``,
+        ``undecodable``) or all."""
         with self._lock:
+            audits = int(self._db.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0])
+            if kind == "audit":
+                return audits
             if kind is None:
-                return int(self._db.execute(
+                return audits + int(self._db.execute(
                     "SELECT COUNT(*) FROM events",  # pragma: no mutate (SQL case)
                 ).fetchone()[0])
             return int(self._db.execute(
@@ -171,13 +184,13 @@ class ReceiptStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def add(self, events: Iterable[Receipt | InboundMessage | Mapping[str, Any]], *,
+    def add(self, events: Iterable[_Event | Mapping[str, Any]], *,
             source: str = "api") -> AddResult:
         """Store events (dicts as they arrived, or models) in one transaction.
 
         All-or-nothing: an invalid event raises :class:`~.receipts.BodyError` and nothing is stored.
         """
-        parsed = [(e, e.wire()) if isinstance(e, (Receipt, InboundMessage))
+        parsed = [(e, e.wire()) if isinstance(e, (Receipt, InboundMessage, AuditEvent))
                   # (mutmut: copying a dict with dict() changes nothing stored)
                   else (parse_event(e), e if isinstance(e, dict) else dict(e))  # pragma: no mutate
                   for e in events]
@@ -189,7 +202,7 @@ class ReceiptStore:
         """Decode and store queue messages in one transaction; undecodable ones are kept
         (by the queue's MessageId) and counted as rejected, so they can be deleted too."""
         rows: list[tuple[str, tuple[Any, ...]]] = []
-        events: list[Receipt | InboundMessage] = []
+        events: list[_Event] = []
         errors: list[str] = []
         now = self._clock()
         for msg in messages:
@@ -218,8 +231,10 @@ class ReceiptStore:
         result.rejected, result.errors = len(errors), errors
         return result
 
-    def _row(self, event: Receipt | InboundMessage, raw: Mapping[str, Any], source: str,
+    def _row(self, event: _Event, raw: Mapping[str, Any], source: str,
              mns_id: str | None) -> tuple[Any, ...]:
+        if isinstance(event, AuditEvent):
+            return audit_row(event, raw, source, mns_id, self._clock())
         number = event.to if isinstance(event, Receipt) else event.from_
         common = (event.message_id, event.status if isinstance(event, Receipt) else None,
                   normalise_number(number) if number else None, event.timestamp)
@@ -233,18 +248,21 @@ class ReceiptStore:
         ))
 
     def _write(self, rows: list[tuple[str, tuple[Any, ...]]],
-               events: list[Receipt | InboundMessage]) -> AddResult:
+               events: list[_Event]) -> AddResult:
         result = AddResult()
-        fresh: list[Receipt | InboundMessage] = []
-        names = ", ".join(("key",) + _COLUMNS)  # pragma: no mutate (SQL case)
-        marks = ", ".join("?" * (len(_COLUMNS) + 1))
+        fresh: list[_Event] = []
         by_key = {dedupe_key(e): e for e in events}
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")  # pragma: no mutate (SQL case)
             try:
                 for key, values in rows:
-                    cur.execute(f"INSERT OR IGNORE INTO events ({names}) VALUES ({marks})",
+                    # an audit event's key starts "audit|" (AuditEvent.dedupe_key); no other does
+                    table, columns = (("audit_events", AUDIT_COLUMNS) if key.startswith("audit|")
+                                      else ("events", _COLUMNS))
+                    names = ", ".join(("key",) + columns)  # pragma: no mutate (SQL case)
+                    marks = ", ".join("?" * (len(columns) + 1))
+                    cur.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})",
                                 (key, *values))
                     if cur.rowcount == 1:
                         result.new += 1
@@ -253,7 +271,7 @@ class ReceiptStore:
                     else:
                         result.duplicates += 1
                         cur.execute(
-                            "UPDATE events SET "  # pragma: no mutate (SQL case)
+                            f"UPDATE {table} SET "  # pragma: no mutate (SQL case)
                             "arrivals = arrivals + 1 WHERE key = ?",  # pragma: no mutate (SQL case)
                             (key,))
                 cur.execute("COMMIT")  # pragma: no mutate (SQL case)
@@ -263,10 +281,12 @@ class ReceiptStore:
             for event in fresh:
                 self._track(event)
             if result.new:
-                self.version += 1
+                self._version += 1
         return result
 
-    def _track(self, event: Receipt | InboundMessage) -> None:
+    def _track(self, event: _Event) -> None:
+        if isinstance(event, AuditEvent):  # about numbers and templates, not one message
+            return
         if isinstance(event, InboundMessage):
             if event.from_ and event.timestamp is not None:
                 number = normalise_number(event.from_)
@@ -322,9 +342,16 @@ class ReceiptStore:
         receipt, From of an inbound message), ``error_code``, ``error_description``,
         ``task_id``, ``source``, ``arrivals`` (how many times it came), ``received_at`` and
         ``raw`` (the event as it arrived, a dict).
+
+        ``"audit"``: ``seq``, ``type``, ``kind``, ``phone_number``, ``template_code``,
+        ``language``, ``status`` (Meta's event or the AuditStatus), ``quality``, ``bad_news``,
+        ``warning``, ``at``, ``source``, ``arrivals``, ``received_at`` and ``raw``.
         """
         import pandas as pd
 
+        if kind == "audit":
+            with self._lock:
+                return audit_frame(self._db)
         with self._lock:
             rows = self._db.execute(
                 "SELECT message_id, status, timestamp_ms, number, "  # pragma: no mutate (SQL case)

@@ -9,8 +9,10 @@ dropping the connection.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Fault = Literal["refuse", "reset", "hang", "slowloris"]
 """How a face misbehaves instead of answering normally.
@@ -57,3 +59,13 @@ class Push:
     body: bytes
     attempt: int
     ident: int
+
+
+_JSON = {"content-type": "application/json;charset=utf-8"}
+
+
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None,
+                  delay: float = 0.0) -> WireResponse:
+    """A JSON answer (compact, UTF-8, as the service writes it) after ``delay`` seconds."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return WireResponse(status, {**_JSON, **(headers or {})}, body, delay)

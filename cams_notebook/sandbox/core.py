@@ -29,27 +29,29 @@ client must treat both as failures, and ours does).
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._config import API_VERSION
 from ..models import Message
 from ..templates import Template
-from . import catalogue
 from ._defaults import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-from ._wire import Push, WireRequest, WireResponse
+from ._wire import Push, WireRequest, WireResponse, json_response
+from .audit_events import QualityBoard
 from .gateway import GatewayError, NonceCache, authenticate
-from .inbound_check import inbound_refusal
+from .inspection import inspect
 from .message_log import PAGE_SIZE_MAX, MessageLog, parse_listing  # noqa: F401 - as before
-from .number_health import DEFAULT_TIER, check_tier, health_status, phone_numbers, template_detail
-from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, Fate, draw_fault, fate_for
+from .meta_limits import MetaJudge, MetaLimits
+from .meta_side import MetaSide
+from .number_health import DEFAULT_TIER, check_tier, health_status, phone_numbers
+from .outcomes import FAULT_PROFILES, MAGIC_NUMBERS, MAGIC_SENDERS, Fate, draw_fault, fate_for
 from .queue_service import DYBASEAPI_VERSION, SandboxMns
 from .receipt_timeline import ReceiptTimeline
+from .template_actions import list_templates, template_detail
 from .template_match import template_for
 
 __all__ = ["DEFAULT_CUST_SPACE_ID", "SandboxCore"]
@@ -66,16 +68,10 @@ its instance. ``ListChatappMessage`` requires a ``CustSpaceId`` and lists one sp
 lists the messages sent without a ``CustSpaceId`` (and those sent with this one); any other
 value lists only the messages sent with exactly that ``CustSpaceId``."""
 _ACTION_VERSIONS = {"QueryTokenForMnsQueue": DYBASEAPI_VERSION}
-_JSON = {"content-type": "application/json;charset=utf-8"}
+_json_response = json_response
 
 
-def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None,
-                   delay: float = 0.0) -> WireResponse:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return WireResponse(status, {**_JSON, **(headers or {})}, body, delay)
-
-
-class SandboxCore:
+class SandboxCore(MetaSide):
     """The state and rules of one local CAMS service. Thread-safe; no sockets, no sleeps."""
 
     def __init__(
@@ -92,7 +88,11 @@ class SandboxCore:
         duplicate_rate: float = 0.03,
         receipt_order: str = "due",
         tier: str = DEFAULT_TIER,
+        limits: MetaLimits | None = None,
+        phone_numbers: Iterable[str] = (),
     ) -> None:
+        """``limits``: which of Meta's limits after acceptance it imitates (none unless given;
+        :mod:`.meta_limits`)."""
         if faults not in FAULT_PROFILES:
             raise ValueError(f"faults must be one of {', '.join(FAULT_PROFILES)}, not {faults!r}")
         if qps <= 0:
@@ -110,6 +110,9 @@ class SandboxCore:
         """Scale of the simulated delivery timeline (0 makes every receipt due at once)."""
         self.duplicate_rate = duplicate_rate
         self.tier = check_tier(tier)
+        self.phone_numbers = frozenset(n.lstrip("+") for n in phone_numbers)
+        """The account's WhatsApp numbers besides the default and the magic senders: what
+        ``QueryChatappPhoneNumbers`` lists before they have sent anything."""
         """Every sender's ``MessagingLimitTier`` but a magic one's (:mod:`.number_health`)."""
         self.receipt_order = receipt_order
         """``"due"``: receipts in the order they fall due; ``"shuffled"``: each batch that falls
@@ -119,6 +122,10 @@ class SandboxCore:
         self._parsed: dict[tuple[str, str], Template] = {}
         self.mns = SandboxMns(seed=seed)
         """The queue side: QueryTokenForMnsQueue and the SMQ endpoint (``sandbox/mns.py``)."""
+        self.limits = limits or MetaLimits()
+        self.judge = MetaJudge(self.limits)
+        self.board = QualityBoard(tier=lambda: self.tier, space=DEFAULT_CUST_SPACE_ID)
+        """Number ratings and template statuses as they stand (:mod:`.audit_events`)."""
         self.reset()
 
     # -- state ----------------------------------------------------------------------------
@@ -133,11 +140,15 @@ class SandboxCore:
             self._log = MessageLog(self._parsed)
             self._receipts = ReceiptTimeline(self._rng, order_rng, self.mns)
             self._inbound: dict[str, float] = {}
-            self._senders: set[str] = {DEFAULT_SENDER}
+            self._senders: set[str] = {DEFAULT_SENDER, *MAGIC_SENDERS, *self.phone_numbers}
             self.mns.reset()
+            self.judge.reset()
+            self.board.reset()
             self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "throttled": 0,
-                                          "rejected": 0, "faults": 0, "pushes_dropped": 0}
+                                          "rejected": 0, "faults": 0, "pushes_dropped": 0,
+                                          "refused": 0, "audit_events": 0}
             self.fault_counts: dict[str, int] = {}
+            self.refusal_counts: dict[str, int] = {}
 
     def messages(self) -> list[dict[str, Any]]:
         """Every accepted message: time, AccessKey id, To, MessageId, TaskId and all parameters."""
@@ -145,10 +156,23 @@ class SandboxCore:
             return [dict(m) for m in self._log.records]
 
     def receipts(self, now: float | None = None) -> list[dict[str, Any]]:
-        """Every receipt event that is due by ``now``, duplicates included, in due order."""
+        """Every ChatAppStatus receipt due by ``now``, refusals and duplicates included, in
+        due order."""
         with self._lock:
             self._release(self.clock() if now is None else now)
             return [dict(r) for r in self._receipts.released]
+
+    def audit_events(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every ChatAppAudit event produced so far, in order (``now`` is ignored: an event
+        is due when it happens)."""
+        with self._lock:
+            return [dict(e) for e in self._receipts.audit_released]
+
+    def stats_view(self) -> dict[str, Any]:
+        """The counters, with faults and refusals by kind (``/_sandbox/stats``)."""
+        with self._lock:
+            return {**self.stats, "faults_by_kind": dict(self.fault_counts),
+                    "refusals_by_code": dict(self.refusal_counts)}
 
     def record_inbound(self, number: str, *, at: float | None = None, text: str = "hi",
                        to: str | None = None) -> dict[str, Any]:
@@ -176,7 +200,7 @@ class SandboxCore:
     def handle(self, req: WireRequest) -> WireResponse:
         """Answer one request."""
         if req.path.startswith("/_sandbox/"):
-            return self._inspect(req)
+            return inspect(self, req)
         now = self.clock()
         if req.path.startswith("/queues/"):  # SMQ (MNS) REST, signed with its own scheme
             with self._lock:
@@ -226,6 +250,11 @@ class SandboxCore:
         template = None
         if message.type == "template":
             template, error = template_for(message, self._parsed)
+            paused = template and self.board.refused(template["TemplateCode"],
+                                                     template["Language"])
+            if paused:
+                error = ("InvalidParameter.TemplateNotApproved", "TemplateCode: the template "
+                         f"is not approved (status {paused})")
             if error:
                 return self._reject(error[0], error[1], request_id)
         message_id = f"{self._rng.getrandbits(96):024x}"
@@ -260,9 +289,13 @@ class SandboxCore:
                           language=template["Language"])
         self._log.add(record)
         fate = fate_for(message.to, self._rng)
-        if (message.channel_type == "whatsapp" and message.type == "message"
-                and now - self._inbound.get(message.to, float("-inf")) >= INBOUND_WINDOW
-                and fate.statuses):
+        window_open = now - self._inbound.get(message.to, float("-inf")) < INBOUND_WINDOW
+        refused = self._meta(message, window_open, space, now) \
+            if message.channel_type == "whatsapp" else None
+        if refused is not None:  # Meta's limits come before its content rules
+            fate = refused
+        elif (message.channel_type == "whatsapp" and message.type == "message"
+              and not window_open and fate.statuses):
             fate = Fate(("Failed",), "131047")
         record["statuses"] = self._receipts.schedule(
             message, template, message_id, fate, now, delay_scale=self.receipt_delay,
@@ -292,41 +325,6 @@ class SandboxCore:
                 self.stats["pushes_dropped"] += 1
 
     # -- other actions --------------------------------------------------------------------
-
-    def _list_templates(self, key_id: str, params: dict[str, str], now: float,
-                        request_id: str) -> WireResponse:
-        try:
-            page = json.loads(params.get("Page") or '{"Index":1,"Size":10}')
-            index, size = int(page["Index"]), int(page["Size"])
-            if index < 1 or not 1 <= size <= 100:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            return self._reject("InvalidParameter.PageInvalid",
-                                "Page: must be JSON {\"Index\": n >= 1, \"Size\": 1..100}",
-                                request_id)
-        rows = catalogue.list_rows(
-            name=params.get("Name"), code=params.get("Code"), language=params.get("Language"),
-            audit_status=params.get("AuditStatus"), template_type=params.get("TemplateType"),
-            category=params.get("Category"))
-        chunk = rows[(index - 1) * size: index * size]
-        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "SUCCESS",
-                                    "Success": True, "Total": len(rows), "ListTemplate": chunk},
-                              delay=self._latency())
-
-    def _template_detail(self, key_id: str, params: dict[str, str], now: float,
-                         request_id: str) -> WireResponse:
-        language = params.get("Language")
-        if not language:
-            return self._error(400, "MissingLanguage", "Language is mandatory for this action.",
-                               request_id)
-        entry = catalogue.find(code=params.get("TemplateCode"), name=params.get("TemplateName"),
-                               language=language)
-        if entry is None:
-            return self._error(400, "DetailError.TemplateNotExist", "The template does not exist.",
-                               request_id)
-        return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "SUCCESS",
-                                    "Success": True, "Data": template_detail(entry)},
-                              delay=self._latency())
 
     def _list_messages(self, key_id: str, params: dict[str, str], now: float,
                        request_id: str) -> WireResponse:
@@ -359,30 +357,6 @@ class SandboxCore:
             return self._reject("InvalidParameter", str(exc), request_id)
         return _json_response(200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
                                     "MessageTokenDTO": token})
-
-    # -- inspection endpoints ---------------------------------------------------------------
-
-    def _inspect(self, req: WireRequest) -> WireResponse:
-        route = (req.method, req.path.rstrip("/"))
-        if route == ("GET", "/_sandbox/messages"):
-            return _json_response(200, self.messages())
-        if route == ("GET", "/_sandbox/receipts"):
-            return _json_response(200, self.receipts())
-        if route == ("GET", "/_sandbox/stats"):
-            with self._lock:
-                stats = {**self.stats, "faults_by_kind": dict(self.fault_counts)}
-                return _json_response(200, stats)
-        if route == ("POST", "/_sandbox/reset"):
-            self.reset()
-            return _json_response(200, {"reset": True})
-        if route == ("POST", "/_sandbox/inbound"):  # the same rules in-process as served
-            refused = inbound_refusal(req)
-            if refused is not None:
-                return refused
-            data = json.loads(req.body or b"{}")
-            return _json_response(200, self.record_inbound(str(data["From"]),
-                                                           text=data.get("Message", "hi")))
-        return _json_response(404, {"Code": "NotFound", "Message": f"no sandbox route {route}"})
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -418,8 +392,8 @@ class SandboxCore:
 _Handler = Callable[[SandboxCore, str, dict[str, str], float, str], WireResponse]
 _ACTIONS: dict[str, _Handler] = {
     "SendChatappMessage": SandboxCore._send,
-    "ListChatappTemplate": SandboxCore._list_templates,
-    "GetChatappTemplateDetail": SandboxCore._template_detail,
+    "ListChatappTemplate": list_templates,
+    "GetChatappTemplateDetail": template_detail,
     "ListChatappMessage": SandboxCore._list_messages,
     "QueryTokenForMnsQueue": SandboxCore._mns_token,
     "QueryChatappPhoneNumbers": phone_numbers,  # with health: number_health.py

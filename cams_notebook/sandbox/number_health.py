@@ -17,22 +17,26 @@ Every number is healthy (``CONNECTED``, ``GREEN``, 80 messages/s) at the sandbox
 one business (:data:`SANDBOX_BUSINESS_ID`). ``ErrorCode`` values are Meta's where Meta has
 one (131031, account locked); the others are the sandbox's own ``Sandbox.*`` words, so no
 one mistakes them for codes Meta publishes. Nothing here changes how sends are answered.
+
+What a number or template is *now* comes from the core's board (:mod:`.audit_events`): a
+rating set by ``Sandbox.set_quality``, a drop the sandbox decided, a paused template. Without
+any of those, the answers are the ones above.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from . import catalogue
 from ._wire import WireResponse
 from .outcomes import MAGIC_SENDERS
 
 __all__ = ["CAN_SEND", "DEFAULT_TIER", "NODE_TYPES", "QUALITY_RATINGS", "SANDBOX_BUSINESS_ID",
-           "SANDBOX_WABA_ID", "SENDER_PROFILES", "TIERS", "SenderHealth", "check_tier",
-           "health_status", "phone_numbers", "sender_health", "template_detail"]
+           "SANDBOX_WABA_ID", "SENDER_PROFILES", "TIERS", "SenderHealth", "check_quality",
+           "check_tier", "health_status", "phone_numbers", "sender_health", "template_detail",
+           "with_quality"]
 
 TIERS = ("TIER_250", "TIER_2K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED")
 """Messaging limit tiers, lowest first, spelled as CAMS reports them."""
@@ -74,6 +78,7 @@ SENDER_PROFILES: dict[str, SenderHealth] = {
         "policy.", "Appeal in WhatsApp Manager; no message can be sent until it is lifted."),)),
     "yellow_250": SenderHealth("CONNECTED", "YELLOW", "AVAILABLE", 80, tier="TIER_250"),
     "coexistence": SenderHealth("CONNECTED", "GREEN", "AVAILABLE", 20),
+    "goes_red": SenderHealth("CONNECTED", "GREEN", "AVAILABLE", 80),
 }
 """Profile name (the values of :data:`~.outcomes.MAGIC_SENDERS`) -> health."""
 
@@ -90,6 +95,26 @@ def sender_health(number: str) -> SenderHealth:
     return SENDER_PROFILES[MAGIC_SENDERS.get(number.lstrip("+"), "healthy")]
 
 
+def check_quality(rating: str) -> str:
+    """``rating`` if it is one of :data:`QUALITY_RATINGS`; else ValueError naming the rule."""
+    if rating not in QUALITY_RATINGS:
+        raise ValueError(f"quality must be one of {', '.join(QUALITY_RATINGS)}, not {rating!r}")
+    return rating
+
+
+def with_quality(base: SenderHealth, rating: str) -> SenderHealth:
+    """``base`` rated ``rating`` instead: RED is Meta's flag (``FLAGGED``, ``LIMITED``, the
+    quality error); any other rating clears a flag. A blocked number stays blocked."""
+    if base.can_send == "BLOCKED":
+        return replace(base, quality_rating=rating)
+    if rating == "RED":
+        red = SENDER_PROFILES["red"]
+        return replace(base, status=red.status, quality_rating="RED", can_send=red.can_send,
+                       errors=red.errors)
+    return replace(base, status="CONNECTED", quality_rating=rating, can_send="AVAILABLE",
+                   errors=())
+
+
 def template_detail(entry: dict[str, Any]) -> dict[str, Any]:
     """A catalogue entry with the quality fields CAMS always answers filled in.
 
@@ -103,11 +128,19 @@ def template_detail(entry: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+class _Board(Protocol):
+    def health(self, number: str) -> SenderHealth: ...
+    def template(self, *, code: str | None = None, name: str | None = None,
+                 language: str) -> dict[str, Any] | None: ...
+
+
 class _Core(Protocol):
     """What the handlers need of :class:`~.core.SandboxCore`."""
 
     tier: str
     _senders: set[str]
+    @property
+    def board(self) -> _Board: ...
 
     @property
     def mns(self) -> Any: ...
@@ -133,7 +166,7 @@ def phone_numbers(core: _Core, key_id: str, params: dict[str, str], now: float,
     """
     rows = []
     for number in sorted(core._senders):
-        health = sender_health(number)
+        health = core.board.health(number)
         rows.append({
             "PhoneNumber": number, "Status": health.status,
             "QualityRating": health.quality_rating,
@@ -155,12 +188,12 @@ def _entity(entity_type: str, can_send: str, errors: tuple[_Error, ...] = (),
                        for c, d, s in errors]}
 
 
-def _template_entity(params: dict[str, str]) -> dict[str, Any] | tuple[str, str]:
+def _template_entity(core: _Core, params: dict[str, str]) -> dict[str, Any] | tuple[str, str]:
     code, language = params.get("TemplateCode"), params.get("Language")
     if not code or not language:
         return ("MissingTemplateCode" if not code else "MissingLanguage",
                 "TemplateCode and Language are mandatory when NodeType is template.")
-    entry = catalogue.find(code=code, language=language)
+    entry = core.board.template(code=code, language=language)
     if entry is None:
         return ("DetailError.TemplateNotExist", "The template does not exist.")
     detail = template_detail(entry)
@@ -209,11 +242,11 @@ def health_status(core: _Core, key_id: str, params: dict[str, str], now: float,
             return core._reject("InvalidParameter.PhoneNumber",
                                 "PhoneNumber: the sender number, digits with country code, "
                                 "is mandatory when NodeType is phone", request_id)
-        health = sender_health(number)
+        health = core.board.health(number)
         first = _entity("PHONE_NUMBER", health.can_send, health.errors, PhoneNumber=number,
                         WabaId=waba)
     elif node == "template":
-        first = _template_entity(params)
+        first = _template_entity(core, params)
     else:
         first = entities.pop(0)  # the WABA itself leads
     if isinstance(first, tuple):

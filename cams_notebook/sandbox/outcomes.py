@@ -17,6 +17,7 @@ follows the seeded default mix (90 % read, 6 % delivered but not read, 3 % faile
 ``15550100007``   never accepted: always ``System.LimitControl`` (throttled)
 ``15550100008``   never accepted: always HTTP 503 ``ServiceUnavailable``
 ``15550100009``   accepted, but the answer comes after 30 s (the client's outcome is unknown)
+``15550100010``   accepted; Failed 131050 (the user stopped marketing messages from us)
 ================  ======================================================================
 
 Magic sender numbers (``From``) carry a health of their own (:mod:`.number_health`), as
@@ -31,7 +32,17 @@ sandbox's tier (``Sandbox(tier=...)``, ``--tier``; default ``TIER_UNLIMITED``).
 ``8613800000902``  ``BANNED`` (account locked, 131031); CanSendMessage ``BLOCKED``
 ``8613800000903``  ``CONNECTED``, quality ``YELLOW``, tier ``TIER_250`` whatever the default
 ``8613800000904``  ``CONNECTED``, ``GREEN``, coexistence: 20 messages/s instead of 80
+``8613800000905``  ``CONNECTED``, ``GREEN`` for its first 50 WhatsApp messages, then ``RED``
+                   by itself (``FLAGGED``, a ``phoneQualityUpdate`` ChatAppAudit event)
 =================  =====================================================================
+
+Meta's limits after acceptance (all off by default; ``profile="realistic"``, ``--profile
+realistic`` switches them on; :mod:`.meta_limits` has the rules): per-sender throughput
+(``sender_mps``, ``--sender-mps``; Failed 130429), pair rate (``pair_rate``, ``pair_burst``;
+Failed 131056), the unique-user allowance of the sender's tier (``enforce_tiers``; Failed
+131048, the sandbox's choice of code), and automatic quality drops (``quality_drops``). Each
+refusal is a ``Failed`` ChatAppStatus receipt with its ``ErrorCode`` and nothing after it.
+ChatAppAudit events (:mod:`.audit_events`) go to their own queue and to the status callback.
 
 The 24-hour rule: a free-form (``Type=message``) WhatsApp message to a number that sent no
 inbound message in the last 24 hours is accepted (the service hands it to Meta) and then
@@ -59,8 +70,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FAULT_PROFILES", "MAGIC_NUMBERS", "MAGIC_SENDERS", "Fate", "Fault", "draw_fault",
-           "fate_for"]
+__all__ = ["FAILURES", "FAULT_PROFILES", "MAGIC_NUMBERS", "MAGIC_SENDERS", "Fate", "Fault",
+           "draw_fault", "failed", "fate_for"]
 
 Fault = Literal["server_error", "reset_before", "reset_after", "timeout_after", "throttle", "slow"]
 
@@ -77,7 +88,16 @@ FAILURES = {
     "131049": "131049:This message was not delivered to maintain healthy ecosystem engagement.",
     "131047": "131047:Re-engagement message. More than 24 hours have passed since the recipient "
               "last replied to the sender number.",
+    "131050": "131050:Unable to deliver the message. This recipient has chosen to stop receiving "
+              "marketing messages on WhatsApp from your business.",
+    "130429": "130429:Rate limit hit. Cloud API message throughput has been reached.",
+    "131056": "131056:(Business Account, Consumer Account) pair rate limit hit. Too many messages "
+              "sent from the sender phone number to the same recipient phone number in a short "
+              "period of time.",
+    "131048": "131048:Spam rate limit hit. The business reached its messaging limit: unique users "
+              "in 24 hours of its tier (the sandbox's code for the tier limit).",
 }
+"""ErrorCode -> the ErrorDescription of its Failed receipt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +131,7 @@ MAGIC_NUMBERS: dict[str, str] = {
     "15550100007": "throttled",
     "15550100008": "server_error",
     "15550100009": "slow",
+    "15550100010": "failed_131050",
 }
 """Recipient number -> outcome name (see the module docstring)."""
 
@@ -119,6 +140,7 @@ MAGIC_SENDERS: dict[str, str] = {
     "8613800000902": "blocked",
     "8613800000903": "yellow_250",
     "8613800000904": "coexistence",
+    "8613800000905": "goes_red",
 }
 """Sender number -> health profile name (``number_health.SENDER_PROFILES``)."""
 
@@ -128,6 +150,7 @@ _MAGIC_FATES = {
     "failed_131026": failed("131026"),
     "failed_131049": failed("131049", sent_first=False),
     "failed_131047": failed("131047", sent_first=False),
+    "failed_131050": failed("131050", sent_first=False),
     "no_receipt": SILENT,
     "slow": READ,
 }

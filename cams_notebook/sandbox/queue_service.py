@@ -1,9 +1,10 @@
 """The sandbox's queue side: Dybaseapi ``QueryTokenForMnsQueue`` and an SMQ (MNS) queue
 endpoint holding the sandbox's receipts and inbound messages (``smq_receipts.md`` section 5).
 
-One Alicom-style queue per message type, ``Alicom-Queue-<16 digits>-ChatAppStatus`` and
-``-ChatAppInbound``. Receipts enter the status queue when the core schedules them and
-become visible when they are due; inbound messages enter the inbound queue when recorded.
+One Alicom-style queue per message type, ``Alicom-Queue-<16 digits>-ChatAppStatus``,
+``-ChatAppInbound`` and ``-ChatAppAudit``. Receipts enter the status queue when the core
+schedules them and become visible when they are due; inbound messages enter the inbound queue
+when recorded; ChatAppAudit events (:mod:`.audit_events`) enter theirs when they happen.
 
 What it checks and answers like the service:
 
@@ -59,7 +60,7 @@ __all__ = ["DYBASEAPI_VERSION", "MESSAGE_TYPES", "SANDBOX_ACCOUNT_UID", "Sandbox
 DYBASEAPI_VERSION = "2017-05-25"
 SANDBOX_ACCOUNT_UID = "1234567890123456"
 """The sandbox account's digits in its queue names (any 16 digits would do)."""
-MESSAGE_TYPES = ("ChatAppStatus", "ChatAppInbound")
+MESSAGE_TYPES = ("ChatAppStatus", "ChatAppInbound", "ChatAppAudit")
 SKEW_SECONDS = 15 * 60
 _HANDLE = re.compile(r"^\d+-[0-9a-f]{24}$")
 _MS = 1000

@@ -1,6 +1,8 @@
 """The delivery receipts of the sandbox's accepted messages, over time: scheduled when a message
 is accepted, released when due (to ``receipts()``, the SMQ queue and the push callback), and
-pushed to the callback in batches, a failed push retried twice.
+pushed to the callback in batches, a failed push retried twice. ChatAppAudit events take the
+same roads when they happen (the ``ChatAppAudit`` queue, ``audit_events()``, the same callback
+URL), always in batches of their own, never mixed with status receipts in one push.
 
 Apart from :mod:`.core` (which owns the lock, the settings and the seeded random generator it
 shares with this) because a receipt's life after the answer is its own story: the request path
@@ -36,7 +38,10 @@ class ReceiptTimeline:
         self._timeline: list[tuple[float, int, dict[str, Any]]] = []
         self.released: list[dict[str, Any]] = []
         """Every receipt due so far, duplicates included, in the order released."""
+        self.audit_released: list[dict[str, Any]] = []
+        """Every ChatAppAudit event so far, in the order it happened."""
         self._push_pending: list[dict[str, Any]] = []
+        self._audit_pending: list[dict[str, Any]] = []
         self._push_retry: dict[int, tuple[float, Push]] = {}
         self._seq = 0
 
@@ -76,6 +81,14 @@ class ReceiptTimeline:
         heapq.heappush(self._timeline, (due, self._seq, event))
         self._mns.enqueue("ChatAppStatus", dict(event), due)  # visible on the queue once due
 
+    def audit(self, event: dict[str, Any], at: float, *, pushing: bool) -> None:
+        """Put out one ChatAppAudit event at ``at``: on its queue, in the record, and for the
+        push callback when ``pushing``."""
+        self.audit_released.append(event)
+        self._mns.enqueue("ChatAppAudit", dict(event), at)
+        if pushing:
+            self._audit_pending.append(dict(event))
+
     def release(self, now: float, *, shuffled: bool, pushing: bool) -> None:
         """Release the receipts due by ``now`` (each batch in a seeded random order when
         ``shuffled``), and keep them for the push callback when ``pushing``."""
@@ -97,10 +110,12 @@ class ReceiptTimeline:
         if callback_url:
             pending, self._push_pending = self._push_pending, []
             self._rng.shuffle(pending)  # receipts arrive out of order
-            for start in range(0, len(pending), 100):
-                self._seq += 1
-                body = json.dumps(pending[start:start + 100], ensure_ascii=False).encode()
-                pushes.append(Push(callback_url, body, 1, self._seq))
+            audit, self._audit_pending = self._audit_pending, []
+            for items in (pending, audit):  # audit events in batches of their own
+                for start in range(0, len(items), 100):
+                    self._seq += 1
+                    body = json.dumps(items[start:start + 100], ensure_ascii=False).encode()
+                    pushes.append(Push(callback_url, body, 1, self._seq))
         return pushes
 
     def retry(self, push: Push, clock: Callable[[], float]) -> bool:

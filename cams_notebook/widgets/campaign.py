@@ -27,6 +27,7 @@ import pandas as pd
 
 from .._config import DEFAULT_QPS
 from ..campaigns.engine import Counts
+from ..campaigns.layered_pacing import DEFAULT_SENDER_MPS, SenderLimits
 from ..campaigns.mapping import (
     FIELDS,
     CampaignMapping,
@@ -75,11 +76,21 @@ class CampaignPanel:
     ``CampaignPanel(frame, client=Client.sandbox())`` is the local sandbox. ``inbound=`` (a
     ``ReceiptStore`` fed from the ChatAppInbound queue) tells the dry run and the send whose
     WhatsApp 24-hour window is open.
+
+    The platform's limits are those of ``send_frame``: ``sender_mps`` paces each WhatsApp
+    sender number (default 80/s; a number, None or a mapping per sender), ``receipts`` (a
+    ``ReceiptStore`` a running queue or receiver fills) lets a send follow its rows to
+    delivery and stop on bad news. **Review and send…** asks the health gate and the
+    unique-user allowance once: refusals disable Send with the reason, warnings and deferred
+    rows are said, and :attr:`limits` holds the plan per sender. There is no widget for
+    ``sender_mps``: it is rarely changed, and a number typed into a panel would be one more
+    thing to check before each Send (set ``panel.sender_mps``).
     """
 
     def __init__(self, frame: pd.DataFrame, client: Client | None = None, *,
                  qps: int = DEFAULT_QPS, journal: Any = None,
-                 preview_rows: int = PREVIEW_ROWS, inbound: Any = None) -> None:
+                 preview_rows: int = PREVIEW_ROWS, inbound: Any = None,
+                 sender_mps: SenderLimits = DEFAULT_SENDER_MPS, receipts: Any = None) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"CampaignPanel needs a DataFrame, not {type(frame).__name__}")
         if not frame.columns.is_unique:
@@ -98,10 +109,11 @@ class CampaignPanel:
         self._sender = CampaignSending(
             self.model, SendViews(self.review_button, self.send_button, self.stop_button,
                                   self.progress, self.confirm_box, self.run_box,
-                                  self.confirm_view, self.counts_view, self.outcome_view),
+                                  self.confirm_view, self.counts_view, self.outcome_view,
+                                  self.limits_view),
             check=self.check, confirmation=lambda: self.confirmation,
-            inputs=self._rows.inputs,
-            qps=qps, journal=journal, inbound=inbound)
+            inputs=self._rows.inputs, qps=qps, journal=journal, inbound=inbound,
+            sender_mps=sender_mps, receipts=receipts)
         self.widget = self._layout()
         self._wire()
         self._refresh()
@@ -121,11 +133,20 @@ class CampaignPanel:
     @property
     def confirmation(self) -> str:
         """What Send will do: rows, channels, rows done in an earlier run (the journal's) and
-        invalid rows left out, estimated duration."""
+        invalid rows left out, estimated duration; after **Review and send…**, what the
+        platform's checks said (refusals, rows deferred and until when)."""
         dry = self.model.dry
         if dry is None:
             return self.model.dry_error or "The dry run has not run yet."
-        return H.confirmation_text(dry, self.qps, self._sender.left())
+        return H.confirmation_text(dry, self.qps, self._sender.left(), self._sender.platform)
+
+    @property
+    def limits(self) -> pd.DataFrame | None:
+        """The plan per sender from the last **Review and send…** (``Campaign.limits()``:
+        health, tier, unique users used and left, rows now and deferred, until when; the
+        refusals and warnings in ``.attrs``), or None before one."""
+        plan = self._sender.platform
+        return plan.frame if plan is not None else None
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -171,6 +192,15 @@ class CampaignPanel:
     @qps.setter
     def qps(self, value: int) -> None:
         self._sender.qps = value
+
+    @property
+    def sender_mps(self) -> SenderLimits:
+        """Messages per second per WhatsApp sender number, as for ``send_frame``."""
+        return self._sender.sender_mps
+
+    @sender_mps.setter
+    def sender_mps(self, value: SenderLimits) -> None:
+        self._sender.sender_mps = value
 
     @property
     def journal(self) -> Any:
@@ -276,15 +306,17 @@ class CampaignPanel:
         self.progress = W.IntProgress(value=0, min=0, max=1, description="Sent",
                                       layout=W.Layout(width="60%"))
         self.counts_view, self.outcome_view = looks.html_view(), looks.html_view()
+        self.limits_view = looks.html_view()
         for widget, name in ((self.check_button, "check"), (self.review_button, "review"),
                              (self.send_button, "send"), (self.cancel_button, "cancel"),
                              (self.stop_button, "stop"), (self.progress, "progress"),
                              (self.dry_view, "dry-run-view"), (self.preview_view, "rows-view"),
                              (self.confirm_view, "confirm-view"),
                              (self.counts_view, "counts-view"),
+                             (self.limits_view, "limits-view"),
                              (self.outcome_view, "outcome-view")):
             widget.add_class(f"cams-{name}")
-        self.confirm_box = W.VBox([self.confirm_view,
+        self.confirm_box = W.VBox([self.confirm_view, self.limits_view,
                                    W.HBox([self.send_button, self.cancel_button])],
                                   layout=W.Layout(display="none"))
         self.run_box = W.VBox([W.HBox([self.progress, self.stop_button]), self.counts_view],

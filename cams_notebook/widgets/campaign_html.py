@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -20,8 +20,20 @@ if TYPE_CHECKING:
     from ..campaigns.engine import Counts
     from .campaign_left import Left
 
-__all__ = ["confirmation_html", "confirmation_text", "counts_html", "dry_run_html",
-           "outcome_html", "row_html", "rows_html"]
+class PlatformPlan(Protocol):
+    """What the confirmation reads of :class:`~.campaign_limits.PlatformPlan` (a Protocol:
+    that module draws its table with this one's style, so this one may not import it)."""
+
+    @property
+    def refusals(self) -> tuple[str, ...]: ...
+    @property
+    def deferred(self) -> int: ...
+    @property
+    def until(self) -> str | None: ...
+
+
+__all__ = ["TABLE_STYLE", "confirmation_html", "confirmation_text", "counts_html",
+           "dry_run_html", "outcome_html", "row_html", "rows_html", "utc_minutes"]
 
 PROBLEM_LIMIT = 25
 """Problems listed in the dry-run table; the rest are counted."""
@@ -32,6 +44,19 @@ _ERROR, _WARN, _OK, _GREY = "#b00020", "#8a5a00", "#1b7f3b", "#667781"
 _STYLE = ("<style>.cams-table{border-collapse:collapse;font-size:12px;margin:4px 0}"
           ".cams-table td,.cams-table th{text-align:left;padding:2px 10px 2px 0;"
           "border-bottom:1px solid #eee;vertical-align:top}</style>")
+TABLE_STYLE = _STYLE
+"""The style of the panel's tables (``cams-table``), for the parts that draw their own."""
+
+
+def utc_minutes(iso: str) -> str:
+    """An ISO-8601 time to the minute, in UTC: ``2026-12-03 18:00 UTC`` (no seconds: an
+    eligibility time, read by a person)."""
+    try:
+        stamp = pd.Timestamp(iso)
+    except ValueError:
+        return iso
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _e(value: object) -> str:
@@ -113,15 +138,35 @@ def rows_html(rows: Sequence[str]) -> str:
             f"{''.join(rows)}</div>")
 
 
-def confirmation_text(dry: DryRun, qps: int, left: Left | None = None) -> str:
-    """What a click on Send will do, in one sentence (deterministic: no clock in it).
+def confirmation_text(dry: DryRun, qps: int, left: Left | None = None,
+                      plan: PlatformPlan | None = None) -> str:
+    """What a click on Send will do, in one sentence (deterministic: no clock in it), and
+    what the platform's checks say of it (``plan``: the health gate's refusals, the rows the
+    unique-user allowance defers, until when).
 
     ``left`` is what the journal says is still to send; without it every valid row is."""
     if not dry.valid:
         return f"Nothing to send: all {dry.rows} rows have errors."
-    send = left.send if left is not None else dry.valid
-    channels = left.channels if left is not None else dry.channels
-    done = left.done if left is not None else 0
+    if plan is not None and plan.refusals:
+        return ("Nothing can be sent: the health check refuses this campaign before its first "
+                f"request: {' '.join(plan.refusals)}")
+    text = _send_sentence(dry, qps, left, plan.deferred if plan is not None else 0)
+    if plan is not None and plan.deferred:
+        until = f" until {utc_minutes(plan.until)}" if plan.until else ""
+        text += (f" {_plural(plan.deferred, 'row')} beyond the senders' unique users per 24 "
+                 f"hours {'is' if plan.deferred == 1 else 'are'} deferred{until}: a later Send "
+                 "sends them once eligible.")
+    return text
+
+
+def _send_sentence(dry: DryRun, qps: int, left: Left | None, deferred: int) -> str:
+    send = max((left.send if left is not None else dry.valid) - deferred, 0)
+    channels = dict(left.channels if left is not None else dry.channels)
+    if deferred and channels.get("whatsapp"):  # the allowance defers WhatsApp rows only
+        channels["whatsapp"] = max(channels["whatsapp"] - deferred, 0)
+        channels = {c: n for c, n in channels.items() if n}
+    later = left.later if left is not None else 0
+    done = (left.done if left is not None else 0) - later
     skip = (f"{dry.invalid} invalid row{'s' if dry.invalid != 1 else ''} will be skipped"
             if dry.invalid else "no invalid rows")
     before = (f"{done} row{'s' if done != 1 else ''} done in an earlier run "
@@ -129,6 +174,13 @@ def confirmation_text(dry: DryRun, qps: int, left: Left | None = None) -> str:
     again = left.again if left is not None else 0
     retry = (f"{again} of them {'is' if again == 1 else 'are'} tried again (failed in an "
              "earlier run without taking effect, or changed since)" if again else "")
+    waits = (f"{_plural(later, 'row')} deferred or capped in an earlier run "
+             f"wait{'s' if later == 1 else ''}"
+             + (f" until {utc_minutes(left.later_until)}" if left and left.later_until else "")
+             + " (a later Send sends them once eligible)" if later else "")
+    if not send and (deferred or later):
+        said = "; ".join(b for b in (before, waits) if b)
+        return f"Nothing to send now from {dry.rows} rows{'; ' + said if said else ''}."
     if not send:
         return (f"Nothing left to send: all {_plural(done, 'valid row')} of {dry.rows} were "
                 "done in an earlier run (the journal has them; they are not sent twice).")
@@ -137,7 +189,7 @@ def confirmation_text(dry: DryRun, qps: int, left: Left | None = None) -> str:
     why = f" ({left.unknown_why}; rows it has are not sent twice)" \
         if left is not None and left.unknown_why else ""
     return (f"Send {send} message{plural} ({per}) from {dry.rows} rows; "
-            f"{'; '.join(b for b in (retry, before, skip) if b)}; "
+            f"{'; '.join(b for b in (retry, before, waits, skip) if b)}; "
             f"{duration_text(send, qps)} at {qps} messages/s.{why}")
 
 
@@ -147,12 +199,16 @@ def confirmation_html(text: str, ready: bool) -> str:
             f"{_OK if ready else _GREY};padding:4px 8px;color:{colour}'>{_e(text)}</div>")
 
 
-def counts_html(counts: Counts | None, rate: float | None = None, note: str = "") -> str:
+def counts_html(counts: Counts | None, rate: float | None = None, note: str = "",
+                following: int = 0) -> str:
     """``sent 120 · failed 1 · unknown 0 · throttled 3 · retrying 2 · 245 msg/s``.
 
     Sent, failed and unknown are this run's; rows done in an earlier run are counted apart,
-    once. ``retrying`` says why the counts stand still while rows wait to be sent again. The
-    rate is shown only when there is one (two answers or more: see ``Counts.rate``).
+    once. ``retrying`` says why the counts stand still while rows wait to be sent again;
+    ``refused`` (by the platform after acceptance, sent again), ``deferred`` and ``capped``
+    show once there is one. The rate is shown only when there is one (two answers or more:
+    see ``Counts.rate``), and not while the run only follows receipts after its last request
+    (``following`` rows waiting for their verdict): nothing is sent then.
     """
     if counts is None:
         return ""
@@ -165,7 +221,16 @@ def counts_html(counts: Counts | None, rate: float | None = None, note: str = ""
         parts.append(f"<b>{counts.skipped}</b> done in an earlier run (not sent again)")
     if counts.changed:
         parts.append(f"<b>{counts.changed}</b> changed since an earlier run (not sent again)")
-    if rate is not None:
+    for name, n, why in (("refused", counts.refused, "by the platform, sent again"),
+                         ("deferred", counts.deferred, "for a later run"),
+                         ("capped", counts.capped, "for 24 hours")):
+        if n:
+            parts.append(f"<span class='cams-{name}' style='color:{_WARN}'>{name} <b>{n}</b> "
+                         f"({why})</span>")
+    if following:
+        parts.append(f"<span class='cams-following'>following receipts: <b>{following}</b> "
+                     f"{'row' if following == 1 else 'rows'} waiting for their verdict</span>")
+    elif rate is not None:
         parts.append(f"{rate:.0f} msg/s")
     tail = f" <i>{_e(note)}</i>" if note else ""
     return f"<div class='cams-counts' style='font-size:13px'>{' · '.join(parts)}{tail}</div>"
@@ -180,13 +245,30 @@ def _plain_error(error: object) -> str:
     return _RULE_TAG.sub("", str(error))
 
 
+def _later(result: pd.DataFrame) -> str:
+    """Rows left for a later Send (deferred, capped), with the time the last becomes
+    eligible."""
+    waiting = result[result["status"].isin(["deferred", "capped"])]
+    if not len(waiting):
+        return ""
+    times = pd.to_datetime(waiting["eligible_at"], utc=True, errors="coerce").dropna() \
+        if "eligible_at" in waiting else pd.Series(dtype="datetime64[ns, UTC]")
+    until = f" until {utc_minutes(times.max().isoformat())}" if len(times) else ""
+    return (f" {_plural(len(waiting), 'row')} wait{'s' if len(waiting) == 1 else ''} for a "
+            f"later Send{until} (deferred by a sender's unique-user allowance, or capped by "
+            "Meta's per-user marketing limit): click <b>Review and send…</b> again then.")
+
+
 def outcome_html(result: pd.DataFrame, *, stopped: bool, resumable: bool,
-                 limit: int = OUTCOME_LIMIT) -> str:
+                 limit: int = OUTCOME_LIMIT, reason: object = None) -> str:
     """The campaign's summary by status and code, and the rows that need a look (failed,
-    unknown, invalid); rows merely not sent yet are only counted."""
+    unknown, invalid); rows merely not sent yet are only counted. ``reason`` is why the run
+    stopped by itself (bad news from the platform), said first."""
     counts = result["status"].value_counts()
     line = ", ".join(f"{n} {status}" for status, n in counts.items())
     title = "Stopped" if stopped else "Done"
+    if reason is not None:
+        title = f"Stopped by the platform ({_e(reason)})"
     colour = _WARN if stopped or counts.get("failed", 0) or counts.get("unknown", 0) else _OK
     again = (" Click <b>Review and send…</b> again to send the rest; rows already sent are not "
              "sent twice." if stopped and resumable else "")
@@ -203,4 +285,5 @@ def outcome_html(result: pd.DataFrame, *, stopped: bool, resumable: bool,
     more = (f"<div style='color:{_GREY};font-size:12px'>… and {len(unsent) - limit} more "
             f"(<code>panel.result</code> has every row)</div>" if len(unsent) > limit else "")
     return (f"<div class='cams-outcome'>{_STYLE}<div style='color:{colour}'><b>{title}</b>: "
-            f"{_e(_plural(len(result), 'row'))}: {_e(line)}.{again}</div>{table}{rows}{more}</div>")
+            f"{_e(_plural(len(result), 'row'))}: {_e(line)}.{again}{_later(result)}</div>"
+            f"{table}{rows}{more}</div>")

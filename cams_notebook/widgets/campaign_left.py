@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..campaigns.bookkeeping import left_to_send
+from ..campaigns.bookkeeping import WAITING, left_to_send
 from ..campaigns.campaign import session_journal
 from ..campaigns.dry_run import plan_chunks
 from ..campaigns.journal import Journal, JournalError, SqliteJournal
@@ -36,13 +36,17 @@ class Left:
     """The valid rows a Send would send (``send``), per channel, and those the journal has
     (``done``); ``unknown_why`` says why the journal could not be asked ("" when it was);
     ``again``: of ``send``, the rows the journal knows but sends again (they failed without
-    taking effect, or changed since and failed or ``on_changed="send"``)."""
+    taking effect, or changed since and failed or ``on_changed="send"``); ``later``: of
+    ``done``, the rows an earlier run left ``deferred`` or ``capped`` that are not eligible
+    yet, the last of them from ``later_until`` (ISO-8601 UTC)."""
 
     send: int
     done: int = 0
     channels: dict[str, int] = field(default_factory=dict)
     unknown_why: str = ""
     again: int = 0
+    later: int = 0
+    later_until: str | None = None
 
 
 def left_to_send_now(args: FrameArgs, dry: DryRun, *, journal: Any, account: tuple[str, str],
@@ -63,7 +67,12 @@ def left_to_send_now(args: FrameArgs, dry: DryRun, *, journal: Any, account: tup
     waiting = left_to_send(plans, known, on_changed=on_changed)  # the engine's rule
     left = _channels([p.message.channel_type for p in waiting if p.message is not None])
     again = sum(1 for p in waiting if p.key in known)
-    return Left(len(waiting), len(plans) - len(waiting), left, again=again)
+    going = {p.key for p in waiting}
+    later = [known[p.key] for p in plans
+             if p.key not in going and p.key in known and known[p.key].status in WAITING]
+    until = max((r.eligible_at for r in later if r.eligible_at), default=None)
+    return Left(len(waiting), len(plans) - len(waiting), left, again=again, later=len(later),
+                later_until=until)
 
 
 def _channels(names: list[str]) -> dict[str, int]:

@@ -11,6 +11,13 @@ coroutine on a private loop in a worker thread and waits; Ctrl-C then stops it.
 Each send is a :class:`~cams_notebook.campaigns.campaign.Campaign` (what ``send_frame``
 runs: the same dry run, journal, pacing and result frame), whose ``stop()``, ``engine`` and
 ``counts`` serve the Stop button and the live counts.
+
+The confirmation step also asks the platform's checks once (:mod:`.campaign_limits`): a
+refusal of the health gate disables Send and says why, warnings are shown, rows beyond a
+sender's unique-user allowance are not counted in "Send N messages" and are said to be
+deferred, until when. While a send runs, the counts show refused, deferred and capped rows,
+and after the last request how many rows still wait for their receipts' verdict; a send the
+platform stopped (bad news on the receipts) says why.
 """
 
 from __future__ import annotations
@@ -26,10 +33,13 @@ import pandas as pd
 
 from ..campaigns.campaign import Campaign
 from ..campaigns.engine import CampaignEngine, Counts, run_in_thread
+from ..campaigns.layered_pacing import DEFAULT_SENDER_MPS, SenderLimits
 from ..campaigns.mapping import DryRun
+from ..campaigns.progress_bar import following_receipts
 from ..campaigns.result import CampaignResult
 from . import campaign_html as H
 from .campaign_left import Left, left_to_send_now
+from .campaign_limits import PlatformPlan, limits_html, platform_plan
 from .campaign_model import CampaignModel
 from .looks import show
 
@@ -52,6 +62,7 @@ class SendViews:
     confirm_view: W.HTML
     counts_view: W.HTML
     outcome_view: W.HTML
+    limits_view: W.HTML
 
 
 class CampaignSending:
@@ -59,16 +70,22 @@ class CampaignSending:
 
     ``check()`` runs (and shows) the dry run, ``confirmation()`` says what Send will do,
     ``inputs()`` are the mapping's widgets (disabled while a send runs). ``qps``,
-    ``journal`` and ``inbound`` are passed to each :class:`Campaign`.
+    ``journal``, ``inbound``, ``sender_mps`` and ``receipts`` are passed to each
+    :class:`Campaign`.
     """
 
     def __init__(self, model: CampaignModel, views: SendViews, *,
                  check: Callable[[], DryRun | None], confirmation: Callable[[], str],
                  inputs: Callable[[], Iterable[W.Widget]], qps: int, journal: Any,
-                 inbound: Any = None) -> None:
+                 inbound: Any = None, sender_mps: SenderLimits = DEFAULT_SENDER_MPS,
+                 receipts: Any = None) -> None:
         self.model, self.views = model, views
         self._check, self._confirmation, self._inputs = check, confirmation, inputs
         self.qps, self.journal, self.inbound = qps, journal, inbound
+        self.sender_mps, self.receipts = sender_mps, receipts
+        self.platform: PlatformPlan | None = None
+        """What the platform's checks said at the last confirmation (None: not asked)."""
+        self._total: int | None = None
         self.result: CampaignResult | None = None
         """The last send's result: one row per input row, indexed like the frame."""
         self.error: BaseException | None = None
@@ -102,12 +119,19 @@ class CampaignSending:
         dry = self._check()
         left = self.left()
         count = left.send if left is not None else 0
-        ready = dry is not None and dry.valid > 0 and count > 0
-        text = H.confirmation_text(dry, self.qps, left) if dry is not None \
+        self.platform = plan = self._platform() if dry is not None and count else None
+        if plan is not None:
+            count = max(count - plan.deferred, 0)
+        refused = plan is not None and bool(plan.refusals)
+        ready = dry is not None and dry.valid > 0 and count > 0 and not refused
+        text = H.confirmation_text(dry, self.qps, left, plan) if dry is not None \
             else self._confirmation()  # the journal asked once
         self.views.confirm_view.value = H.confirmation_html(text, ready)
+        self.views.limits_view.value = limits_html(plan)
         self.views.send_button.description = (
+            "Refused by the health check" if refused else
             f"Send {count} message{'s' if count != 1 else ''}" if count else "Nothing to send")
+        self.views.send_button.tooltip = " ".join(plan.refusals) if refused and plan else ""
         self.views.send_button.disabled = not ready
         self.views.send_button.button_style = "danger" if ready else ""
         show(self.views.confirm_box, True)
@@ -124,7 +148,21 @@ class CampaignSending:
         return left_to_send_now(args, dry, journal=self.journal,
                                 account=(str(account[0]), str(account[1])))
 
+    def _platform(self) -> PlatformPlan:
+        """The platform's checks of the campaign a Send would run (the service is asked)."""
+        return platform_plan(self._campaign_now())
+
+    def _campaign_now(self) -> Campaign:
+        """The :class:`Campaign` a Send runs now, from the mapping as it is."""
+        args = self.model.mapping.frame_args(self.model.frame)
+        return Campaign(args.frame, client=self.model.client, qps=self.qps,
+                        journal=self.journal, progress=False, on_invalid="skip",
+                        params=args.params, inbound=self.inbound, sender_mps=self.sender_mps,
+                        receipts=self.receipts, **args.constants)
+
     def cancel_review(self) -> None:
+        self.platform = None  # an edit may change the senders: the next review asks again
+        self.views.limits_view.value = ""
         show(self.views.confirm_box, False)
         show(self.views.review_button, True)
 
@@ -176,15 +214,14 @@ class CampaignSending:
         if not dry.valid:
             raise ValueError(f"nothing to send: all {dry.rows} rows have errors "
                              "(see panel.dry_run.problems)")
-        args = self.model.mapping.frame_args(self.model.frame)
-        self._campaign = Campaign(args.frame, client=self.model.client, qps=self.qps,
-                                  journal=self.journal, progress=False, on_invalid="skip",
-                                  params=args.params, inbound=self.inbound, **args.constants)
+        self._campaign = self._campaign_now()
         self.sending, self._stopping, self.state = True, False, "sending"
         self.result, self.error = None, None
+        self._total = dry.valid  # every valid row is done once: sent, replayed or deferred
         progress = self.views.progress
         left = self.left()  # rows replayed from the journal are not this run's progress
-        progress.max = max(left.send if left is not None else dry.valid, 1)
+        deferred = self.platform.deferred if self.platform is not None else 0
+        progress.max = max((left.send if left is not None else dry.valid) - deferred, 1)
         progress.value, progress.bar_style = 0, ""
         self.views.stop_button.disabled, self.views.stop_button.description = False, "Stop"
         self.views.counts_view.value = "<i>Checking the rows…</i>"
@@ -207,10 +244,15 @@ class CampaignSending:
         counts = engine.counts
         progress = self.views.progress
         progress.value = min(counts.sent + counts.failed + counts.unknown, progress.max)
-        self.views.counts_view.value = H.counts_html(counts, counts.rate(engine.clock()), note)
+        follower = engine.follower
+        following = following_receipts(counts, self._total, follower.following) \
+            if follower is not None and self.sending else 0
+        self.views.counts_view.value = H.counts_html(counts, counts.rate(engine.clock()), note,
+                                                     following)
 
     def _finish_send(self, result: CampaignResult | None, error: BaseException | None) -> None:
         self.sending = False
+        self.platform = None  # the plan was this send's; the next review asks again
         engine = self._campaign.engine if self._campaign is not None else None
         show(self.views.stop_button, False)
         show(self.views.review_button, True)
@@ -230,7 +272,8 @@ class CampaignSending:
         self._show_counts(engine, f"stopped: {reason}" if reason else
                           "stopped" if stopped else "")
         self.views.outcome_view.value = H.outcome_html(result, stopped=stopped,
-                                                 resumable=self.journal is not False)
+                                                       resumable=self.journal is not False,
+                                                       reason=reason)
 
     def _enable_inputs(self, enabled: bool) -> None:
         for widget in self._inputs():

@@ -38,12 +38,14 @@ def test_a_1200_row_rerun_with_a_file_journal_sends_no_row_twice(tmp_path: Path)
     ``start + 499`` slice) must be found on the re-run like every other row."""
     sandbox = Sandbox(seed=3, qps=100_000, receipt_delay=0.0)
     client, journal = sandbox.client(), str(tmp_path / "campaign.db")
-    first = send_frame(frame(ROWS), client=client, journal=journal, qps=20_000, progress=False,
+    first = send_frame(frame(ROWS), client=client, journal=journal, qps=20_000, sender_mps=None,
+                       progress=False,
                        **SHIPPED)
     assert (first["status"] == "sent").all()
     assert len(sandbox.messages()) == ROWS
 
-    again = send_frame(frame(ROWS), client=client, journal=journal, qps=20_000, progress=False,
+    again = send_frame(frame(ROWS), client=client, journal=journal, qps=20_000, sender_mps=None,
+                       progress=False,
                        **SHIPPED)
     twice = sorted(to for to, n in Counter(m["to"] for m in sandbox.messages()).items() if n > 1)
     assert twice == []

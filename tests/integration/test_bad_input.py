@@ -135,7 +135,8 @@ def check_frame(frame: pd.DataFrame, constants: dict[str, Any]) -> str:
     same(frame, snapshot)
 
     try:
-        result = send_frame(frame, client=client, qps=100_000, journal=False, progress=False,
+        result = send_frame(frame, client=client, qps=100_000, sender_mps=None, journal=False,
+                            progress=False,
                             on_invalid="skip", **constants)
     except Exception as error:  # noqa: BLE001
         assert clear(error), f"send_frame crashed: {error!r}"
@@ -161,7 +162,8 @@ def check_frame(frame: pd.DataFrame, constants: dict[str, Any]) -> str:
     # the same frame with on_invalid="raise": refused as a whole, or sent as a whole
     sandbox.reset()
     try:
-        again = send_frame(frame, client=client, qps=100_000, journal=False, progress=False,
+        again = send_frame(frame, client=client, qps=100_000, sender_mps=None, journal=False,
+                            progress=False,
                            **constants)
     except InvalidFrameError as error:
         assert with_errors and sandbox.messages() == []
@@ -320,7 +322,8 @@ def test_numbers_read_back_as_float_text_go_to_the_same_person_never_one_digit_m
     problems = validate_frame(frame, **PARAMS)
     assert set(problems.loc[problems["severity"] == "error", "index"]) == {2, 3, 4}
     assert set(problems["code"]) >= {"InvalidParameter.ToOnlyNumeric"}
-    result = send_frame(frame, client=sandbox.client(), qps=100_000, journal=False,
+    result = send_frame(frame, client=sandbox.client(), qps=100_000, sender_mps=None,
+                        journal=False,
                         progress=False, on_invalid="skip", **PARAMS)
     assert result["status"].tolist() == ["sent", "sent", "invalid", "invalid", "invalid", "sent"]
     assert sorted(m["to"] for m in sandbox.messages()) == [
@@ -334,7 +337,8 @@ def test_a_float_column_reaches_the_message_as_its_whole_number() -> None:
                           "order_id": "A"})
     assert str(frame["to"].dtype) == "float64"
     sandbox = Sandbox(qps=100_000, receipt_delay=0.0)
-    result = send_frame(frame, client=sandbox.client(), qps=100_000, journal=False,
+    result = send_frame(frame, client=sandbox.client(), qps=100_000, sender_mps=None,
+                        journal=False,
                         progress=False, **PARAMS)
     assert result["status"].tolist() == ["sent", "sent"]
     assert sorted(m["to"] for m in sandbox.messages()) == ["8613900000001", "8613900000002"]
@@ -350,7 +354,8 @@ def test_a_row_too_long_to_send_is_invalid_not_unknown_and_never_leaves() -> Non
     assert problems[["index", "field", "rule", "code"]].to_dict("records") == [
         {"index": 1, "field": "Content", "rule": "too_long",
          "code": "InvalidParameter.ContentError"}]
-    result = send_frame(frame, client=sandbox.client(), qps=100_000, journal=False,
+    result = send_frame(frame, client=sandbox.client(), qps=100_000, sender_mps=None,
+                        journal=False,
                         progress=False, on_invalid="skip", **free_form)
     assert result["status"].tolist() == ["sent", "invalid"]
     assert [m["to"] for m in sandbox.messages()] == ["psid-1"]

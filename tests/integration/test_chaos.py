@@ -161,7 +161,9 @@ def test_a_10000_row_campaign_under_harsh_faults_ends_true_and_sends_nothing_twi
         tmp_path: Path) -> None:
     frame = recipients(ROWS)
     journal = str(tmp_path / "send.db")
-    send_kwargs: dict[str, Any] = dict(qps=QPS, progress=False, **CAMPAIGN)
+    # one sender number at the account's limit: the account's pacing under faults is the
+    # point here, so the number has no limit of its own (an upgraded number)
+    send_kwargs: dict[str, Any] = dict(qps=QPS, progress=False, sender_mps=None, **CAMPAIGN)
     with sandbox_process("--faults", "harsh", "--seed", "11", "--qps", str(QPS)) as url, \
             client_for(url, TIMEOUT) as client:
         result, elapsed = send_watched(frame, url, client=client, journal=journal, **send_kwargs)
@@ -252,7 +254,8 @@ def check_a_truncated_copy_is_refused(journal: Path, tmp_path: Path, rng: random
     # its own campaign name, so its TaskIds tell its messages from the killed run's, some of
     # which are still on their way to the sandbox
     with client_for(sandbox.serve().url, KILL_TIMEOUT) as client, pytest.raises(JournalError):
-        send_frame(frame, client=client, qps=KILL_QPS, journal=str(cut), progress=False,
+        send_frame(frame, client=client, qps=KILL_QPS, sender_mps=None, journal=str(cut),
+                   progress=False,
                    campaign="refused", **CAMPAIGN)
     assert not [m for m in sandbox.messages() if m["task_id"].startswith("cn-refused-")]
 
@@ -265,7 +268,8 @@ def finished_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The journal of a 300-row campaign that ran to the end (checkpointed into one file)."""
     path = tmp_path_factory.mktemp("journal") / "send.db"
     sandbox = Sandbox(qps=5000, receipt_delay=0.0)
-    send_frame(recipients(300), client=sandbox.client(), qps=5000, journal=str(path),
+    send_frame(recipients(300), client=sandbox.client(), qps=5000, sender_mps=None,
+               journal=str(path),
                progress=False, **CAMPAIGN)
     assert not Path(f"{path}-wal").exists() and path.stat().st_size > 64 * 1024
     return path
@@ -283,7 +287,8 @@ def test_a_journal_truncated_mid_write_is_refused_and_nothing_is_sent(
         cut.write_bytes(data[:point])
         sandbox = Sandbox(qps=5000, receipt_delay=0.0)
         try:
-            send_frame(recipients(300), client=sandbox.client(), qps=5000, journal=str(cut),
+            send_frame(recipients(300), client=sandbox.client(), qps=5000, sender_mps=None,
+                       journal=str(cut),
                        progress=False, **CAMPAIGN)
         except JournalError as error:
             assert str(cut) in str(error) and "Nothing was sent" in str(error)
@@ -298,6 +303,7 @@ def test_the_whole_journal_is_reused_and_sends_nothing_again(finished_journal: P
     copy = tmp_path / "copy.db"
     shutil.copyfile(finished_journal, copy)
     sandbox = Sandbox(qps=5000, receipt_delay=0.0)
-    result = send_frame(recipients(300), client=sandbox.client(), qps=5000, journal=str(copy),
+    result = send_frame(recipients(300), client=sandbox.client(), qps=5000, sender_mps=None,
+                        journal=str(copy),
                         progress=False, **CAMPAIGN)
     assert set(result["status"]) == {"sent"} and sandbox.messages() == []

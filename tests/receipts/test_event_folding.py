@@ -55,7 +55,8 @@ def test_an_inbound_event_is_recognised_without_a_message_field(item: dict[str, 
 @pytest.mark.parametrize(("item", "message"), [
     (["not", "an", "object"], "an event must be a JSON object, not list"),
     ("text", "an event must be a JSON object, not str"),
-    ({"MessageId": "m"}, "an event needs Status (ChatAppStatus) or Message (ChatAppInbound)"),
+    ({"MessageId": "m"}, "an event needs Status (ChatAppStatus), Message (ChatAppInbound), or "
+     "Type or AuditStatus with TemplateCode (ChatAppAudit)"),
     ({"MessageId": "", "Status": "Read"},
      "invalid status event: String should have at least 1 character"),
     ({"Message": "hi"}, "invalid inbound event: Field required"),

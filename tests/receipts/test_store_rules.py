@@ -69,7 +69,8 @@ def test_a_queue_poll_reports_each_bad_body_and_item_by_the_queue_message_id() -
     ])
     assert result == AddResult(new=3, duplicates=0, rejected=2, errors=[
         "Q1: body is neither JSON nor base64 JSON",
-        "Q2[0]: an event needs Status (ChatAppStatus) or Message (ChatAppInbound)"])
+        "Q2[0]: an event needs Status (ChatAppStatus), Message (ChatAppInbound), or "
+        "Type or AuditStatus with TemplateCode (ChatAppAudit)"])
     assert store.states()["m000002"].status == "delivered"  # the item after the bad one
 
 
@@ -78,7 +79,8 @@ def test_an_undecodable_item_is_kept_with_its_reason_and_text() -> None:
     store.add_queue_messages([Queued("Q7", b64([{"Nota": "entrega n\u00e3o feita"}]))])
     bad = store.to_frame("undecodable")
     assert bad["error_description"].tolist() == [
-        "an event needs Status (ChatAppStatus) or Message (ChatAppInbound)"]
+        "an event needs Status (ChatAppStatus), Message (ChatAppInbound), or "
+        "Type or AuditStatus with TemplateCode (ChatAppAudit)"]
     assert bad["raw"].tolist() == ['{"Nota": "entrega n\u00e3o feita"}']  # readable, unescaped
     assert bad["source"].tolist() == ["queue"]
 

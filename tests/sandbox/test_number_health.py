@@ -77,6 +77,7 @@ def test_the_sdk_reads_each_sender_s_tier_quality_and_status(
         BLOCKED: ("BANNED", "RED", "TIER_10K"),
         YELLOW: ("CONNECTED", "YELLOW", "TIER_250"),  # its own tier, whatever the sandbox's
         COEXISTENCE: ("CONNECTED", "GREEN", "TIER_10K"),
+        "8613800000905": ("CONNECTED", "GREEN", "TIER_10K"),  # goes RED after 50 sends
     }
     default = rows[SENDER]
     assert (default.verified_name, default.name_status, default.code_verification_status) == \
@@ -96,7 +97,7 @@ def test_the_status_filter_keeps_only_numbers_in_that_status(
 def test_the_magic_senders_do_not_collide_with_the_magic_recipients() -> None:
     from cams_notebook.sandbox import MAGIC_NUMBERS
 
-    assert set(MAGIC_SENDERS) == {RED, BLOCKED, YELLOW, COEXISTENCE}
+    assert set(MAGIC_SENDERS) == {RED, BLOCKED, YELLOW, COEXISTENCE, "8613800000905"}
     assert not set(MAGIC_SENDERS) & set(MAGIC_NUMBERS)
     assert SENDER not in MAGIC_SENDERS
 
@@ -106,10 +107,17 @@ def test_the_magic_senders_do_not_collide_with_the_magic_recipients() -> None:
 
 def test_the_default_tier_is_unlimited_and_an_edit_takes_effect_on_a_new_sandbox() -> None:
     rows = Sandbox().client().call("QueryChatappPhoneNumbers", {})["PhoneNumbers"]
-    assert [(r["PhoneNumber"], r["MessagingLimitTier"]) for r in rows] == \
-        [(SENDER, "TIER_UNLIMITED")]
+    tiers = {r["PhoneNumber"]: r["MessagingLimitTier"] for r in rows}
+    assert set(tiers) == {SENDER, *MAGIC_SENDERS}  # the account's numbers, listed from the start
+    assert tiers[SENDER] == "TIER_UNLIMITED"
     rows = Sandbox(tier="TIER_250").client().call("QueryChatappPhoneNumbers", {})["PhoneNumbers"]
-    assert [r["MessagingLimitTier"] for r in rows] == ["TIER_250"]
+    assert {r["PhoneNumber"]: r["MessagingLimitTier"] for r in rows}[SENDER] == "TIER_250"
+
+
+def test_numbers_given_to_the_sandbox_are_listed_before_they_send() -> None:
+    rows = Sandbox(phone_numbers=["+8613800000077"]).client().call(
+        "QueryChatappPhoneNumbers", {})["PhoneNumbers"]
+    assert "8613800000077" in {r["PhoneNumber"] for r in rows}
 
 
 def test_an_unknown_tier_is_refused_naming_the_field_and_the_choices() -> None:

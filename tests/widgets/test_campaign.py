@@ -12,7 +12,7 @@ import ipywidgets as W
 import pandas as pd
 import pytest
 
-import cams_notebook.campaigns.campaign as runner_module
+import cams_notebook.campaigns.campaign_run as runner_module
 from cams_notebook import Client, MissingCredentialsError
 from cams_notebook.campaigns.mapping import (
     CampaignMapping,
