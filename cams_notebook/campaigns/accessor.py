@@ -37,6 +37,14 @@ class CamsAccessor:
 
         return preview_frame(self._frame, n, **kwargs)
 
+    def limits(self, **kwargs: Any) -> pd.DataFrame:
+        """The platform's plan per sender for sending this frame (``send``'s arguments):
+        health, tier, unique users used and left, rows now and deferred; nothing is sent (see
+        :meth:`~.campaign.Campaign.limits`)."""
+        from .campaign import Campaign
+
+        return Campaign(self._frame, **kwargs).limits()
+
     def send(self, **kwargs: Any) -> CampaignResult:
         """:func:`~.campaign.send_frame` of this frame."""
         from .campaign import send_frame

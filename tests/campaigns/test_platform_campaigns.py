@@ -148,6 +148,8 @@ def test_the_plan_per_sender_says_what_goes_now_and_what_waits(vt: VirtualTime) 
     assert line["verdict"] == "warning"
     assert plan.attrs["refusals"] == [] and any("YELLOW" in w for w in plan.attrs["warnings"])
     assert requests(sandbox) == 0  # a plan sends nothing
+    same = frame.cams.limits(client=sandbox.client(clock=vt.wall), wall=vt.wall, **TEMPLATE)
+    assert same.equals(plan)  # the accessor asks the same question
 
 
 # -- following the receipts --------------------------------------------------------------------
